@@ -1,0 +1,43 @@
+"""Composition root: read the stack configuration once, build the components in order, export."""
+
+import pulumi
+
+from components.config import load_stack_config
+from components.context import create_provider, lookup_context
+from components.data_plane import FraudDataPlane, FraudDataPlaneArgs
+from components.naming import Namer
+from components.vpc import FraudVpc, FraudVpcArgs
+
+config = load_stack_config()
+provider = create_provider(config)
+ctx = lookup_context(config, provider)
+namer = Namer(config.environment_suffix, ctx.account_id)
+# Every component and its children use this provider, whose default_tags carry the mandatory tags.
+opts = pulumi.ResourceOptions(providers=[provider])
+
+vpc = FraudVpc("fraud", FraudVpcArgs(network=config.network, ctx=ctx, namer=namer), opts)
+data = FraudDataPlane(
+    "fraud",
+    FraudDataPlaneArgs(
+        ctx=ctx,
+        namer=namer,
+        database=config.database,
+        report_retention_days=config.pipeline.report_retention_days,
+        audit_retention_days=config.observability.audit_retention_days,
+        log_retention_days=config.observability.log_retention_days,
+        vpc_id=vpc.vpc_id,
+        private_subnet_ids=vpc.private_subnet_ids,
+        db_client_security_group_ids=[vpc.api_security_group_id],
+    ),
+    opts,
+)
+
+pulumi.export("region", config.region)
+pulumi.export("vpc_id", vpc.vpc_id)
+pulumi.export("private_subnet_ids", vpc.private_subnet_ids)
+pulumi.export("db_endpoint", data.database.endpoint)
+pulumi.export("db_master_secret_arn", data.database.master_secret_arn)
+pulumi.export("transactions_table_name", data.table_name)
+pulumi.export("reports_bucket_name", data.reports_bucket_name)
+pulumi.export("archive_bucket_name", data.archive_bucket_name)
+pulumi.export("api_config_secret_arn", data.api_config_secret_arn)

@@ -1,0 +1,66 @@
+"""The AWS provider every resource uses, and the facts about the target account the components need.
+
+Tags are applied in exactly one place: the provider's `default_tags`. Every component receives this
+provider through `ResourceOptions(providers=...)` and its children inherit it, so a resource cannot
+be created without the four mandatory tags (a whole-program test proves that no resource escapes).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import StackConfig
+
+# awsx places subnets in the first N zones; the architecture asks for exactly three.
+AZ_COUNT = 3
+
+
+@dataclass(frozen=True)
+class AwsContext:
+    """Account, partition, region and zones, resolved once at program start (plain values, not Outputs)."""
+
+    account_id: str
+    partition: str
+    region: str
+    availability_zones: tuple[str, ...]
+
+    def arn(self, service: str, resource: str, *, regional: bool = True, account: bool = True) -> str:
+        region = self.region if regional else ""
+        account_id = self.account_id if account else ""
+        return f"arn:{self.partition}:{service}:{region}:{account_id}:{resource}"
+
+    def service_endpoint(self, service: str) -> str:
+        """The VPC endpoint service name, e.g. com.amazonaws.<region>.dynamodb."""
+        return f"com.amazonaws.{self.region}.{service}"
+
+
+def create_provider(config: StackConfig) -> aws.Provider:
+    return aws.Provider(
+        "aws",
+        region=config.region,
+        default_tags=aws.ProviderDefaultTagsArgs(tags=config.tags.as_dict()),
+    )
+
+
+def lookup_context(config: StackConfig, provider: aws.Provider) -> AwsContext:
+    opts = pulumi.InvokeOptions(provider=provider)
+    identity = aws.get_caller_identity(opts=opts)
+    partition = aws.get_partition(opts=opts)
+    # Only the region's own zones: Local and Wavelength Zones lack Aurora, NAT gateways and endpoints.
+    zones = aws.get_availability_zones(
+        state="available",
+        filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+        opts=opts,
+    )
+    names = tuple(sorted(zones.names))
+    if len(names) < AZ_COUNT:
+        raise pulumi.RunError(f"region {config.region} has {len(names)} available zones; the stack needs {AZ_COUNT}")
+    return AwsContext(
+        account_id=identity.account_id,
+        partition=partition.partition,
+        region=config.region,
+        availability_zones=names[:AZ_COUNT],
+    )

@@ -1,0 +1,276 @@
+"""FraudDataPlane: keys, the transactions table, Aurora, the buckets and the API configuration secret."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.bucket import LifecycleArgs, SecureBucket, SecureBucketArgs
+from components.config import DatabaseConfig
+from components.context import AwsContext
+from components.database import AuroraDatabase, AuroraDatabaseArgs
+from components.kms import create_key
+from components.naming import Kind, Namer
+from components.policies import (
+    alb_access_log_statements,
+    cloudwatch_logs_key_statement,
+    log_delivery_bucket_statements,
+    log_delivery_key_statement,
+    server_access_log_statement,
+    service_key_statement,
+    via_service_key_statement,
+)
+from fraud_common.tables import TRANSACTIONS
+
+# Services that encrypt data with the data key on behalf of this account's roles.
+DATA_KEY_SERVICES = ("dynamodb", "rds", "secretsmanager", "s3", "sqs", "sns", "lambda", "ecr")
+# PCI DSS 10.5.1: three months of audit history immediately available, then archived.
+AUDIT_HOT_DAYS = 90
+ALB_LOG_PREFIX = "alb"
+S3_ACCESS_LOG_PREFIX = "s3"
+# Seed thresholds; operators tune them in the secret itself (rotation keeps them).
+DEFAULT_THRESHOLDS = {"review": 0.5, "decline": 0.85}
+
+
+def _hot_then_cold(retention_days: int, storage_class: str = "GLACIER_IR") -> LifecycleArgs:
+    """Keep objects hot for AUDIT_HOT_DAYS, then in colder storage until they expire."""
+    transition = AUDIT_HOT_DAYS if retention_days > AUDIT_HOT_DAYS else None
+    return LifecycleArgs(transition_days=transition, expiration_days=retention_days, storage_class=storage_class)
+
+
+@dataclass(frozen=True)
+class FraudDataPlaneArgs:
+    ctx: AwsContext
+    namer: Namer
+    database: DatabaseConfig
+    report_retention_days: int
+    audit_retention_days: int
+    log_retention_days: int
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: pulumi.Input[Sequence[str]]
+    db_client_security_group_ids: Sequence[pulumi.Input[str]]
+
+
+class FraudDataPlane(pulumi.ComponentResource):
+    """Everything that stores data, encrypted with customer-managed keys and destroyable."""
+
+    def __init__(self, name: str, args: FraudDataPlaneArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("fraud:data:FraudDataPlane", name, None, opts)
+        self._args = args
+        self._resource_name = name
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        self.data_key = self._create_data_key()
+        self.logs_key = self._create_logs_key()
+        self.access_log_bucket = self._create_access_log_bucket()
+        self.archive_bucket = self._create_archive_bucket()
+        self.reports_bucket = self._create_reports_bucket()
+        self.table = self._create_transactions_table()
+        self.database = self._create_database()
+        self.api_config_secret = self._create_api_config_secret()
+
+        self.data_key_arn: pulumi.Output[str] = self.data_key.arn
+        self.logs_key_arn: pulumi.Output[str] = self.logs_key.arn
+        self.table_name: pulumi.Output[str] = self.table.name
+        self.table_arn: pulumi.Output[str] = self.table.arn
+        self.table_stream_arn: pulumi.Output[str] = self.table.stream_arn
+        self.reports_bucket_name: pulumi.Output[str] = self.reports_bucket.bucket_name
+        self.reports_bucket_arn: pulumi.Output[str] = self.reports_bucket.bucket_arn
+        self.archive_bucket_name: pulumi.Output[str] = self.archive_bucket.bucket_name
+        self.archive_bucket_arn: pulumi.Output[str] = self.archive_bucket.bucket_arn
+        self.access_log_bucket_name: pulumi.Output[str] = self.access_log_bucket.bucket_name
+        self.api_config_secret_arn: pulumi.Output[str] = self.api_config_secret.arn
+        self.register_outputs(
+            {
+                "data_key_arn": self.data_key_arn,
+                "logs_key_arn": self.logs_key_arn,
+                "table_name": self.table_name,
+                "table_arn": self.table_arn,
+                "table_stream_arn": self.table_stream_arn,
+                "reports_bucket_name": self.reports_bucket_name,
+                "archive_bucket_name": self.archive_bucket_name,
+                "access_log_bucket_name": self.access_log_bucket_name,
+                "api_config_secret_arn": self.api_config_secret_arn,
+                "db_endpoint": self.database.endpoint,
+                "db_master_secret_arn": self.database.master_secret_arn,
+            }
+        )
+
+    def _create_data_key(self) -> aws.kms.Key:
+        ctx = self._args.ctx
+        return create_key(
+            f"{self._resource_name}-data-key",
+            purpose="data",
+            description="Transactions, database, reports, secrets and queues",
+            ctx=ctx,
+            namer=self._args.namer,
+            usage_statements=[
+                via_service_key_statement(ctx, "UseThroughDataServices", DATA_KEY_SERVICES),
+                # CloudWatch alarms publish to the KMS-encrypted alarm topic.
+                service_key_statement(
+                    ctx, "CloudWatchAlarmsPublish", "cloudwatch", ["kms:Decrypt", "kms:GenerateDataKey*"]
+                ),
+            ],
+            parent=self,
+        )
+
+    def _create_logs_key(self) -> aws.kms.Key:
+        ctx = self._args.ctx
+        return create_key(
+            f"{self._resource_name}-logs-key",
+            purpose="logs",
+            description="CloudWatch log groups and the audit archive",
+            ctx=ctx,
+            namer=self._args.namer,
+            usage_statements=[
+                cloudwatch_logs_key_statement(ctx),
+                log_delivery_key_statement(ctx),
+                via_service_key_statement(ctx, "ReadArchiveThroughS3", ["s3"]),
+            ],
+            parent=self,
+        )
+
+    def _create_access_log_bucket(self) -> SecureBucket:
+        # SSE-S3, by necessity: ALB access logs and S3 server access logs cannot be delivered to
+        # SSE-KMS buckets. It holds request metadata only, never card data.
+        ctx = self._args.ctx
+        name = self._args.namer.name(Kind.BUCKET, "access-logs")
+        elb_account = aws.elb.get_service_account(opts=pulumi.InvokeOptions(parent=self))
+        return SecureBucket(
+            f"{self._resource_name}-access-logs",
+            SecureBucketArgs(
+                bucket_name=name,
+                ctx=ctx,
+                kms_key_arn=None,
+                lifecycle=_hot_then_cold(self._args.audit_retention_days),
+                policy_statements=[
+                    *alb_access_log_statements(ctx, name, ALB_LOG_PREFIX, elb_account.arn),
+                    server_access_log_statement(ctx, name, S3_ACCESS_LOG_PREFIX),
+                ],
+            ),
+            opts=self._child,
+        )
+
+    def _create_archive_bucket(self) -> SecureBucket:
+        ctx = self._args.ctx
+        # WAF delivers only to buckets named aws-waf-logs-*; the bucket also keeps the audit trail.
+        name = self._args.namer.name(Kind.WAF_LOG_BUCKET, "audit")
+        return SecureBucket(
+            f"{self._resource_name}-archive",
+            SecureBucketArgs(
+                bucket_name=name,
+                ctx=ctx,
+                kms_key_arn=self.logs_key.arn,
+                lifecycle=_hot_then_cold(self._args.audit_retention_days, storage_class="GLACIER"),
+                policy_statements=log_delivery_bucket_statements(ctx, name),
+                access_log_bucket=self.access_log_bucket.bucket_name,
+            ),
+            opts=self._child,
+        )
+
+    def _create_reports_bucket(self) -> SecureBucket:
+        return SecureBucket(
+            f"{self._resource_name}-reports",
+            SecureBucketArgs(
+                bucket_name=self._args.namer.name(Kind.BUCKET, "reports"),
+                ctx=self._args.ctx,
+                kms_key_arn=self.data_key.arn,
+                # Older reports are rarely read: cheaper storage once a quarter has passed.
+                lifecycle=_hot_then_cold(self._args.report_retention_days),
+                access_log_bucket=self.access_log_bucket.bucket_name,
+            ),
+            opts=self._child,
+        )
+
+    def _create_transactions_table(self) -> aws.dynamodb.Table:
+        layout = TRANSACTIONS
+        # Access pattern of each index: fraud_common/tables.py (CUSTOMER_HISTORY, TERMINAL_HISTORY, BY_DAY).
+        indexes = [
+            aws.dynamodb.TableGlobalSecondaryIndexArgs(
+                name=index.name,
+                key_schemas=[
+                    aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(attribute_name=index.hash_key, key_type="HASH"),
+                    aws.dynamodb.TableGlobalSecondaryIndexKeySchemaArgs(
+                        attribute_name=index.range_key, key_type="RANGE"
+                    ),
+                ],
+                projection_type=index.projection,
+                non_key_attributes=list(index.non_key_attributes) or None,
+            )
+            for index in layout.indexes
+        ]
+        return aws.dynamodb.Table(
+            f"{self._resource_name}-transactions",
+            name=self._args.namer.name(Kind.TABLE, "transactions"),
+            billing_mode="PAY_PER_REQUEST",
+            hash_key=layout.hash_key,
+            range_key=layout.range_key,
+            attributes=[aws.dynamodb.TableAttributeArgs(name=n, type=t) for n, t in layout.attribute_types().items()],
+            global_secondary_indexes=indexes,
+            stream_enabled=True,
+            stream_view_type="NEW_AND_OLD_IMAGES",
+            server_side_encryption=aws.dynamodb.TableServerSideEncryptionArgs(
+                enabled=True, kms_key_arn=self.data_key.arn
+            ),
+            point_in_time_recovery=aws.dynamodb.TablePointInTimeRecoveryArgs(enabled=True),
+            deletion_protection_enabled=False,
+            opts=self._child,
+        )
+
+    def _create_database(self) -> AuroraDatabase:
+        args = self._args
+        return AuroraDatabase(
+            f"{self._resource_name}-aurora",
+            AuroraDatabaseArgs(
+                database=args.database,
+                ctx=args.ctx,
+                namer=args.namer,
+                vpc_id=args.vpc_id,
+                private_subnet_ids=args.private_subnet_ids,
+                client_security_group_ids=args.db_client_security_group_ids,
+                kms_key_arn=self.data_key.arn,
+                logs_kms_key_arn=self.logs_key.arn,
+                log_retention_days=args.log_retention_days,
+            ),
+            opts=self._child,
+        )
+
+    def _create_api_config_secret(self) -> aws.secretsmanager.Secret:
+        secret = aws.secretsmanager.Secret(
+            f"{self._resource_name}-api-config",
+            name=self._args.namer.name(Kind.SECRET, "api-config"),
+            description="fraud-api and pipeline configuration: scoring thresholds, signing key, card hash key",
+            kms_key_id=self.data_key.arn,
+            recovery_window_in_days=0,
+            opts=self._child,
+        )
+        signing_key = random.RandomPassword(
+            f"{self._resource_name}-signing-key", length=64, special=False, opts=self._child
+        )
+        pan_hash_key = random.RandomPassword(
+            f"{self._resource_name}-pan-hash-key", length=64, special=False, opts=self._child
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{self._resource_name}-api-config-initial",
+            secret_id=secret.id,
+            secret_string=pulumi.Output.all(signing_key.result, pan_hash_key.result).apply(
+                lambda keys: json.dumps(
+                    {
+                        "thresholds": DEFAULT_THRESHOLDS,
+                        "signingKey": keys[0],
+                        # Not rotated with the signing key: a new card-hash key would split every
+                        # card's history in two. Versioned so a planned re-keying stays possible.
+                        "panHashKeys": {"1": keys[1]},
+                        "panHashKeyVersion": "1",
+                    }
+                )
+            ),
+            # Pulumi seeds the secret once; rotation and operators own its value afterwards.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),
+        )
+        return secret

@@ -1,0 +1,181 @@
+"""Runs the real `__main__.py` under Pulumi mocks, once per stack file, and records every resource.
+
+The mocks answer like AWS would for the outputs the program reads (ARNs, ids, stream ARN, the RDS
+managed secret, awsx VPC subnet ids), never by echoing awsx inputs (their input and output shapes
+differ). Invokes the program makes are answered plausibly; an unexpected invoke fails the run, so
+the harness cannot silently hide a new lookup.
+"""
+
+from __future__ import annotations
+
+import json
+import runpy
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = "fraud-detection"
+ACCOUNT_ID = "123456789012"
+STACKS = ("dev", "prod")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    typ: str
+    name: str
+    inputs: dict[str, Any]
+    provider: str
+    custom: bool
+
+    @property
+    def service(self) -> str:
+        return self.typ.split(":")[1].split("/")[0]
+
+
+@dataclass
+class ProgramRun:
+    stack: str
+    config: dict[str, str]
+    resources: list[Recorded] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, typ: str) -> list[Recorded]:
+        return [r for r in self.resources if r.typ == typ]
+
+    def one(self, typ: str, name_contains: str = "") -> Recorded:
+        found = [r for r in self.of_type(typ) if name_contains in r.name]
+        assert len(found) == 1, f"expected one {typ} named *{name_contains}*, found {[r.name for r in found]}"
+        return found[0]
+
+    @property
+    def suffix(self) -> str:
+        return self.config[f"{PROJECT}:environmentSuffix"]
+
+
+class RecordingMocks(pulumi.runtime.Mocks):
+    def __init__(self, region: str) -> None:
+        self.region = region
+        self.resources: list[Recorded] = []
+
+    def _arn(self, typ: str, name: str) -> str:
+        service = typ.split(":")[1].split("/")[0]
+        kind = typ.split(":")[-1].lower()
+        return f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{kind}/{name}"
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
+        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), args.provider or "", bool(args.custom)))
+        resource_id = f"{args.name}-id"
+        if args.typ == "awsx:ec2:Vpc":
+            return resource_id, {
+                "vpcId": "vpc-0fraud",
+                "publicSubnetIds": [f"subnet-public-{i}" for i in range(3)],
+                "privateSubnetIds": [f"subnet-private-{i}" for i in range(3)],
+                "isolatedSubnetIds": [],
+            }
+        outputs: dict[str, Any] = {**args.inputs, "arn": self._arn(args.typ, args.name)}
+        outputs.update(self._computed(args, resource_id))
+        return resource_id, outputs
+
+    def _computed(self, args: pulumi.runtime.MockResourceArgs, resource_id: str) -> dict[str, Any]:
+        inputs = args.inputs
+        if args.typ == "aws:s3/bucket:Bucket":
+            return {"bucket": inputs["bucket"], "arn": f"arn:aws:s3:::{inputs['bucket']}"}
+        if args.typ == "aws:dynamodb/table:Table":
+            return {"streamArn": f"{self._arn(args.typ, inputs['name'])}/stream/2026-01-01T00:00:00.000"}
+        if args.typ == "aws:rds/cluster:Cluster":
+            ident = inputs["clusterIdentifier"]
+            return {
+                "endpoint": f"{ident}.cluster-abc.{self.region}.rds.amazonaws.com",
+                "readerEndpoint": f"{ident}.cluster-ro-abc.{self.region}.rds.amazonaws.com",
+                "clusterResourceId": "cluster-ABCDEFGHIJKL",
+                "masterUserSecrets": [
+                    {"secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:rds!cluster-abc"}
+                ],
+            }
+        if args.typ == "aws:kms/key:Key":
+            return {"keyId": f"key-{args.name}"}
+        if args.typ == "random:index/randomPassword:RandomPassword":
+            return {"result": "x" * int(inputs.get("length", 16))}
+        return {}
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        return self._answer(args.token), None
+
+    def _answer(self, token: str) -> dict[str, Any]:
+        if token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {
+                "accountId": ACCOUNT_ID,
+                "arn": f"arn:aws:iam::{ACCOUNT_ID}:user/ci",
+                "userId": "AIDA",
+                "id": ACCOUNT_ID,
+            }
+        if token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"}
+        if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            names = [f"{self.region}{z}" for z in "abcd"]
+            return {"names": names, "zoneIds": [f"use-az{i}" for i in range(4)], "id": self.region}
+        if token == "aws:ec2/getRouteTables:getRouteTables":
+            return {"ids": [f"rtb-private-{i}" for i in range(3)], "id": "rtb"}
+        if token == "aws:elb/getServiceAccount:getServiceAccount":
+            return {"arn": "arn:aws:iam::127311923021:root", "id": "127311923021"}
+        raise AssertionError(f"the program made an invoke the harness does not answer: {token}")
+
+
+def stack_config(stack: str) -> dict[str, str]:
+    """The stack file's config as Pulumi hands it to the program: strings, JSON for lists and maps."""
+    raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    config: dict[str, str] = {}
+    for key, value in raw.items():
+        if isinstance(value, dict) and "secure" in value:
+            value = "secret-placeholder"  # ciphertext cannot be decrypted offline
+        if isinstance(value, bool):
+            config[key] = "true" if value else "false"
+        elif isinstance(value, list | dict):
+            config[key] = json.dumps(value)
+        else:
+            config[key] = str(value)
+    return config
+
+
+def run_program(stack: str, overrides: Mapping[str, str | None] | None = None) -> ProgramRun:
+    """Run `__main__.py` for `stack` with optional config overrides (None removes a key)."""
+    config = stack_config(stack)
+    for key, value in (overrides or {}).items():
+        if value is None:
+            config.pop(key, None)
+        else:
+            config[key] = value
+    mocks = RecordingMocks(config.get("aws:region", "eu-west-1"))
+    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
+    pulumi.runtime.set_all_config(config)
+    run = ProgramRun(stack=stack, config=config)
+
+    @pulumi.runtime.test
+    def program() -> None:
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+    try:
+        program()
+    finally:
+        run.resources = list(mocks.resources)
+    run.outputs = _stack_outputs()
+    return run
+
+
+def _stack_outputs() -> dict[str, Any]:
+    root = pulumi.runtime.get_root_resource()
+    outputs = getattr(root, "outputs", None) or {}
+    resolved: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def resolve() -> pulumi.Output[Any]:
+        return pulumi.Output.all(**outputs).apply(resolved.update)
+
+    if outputs:
+        resolve()
+    return resolved
