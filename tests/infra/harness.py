@@ -24,6 +24,21 @@ ACCOUNT_ID = "123456789012"
 STACKS = ("dev", "prod")
 
 
+# How the engine marks a secret value on the wire.
+_SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
+
+
+def _unwrap_secrets(value: Any, path: str, secrets: set[str]) -> Any:
+    if isinstance(value, dict):
+        if value.get(_SECRET_SIG[0]) == _SECRET_SIG[1]:
+            secrets.add(path)
+            return _unwrap_secrets(value.get("value"), path, secrets)
+        return {k: _unwrap_secrets(v, f"{path}.{k}" if path else k, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap_secrets(v, f"{path}[{i}]", secrets) for i, v in enumerate(value)]
+    return value
+
+
 @dataclass(frozen=True)
 class Recorded:
     typ: str
@@ -31,10 +46,21 @@ class Recorded:
     inputs: dict[str, Any]
     provider: str
     custom: bool
+    secret_inputs: frozenset[str] = frozenset()
 
     @property
     def service(self) -> str:
         return self.typ.split(":")[1].split("/")[0]
+
+
+@dataclass(frozen=True)
+class Options:
+    """The resource options a resource was declared with (the mock monitor does not see them)."""
+
+    protect: bool
+    retain_on_delete: bool
+    ignore_changes: tuple[str, ...]
+    depends_on: tuple[str, ...]
 
 
 @dataclass
@@ -42,6 +68,7 @@ class ProgramRun:
     stack: str
     config: dict[str, str]
     resources: list[Recorded] = field(default_factory=list)
+    options: dict[str, Options] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
 
     def of_type(self, typ: str) -> list[Recorded]:
@@ -50,6 +77,11 @@ class ProgramRun:
     def one(self, typ: str, name_contains: str = "") -> Recorded:
         found = [r for r in self.of_type(typ) if name_contains in r.name]
         assert len(found) == 1, f"expected one {typ} named *{name_contains}*, found {[r.name for r in found]}"
+        return found[0]
+
+    def named(self, typ: str, name: str) -> Recorded:
+        found = [r for r in self.of_type(typ) if r.name == name]
+        assert len(found) == 1, f"expected one {typ} named {name}, found {len(found)}"
         return found[0]
 
     @property
@@ -68,7 +100,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return f"arn:aws:{service}:{self.region}:{ACCOUNT_ID}:{kind}/{name}"
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[str, Any]]:
-        self.resources.append(Recorded(args.typ, args.name, dict(args.inputs), args.provider or "", bool(args.custom)))
+        secrets: set[str] = set()
+        inputs = _unwrap_secrets(dict(args.inputs), "", secrets)
+        self.resources.append(
+            Recorded(args.typ, args.name, inputs, args.provider or "", bool(args.custom), frozenset(secrets))
+        )
         resource_id = f"{args.name}-id"
         if args.typ == "awsx:ec2:Vpc":
             return resource_id, {
@@ -104,7 +140,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         return {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
-        return self._answer(args.token), None
+        return self._answer(args.token), []
 
     def _answer(self, token: str) -> dict[str, Any]:
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
@@ -155,13 +191,31 @@ def run_program(stack: str, overrides: Mapping[str, str | None] | None = None) -
     pulumi.runtime.set_all_config(config)
     run = ProgramRun(stack=stack, config=config)
 
+    recording = True
+
+    def record_options(args: pulumi.ResourceTransformationArgs) -> None:
+        # The root stack resource outlives a run, and with it this transformation: record only our own.
+        if not recording:
+            return
+        opts = args.opts
+        depends_on = opts.depends_on if isinstance(opts.depends_on, list) else [opts.depends_on]
+        run.options[args.name] = Options(
+            protect=bool(opts.protect),
+            retain_on_delete=bool(opts.retain_on_delete),
+            ignore_changes=tuple(opts.ignore_changes or ()),
+            depends_on=tuple(d._name for d in depends_on if isinstance(d, pulumi.Resource)),
+        )
+
     @pulumi.runtime.test
     def program() -> None:
+        # A legacy stack transformation runs in-process, so it sees every resource's options.
+        pulumi.runtime.register_stack_transformation(record_options)  # type: ignore[arg-type]
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
     try:
         program()
     finally:
+        recording = False
         run.resources = list(mocks.resources)
     run.outputs = _stack_outputs()
     return run
