@@ -202,9 +202,13 @@ class _Reader:
         self._get = get
         self._namespace = namespace
         self.problems: list[str] = []
+        self._failed: set[str] = set()
 
     def _fail(self, key: str, raw: object, allowed: str) -> None:
-        self.problems.append(f"{self._namespace}:{key} = {raw!r} is invalid: allowed {allowed}")
+        # One problem per key: the first one names what is allowed; later checks would only echo it.
+        if key not in self._failed:
+            self._failed.add(key)
+            self.problems.append(f"{self._namespace}:{key} = {raw!r} is invalid: allowed {allowed}")
 
     def _raw(self, key: str) -> str | None:
         value = self._get(key)
@@ -239,17 +243,18 @@ class _Reader:
         self._fail(key, raw, "one of " + ", ".join(str(c) for c in choices))
         return default
 
-    def integer(self, key: str, default: int, lo: int, hi: int) -> int:
+    def integer(self, key: str, default: int, lo: int, hi: int, *, choices: Sequence[int] = ()) -> int:
         raw = self._raw(key)
         if raw is None:
             return default
+        allowed = f"one of {', '.join(map(str, choices))}" if choices else f"a whole number from {lo} to {hi}"
         try:
             value = int(raw)
         except ValueError:
-            self._fail(key, raw, f"a whole number from {lo} to {hi}")
+            self._fail(key, raw, allowed)
             return default
-        if not lo <= value <= hi:
-            self._fail(key, raw, f"a whole number from {lo} to {hi}")
+        if not lo <= value <= hi or (choices and value not in choices):
+            self._fail(key, raw, allowed)
         return value
 
     def number(self, key: str, default: float) -> float:
@@ -412,8 +417,7 @@ def _read_waf(r: _Reader) -> WafConfig:
 
 
 def _read_observability(r: _Reader) -> ObservabilityConfig:
-    retention = r.integer("logRetentionDays", 7, 1, 3653)
-    r.check(retention in LOG_RETENTION_DAYS, "logRetentionDays", retention, f"one of {LOG_RETENTION_DAYS}")
+    retention = r.integer("logRetentionDays", 7, 1, 3653, choices=LOG_RETENTION_DAYS)
     # PCI DSS 10.5.1: at least three months of audit history immediately available.
     audit = r.integer("auditRetentionDays", 400, 90, 3653)
     return ObservabilityConfig(

@@ -70,6 +70,7 @@ class ProgramRun:
     resources: list[Recorded] = field(default_factory=list)
     options: dict[str, Options] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    error: Exception | None = None
 
     def of_type(self, typ: str) -> list[Recorded]:
         return [r for r in self.resources if r.typ == typ]
@@ -178,8 +179,13 @@ def stack_config(stack: str) -> dict[str, str]:
     return config
 
 
-def run_program(stack: str, overrides: Mapping[str, str | None] | None = None) -> ProgramRun:
-    """Run `__main__.py` for `stack` with optional config overrides (None removes a key)."""
+def run_program(
+    stack: str, overrides: Mapping[str, str | None] | None = None, *, expect_failure: bool = False
+) -> ProgramRun:
+    """Run `__main__.py` for `stack` with optional config overrides (None removes a key).
+
+    With expect_failure the program's exception is kept in `run.error` instead of raised.
+    """
     config = stack_config(stack)
     for key, value in (overrides or {}).items():
         if value is None:
@@ -209,15 +215,20 @@ def run_program(stack: str, overrides: Mapping[str, str | None] | None = None) -
     @pulumi.runtime.test
     def program() -> None:
         # A legacy stack transformation runs in-process, so it sees every resource's options.
-        pulumi.runtime.register_stack_transformation(record_options)  # type: ignore[arg-type]
+        pulumi.runtime.register_stack_transformation(record_options)
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
     try:
         program()
+    except Exception as error:
+        if not expect_failure:
+            raise
+        run.error = error
     finally:
         recording = False
         run.resources = list(mocks.resources)
-    run.outputs = _stack_outputs()
+    if run.error is None:
+        run.outputs = _stack_outputs()
     return run
 
 
