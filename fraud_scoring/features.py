@@ -1,0 +1,302 @@
+"""The one definition of every model feature. Standard library only (serving path).
+
+Training and the benchmark call ``compute_features`` too, so there is no second implementation
+that could drift from what production computes.
+
+Conventions, for a transaction at time ``t`` (epoch seconds, UTC) and ``D`` = one day:
+
+* "(a, b]" means timestamps strictly after ``a`` and up to and including ``b``.
+* Customer windows look back from ``t``: (t - n D, t]. The handbook's count and mean features
+  include the transaction being scored; the "prior" features exclude it.
+* Terminal windows are shifted by the label delay ``L`` (7 days): (t - (n + L) D, t - L D], so
+  they only cover transactions whose label can be known.
+* A label is *known* at ``t`` when the item's ``fraud`` is not ``None``, the item is at least
+  ``L`` days old (timestamp <= t - L D) and its ``label_time`` (when given) is <= t. A missing
+  ``label_time`` means "known from timestamp + L", the handbook's convention. Unknown labels
+  count as "not fraud" in the terminal risk windows and are skipped by the streak features.
+* Only history in (t - HISTORY_DAYS D, t] about the same customer / terminal and with a
+  different transaction id is looked at; everything else the caller passes is ignored. So
+  future transactions and fresh labels can never leak into a score.
+* "Days since" features use ``HISTORY_DAYS`` as the value for "nothing in the history".
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Sequence
+from operator import attrgetter
+from typing import NamedTuple
+
+from fraud_scoring.types import History, HistoryItem, Transaction
+
+DAY = 86_400.0
+LABEL_DELAY_DAYS = 7
+"""Fraud labels are assumed known only for transactions at least this many days old."""
+CUSTOMER_WINDOW_DAYS = 30
+HISTORY_DAYS = CUSTOMER_WINDOW_DAYS + LABEL_DELAY_DAYS
+"""How far back callers must fetch history (customer and terminal) for exact features."""
+FEATURE_SCHEMA_VERSION = 1
+"""Bump when a feature's definition changes: artifacts trained on another schema refuse to load."""
+HIGH_RATIO = 3.0
+"""Amount-to-median ratio above which a past customer transaction counts as 'inflated'."""
+_MIN_MEDIAN = 0.01  # keeps ratios finite for customers whose median amount is 0.00
+
+
+class Features(NamedTuple):
+    """The model input vector. Field order is the artifact's feature order."""
+
+    # -- the handbook's 15 ---------------------------------------------------------------
+    amount: float
+    """TX_AMOUNT: the amount being scored."""
+    is_weekend: float
+    """1 if t falls on a Saturday or Sunday (UTC), else 0."""
+    is_night: float
+    """1 if the UTC hour is 0-6 (00:00:00-06:59:59), else 0."""
+    customer_nb_tx_1d: float
+    """Customer's transactions in (t - 1 D, t], current included (always >= 1)."""
+    customer_avg_amount_1d: float
+    """Mean amount over the same window, current included."""
+    customer_nb_tx_7d: float
+    """As above over (t - 7 D, t]."""
+    customer_avg_amount_7d: float
+    customer_nb_tx_30d: float
+    """As above over (t - 30 D, t]."""
+    customer_avg_amount_30d: float
+    terminal_nb_tx_1d: float
+    """Terminal's transactions in (t - (1 + L) D, t - L D]."""
+    terminal_risk_1d: float
+    """Known frauds / transactions in the same window; 0 when the window is empty."""
+    terminal_nb_tx_7d: float
+    """As above over (t - (7 + L) D, t - L D]."""
+    terminal_risk_7d: float
+    terminal_nb_tx_30d: float
+    """As above over (t - (30 + L) D, t - L D]."""
+    terminal_risk_30d: float
+    # -- amount against the customer's own habits ----------------------------------------
+    customer_amount_to_median_30d: float
+    """amount / median of the customer's prior amounts in (t - 30 D, t), current excluded.
+    The median resists the customer's own past inflated (fraudulent) amounts. -1 if none."""
+    customer_max_ratio_prior_14d: float
+    """Largest prior amount in (t - 14 D, t) divided by that median: a recent inflated payment
+    on the card. -1 if no prior transaction."""
+    customer_nb_high_ratio_prior_14d: float
+    """Prior transactions in (t - 14 D, t) above HIGH_RATIO x that median."""
+    # -- velocity and novelty ------------------------------------------------------------
+    customer_nb_tx_1h: float
+    """Customer's transactions in (t - 1 h, t], current included."""
+    customer_hours_since_prev: float
+    """Hours since the customer's previous transaction (HISTORY_DAYS x 24 if none)."""
+    customer_new_terminal_30d: float
+    """1 if the customer has no prior transaction at this terminal in (t - 30 D, t)."""
+    terminal_nb_tx_recent_7d: float
+    """Terminal's transactions in (t - L D, t], current excluded (labels not yet known)."""
+    # -- known labels (delay-respecting) -------------------------------------------------
+    customer_known_frauds: float
+    """Customer's known frauds in (t - HISTORY_DAYS D, t - L D]."""
+    customer_days_since_known_fraud: float
+    """Days since the customer's latest known fraud (HISTORY_DAYS if none)."""
+    terminal_days_since_known_fraud: float
+    """Days since the terminal's latest known fraud (HISTORY_DAYS if none)."""
+    terminal_days_since_known_legit: float
+    """Days since the terminal's latest known legitimate transaction (HISTORY_DAYS if none)."""
+    terminal_fraud_streak_days: float
+    """If the terminal's latest known label is fraud: days since the first fraud of that
+    unbroken run of known frauds (a compromise that began then is likely still going). -1
+    otherwise."""
+    terminal_streak_bound_days: float
+    """With a streak: days since the known legitimate transaction just before it, which
+    bounds when the compromise began (HISTORY_DAYS if none). -1 without a streak."""
+    terminal_streak_count: float
+    """Number of known frauds in that streak (0 without one): a run of several separates a
+    compromised terminal from one stolen card that happened to pass by."""
+    terminal_streak_calendar_days: float
+    """UTC calendar days from the streak's first fraud to t (-1 without a streak). Compromises
+    are reported and contained per day, so whole days pin the window better than hours."""
+    terminal_calendar_days_since_known_legit: float
+    """UTC calendar days from the latest known legitimate transaction to t (HISTORY_DAYS if
+    none): without a streak, the span in which an as yet unseen compromise could have begun."""
+
+
+FEATURE_NAMES: tuple[str, ...] = Features._fields
+HANDBOOK_FEATURES: tuple[str, ...] = FEATURE_NAMES[:15]
+
+_TS = attrgetter("timestamp")
+
+
+def _window(
+    items: Sequence[HistoryItem], start: float, t: float, tx_id: str, customer: bool, entity: str
+) -> list[HistoryItem]:
+    """Items of ``entity`` in (start, t] other than the scored transaction, oldest first.
+
+    The common case (clean, time-ordered history) runs through list comprehensions, bisect and
+    list.count, which are several times cheaper than a per-item Python filter; that filter
+    only runs when something must actually be dropped.
+    """
+    ts = [it.timestamp for it in items]
+    if sorted(ts) != ts:
+        items = sorted(items, key=_TS)
+        ts = [it.timestamp for it in items]
+    window = list(items[bisect_right(ts, start) : bisect_right(ts, t)])
+    keys = [it.customer_id for it in window] if customer else [it.terminal_id for it in window]
+    if keys.count(entity) != len(keys) or tx_id in [it.transaction_id for it in window]:
+        if customer:
+            window = [it for it in window if it.customer_id == entity and it.transaction_id != tx_id]
+        else:
+            window = [it for it in window if it.terminal_id == entity and it.transaction_id != tx_id]
+    return window
+
+
+def _known_labels(items: list[HistoryItem], t: float) -> list[int]:
+    """Per item (already older than the label delay): 1 known fraud, 0 known legit, -1 unknown.
+
+    Fast path returns the bools themselves (True == 1, False == 0 for count/index).
+    """
+    frauds: list[int] = [it.fraud for it in items]  # type: ignore[misc]
+    times = [it.label_time for it in items]
+    if None not in frauds and (not times or (None not in times and max(times) <= t)):  # type: ignore[type-var]
+        return frauds
+    return [
+        -1 if f is None or (lt is not None and lt > t) else (1 if f else 0) for f, lt in zip(frauds, times, strict=True)
+    ]
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    n = len(ordered)
+    mid = n // 2
+    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2.0
+
+
+def compute_features(
+    transaction: Transaction, history: History, label_delay_days: float = LABEL_DELAY_DAYS
+) -> Features:
+    """Compute ``Features`` for ``transaction`` from what was known at its timestamp.
+
+    Parameters
+    ----------
+    transaction:
+        The transaction being scored.
+    history:
+        The customer's and the terminal's past transactions; filtered here (see module doc).
+    label_delay_days:
+        ``L`` above. Serving uses ``LABEL_DELAY_DAYS``; the benchmark may vary it.
+    """
+    t = transaction.timestamp
+    amount = transaction.amount
+    tx_id = transaction.transaction_id
+    start = t - HISTORY_DAYS * DAY
+    cust_id = transaction.customer_id
+    term_id = transaction.terminal_id
+    delay = label_delay_days * DAY
+
+    known_cut = t - delay
+    today = int(t // DAY)
+
+    # -- customer ------------------------------------------------------------------------
+    cust = _window(history.customer, start, t, tx_id, True, cust_id)
+    ts = [it.timestamp for it in cust]
+    amts = [it.amount for it in cust]
+    n = len(ts)
+    i1 = bisect_right(ts, t - DAY)
+    i7 = bisect_right(ts, t - 7 * DAY)
+    i14 = bisect_right(ts, t - 14 * DAY)
+    i30 = bisect_right(ts, t - CUSTOMER_WINDOW_DAYS * DAY)
+    nb1, nb7, nb30 = n - i1 + 1, n - i7 + 1, n - i30 + 1
+    avg1 = (sum(amts[i1:]) + amount) / nb1
+    avg7 = (sum(amts[i7:]) + amount) / nb7
+    avg30 = (sum(amts[i30:]) + amount) / nb30
+
+    if nb30 > 1:
+        median = max(_median(amts[i30:]), _MIN_MEDIAN)
+        ratio = amount / median
+        recent = amts[i14:]
+        if recent:
+            max_ratio_14 = max(recent) / median
+            high = HIGH_RATIO * median
+            nb_high_14 = float(len([a for a in recent if a > high]))
+        else:
+            max_ratio_14, nb_high_14 = -1.0, 0.0
+        new_terminal = 0.0 if term_id in [it.terminal_id for it in cust[i30:]] else 1.0
+    else:
+        ratio, max_ratio_14, nb_high_14, new_terminal = -1.0, -1.0, 0.0, 1.0
+
+    nb_1h = n - bisect_right(ts, t - 3600.0) + 1
+    hours_prev = (t - ts[-1]) / 3600.0 if n else HISTORY_DAYS * 24.0
+
+    cust_labels = _known_labels(cust[: bisect_right(ts, known_cut)], t)
+    cust_frauds = cust_labels.count(1)
+    if cust_frauds:
+        last_idx = len(cust_labels) - 1 - cust_labels[::-1].index(1)
+        cust_days_fraud = (t - ts[last_idx]) / DAY
+    else:
+        cust_days_fraud = float(HISTORY_DAYS)
+
+    # -- terminal ------------------------------------------------------------------------
+    term = _window(history.terminal, start, t, tx_id, False, term_id)
+    tts = [it.timestamp for it in term]
+    j = bisect_right(tts, known_cut)
+    labels = _known_labels(term[:j], t)
+    k1 = bisect_right(tts, known_cut - DAY)
+    k7 = bisect_right(tts, known_cut - 7 * DAY)
+    k30 = bisect_right(tts, known_cut - CUSTOMER_WINDOW_DAYS * DAY)
+    tnb1, tnb7, tnb30 = j - k1, j - k7, j - k30
+    risk1 = labels[k1:].count(1) / tnb1 if tnb1 else 0.0
+    risk7 = labels[k7:].count(1) / tnb7 if tnb7 else 0.0
+    risk30 = labels[k30:].count(1) / tnb30 if tnb30 else 0.0
+
+    # Newest known labels: the run of frauds ending at the newest known label is the
+    # "streak"; the newest legitimate label before it bounds when that run began.
+    rev = labels[::-1]
+    newest_fraud = rev.index(1) if 1 in rev else -1
+    newest_legit = rev.index(0) if 0 in rev else -1
+    days_fraud = (t - tts[j - 1 - newest_fraud]) / DAY if newest_fraud >= 0 else float(HISTORY_DAYS)
+    days_legit = (t - tts[j - 1 - newest_legit]) / DAY if newest_legit >= 0 else float(HISTORY_DAYS)
+    if newest_fraud >= 0 and (newest_legit < 0 or newest_fraud < newest_legit):
+        # First fraud of the run: the oldest fraud newer than the newest legitimate label
+        # (unknown labels inside the run neither extend nor break it).
+        stop = newest_legit if newest_legit >= 0 else len(rev)
+        first = stop - 1 - rev[stop - 1 :: -1].index(1)
+        streak_days = (t - tts[j - 1 - first]) / DAY
+        streak_cal = float(today - int(tts[j - 1 - first] // DAY))
+        streak_count = float(rev[:stop].count(1))
+        bound_days = days_legit
+    else:
+        streak_days = bound_days = streak_cal = -1.0
+        streak_count = 0.0
+    cal_legit = float(today - int(tts[j - 1 - newest_legit] // DAY)) if newest_legit >= 0 else float(HISTORY_DAYS)
+
+    sec_of_day = t % DAY
+    weekday = (today + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
+    return Features(
+        amount,
+        1.0 if weekday >= 5 else 0.0,
+        1.0 if sec_of_day < 7 * 3600 else 0.0,
+        float(nb1),
+        avg1,
+        float(nb7),
+        avg7,
+        float(nb30),
+        avg30,
+        float(tnb1),
+        risk1,
+        float(tnb7),
+        risk7,
+        float(tnb30),
+        risk30,
+        ratio,
+        max_ratio_14,
+        nb_high_14,
+        float(nb_1h),
+        hours_prev,
+        new_terminal,
+        float(len(tts) - j),
+        float(cust_frauds),
+        cust_days_fraud,
+        days_fraud,
+        days_legit,
+        streak_days,
+        bound_days,
+        streak_count,
+        streak_cal,
+        cal_legit,
+    )
