@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
-from harness import run_program, stack_config
+import yaml
+from harness import ROOT, run_program, stack_config
 
 from components.config import ConfigError, StackConfig, read_stack_config
 
@@ -178,3 +181,27 @@ def test_config_long_suffix_still_fits_every_name() -> None:
     run = run_program("prod", {"fraud-detection:environmentSuffix": "abcdefghijkl"})
     assert len(run.resources) > 60
     assert run.outputs["transactions_table_name"] == "transactions-abcdefghijkl"
+
+
+def _declared_keys() -> set[str]:
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    return set(project["config"])
+
+
+def test_config_stack_files_use_only_declared_keys() -> None:
+    # A misspelt key would otherwise be ignored silently and its default used.
+    declared = _declared_keys()
+    for stack in ("dev", "prod"):
+        for key in stack_config(stack):
+            namespace, name = key.split(":", 1)
+            assert namespace == "aws" or name in declared, f"Pulumi.{stack}.yaml: {key} is not declared"
+
+
+def test_config_every_declared_key_is_read_and_documented() -> None:
+    source = (ROOT / "components" / "config.py").read_text()
+    readme = (ROOT / "README.md").read_text()
+    declared = _declared_keys()
+    read = set(re.findall(r'r\.\w+\(\s*"(\w+)"', source)) - {"region"}
+    assert read == declared, f"read but undeclared: {read - declared}; declared but unread: {declared - read}"
+    for key in declared:
+        assert f"`{key}`" in readme, f"{key} is missing from the README configuration table"
