@@ -1,0 +1,90 @@
+"""Environment variable names of the Lambda handlers, defined once.
+
+The Pulumi ``FraudPipeline`` component sets these variables and the handlers read them; both
+import the names from here so they cannot drift. ``FUNCTION_ENV`` says which function needs
+which variable; ``require`` reads one with an error naming the variable. Standard library only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+# -- application ---------------------------------------------------------------------------
+TABLE_NAME = "TABLE_NAME"
+"""Name of the DynamoDB ``transactions`` table (processor, analyzer, reporter)."""
+API_CONFIG_SECRET_ARN = "API_CONFIG_SECRET_ARN"
+"""ARN (or name) of the API configuration secret: card-hash keys for the processor, thresholds for
+the analyzer. The rotator takes the secret from its rotation event instead."""
+API_CONFIG_CACHE_SECONDS = "API_CONFIG_CACHE_SECONDS"
+"""Optional; seconds a warm function reuses the secret before reading it again (default 300)."""
+REPORTS_BUCKET = "REPORTS_BUCKET"
+"""Name of the S3 bucket the reporter writes ``reports/YYYY/MM/DD/`` to (reporter)."""
+REPORTS_KMS_KEY_ARN = "REPORTS_KMS_KEY_ARN"
+"""Optional; KMS key for report objects. Unset: SSE-KMS with the bucket's default key."""
+SCORING_MODEL_PATH = "SCORING_MODEL_PATH"
+"""Optional; path of a model artifact to load instead of the one shipped in ``fraud_scoring``."""
+
+# -- Powertools (read by the library itself) ---------------------------------------------
+POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
+"""Service name on every log line, metric dimension and trace (e.g. ``fraud-processor``)."""
+POWERTOOLS_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"
+"""CloudWatch namespace of the EMF metrics; ``METRICS_NAMESPACE`` below."""
+LOG_LEVEL = "LOG_LEVEL"
+"""Log level (DEBUG, INFO, WARNING, ERROR); INFO in production."""
+POWERTOOLS_LOGGER_LOG_EVENT = "POWERTOOLS_LOGGER_LOG_EVENT"
+"""Must stay "false": an API event carries the card number in its body."""
+POWERTOOLS_TRACER_CAPTURE_RESPONSE = "POWERTOOLS_TRACER_CAPTURE_RESPONSE"
+"""Set "false": handler responses are not copied into X-Ray metadata."""
+POWERTOOLS_TRACER_CAPTURE_ERROR = "POWERTOOLS_TRACER_CAPTURE_ERROR"
+"""Set "false": exception messages are not copied into X-Ray metadata (they are logged, redacted)."""
+
+METRICS_NAMESPACE = "FraudDetection"
+"""Suggested value of ``POWERTOOLS_METRICS_NAMESPACE`` (dashboards and alarms use it)."""
+DEFAULT_API_CONFIG_CACHE_SECONDS = 300
+
+SERVICE_NAMES: Mapping[str, str] = {
+    "processor": "fraud-processor",
+    "analyzer": "fraud-analyzer",
+    "reporter": "fraud-reporter",
+    "rotator": "fraud-rotator",
+}
+"""Suggested ``POWERTOOLS_SERVICE_NAME`` per function."""
+
+_OBSERVABILITY = (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, LOG_LEVEL)
+FUNCTION_ENV: Mapping[str, tuple[str, ...]] = {
+    "processor": (TABLE_NAME, API_CONFIG_SECRET_ARN, *_OBSERVABILITY),
+    "analyzer": (TABLE_NAME, API_CONFIG_SECRET_ARN, *_OBSERVABILITY),
+    "reporter": (TABLE_NAME, REPORTS_BUCKET, *_OBSERVABILITY),
+    "rotator": _OBSERVABILITY,
+}
+"""Variables each function requires (optional ones above are not listed)."""
+
+FIXED_ENV: Mapping[str, str] = {
+    POWERTOOLS_LOGGER_LOG_EVENT: "false",
+    POWERTOOLS_TRACER_CAPTURE_RESPONSE: "false",
+    POWERTOOLS_TRACER_CAPTURE_ERROR: "false",
+}
+"""Values every function must run with (PCI: no request body or error text in logs/traces)."""
+
+
+class MissingEnvironment(RuntimeError):
+    """A required environment variable is unset or empty (a deployment error, not a client one)."""
+
+
+def require(name: str) -> str:
+    """The value of ``name``; raises ``MissingEnvironment`` naming it when unset or empty."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise MissingEnvironment(f"environment variable {name} must be set (see fraud_common/env.py)")
+    return value
+
+
+def optional_int(name: str, default: int) -> int:
+    """An optional positive integer variable; a malformed value is a deployment error."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) <= 0:
+        raise MissingEnvironment(f"environment variable {name} must be a positive integer")
+    return int(raw)

@@ -1,0 +1,383 @@
+"""The transaction request contract shared by the processor Lambda and fraud-api.
+
+One parser, one schema: ``parse_transaction`` turns a request body into a validated
+``TransactionRequest`` or raises ``InvalidTransaction`` listing *every* problem by field, so a
+client fixes its request in one round trip and a client mistake is never a 5xx.
+
+Contract decisions (also stated in ``TRANSACTION_JSON_SCHEMA``):
+
+* JSON field names are camelCase; unknown fields are **rejected** (strict contract): a typo such
+  as ``merchantCategory`` would otherwise be silently dropped, and a strict contract keeps data
+  we must not hold (expiry dates, cardholder names) out of the system.
+* Card security codes, track data and PINs (``cvv``, ``cvc2``, ``cid``, ``securityCode``,
+  ``track2``, ``pinBlock``... any case or spelling) are rejected with a message saying they must
+  not be sent (PCI DSS 3.3.1.x: never stored after authorization, so never accepted here).
+* Identifiers (transactionId, customerId, terminalId) must not be card numbers: an all-digit,
+  Luhn-valid 13-19 digit identifier is rejected, because it would be stored in clear. Numeric
+  ids of that length need a prefix.
+* Duplicate JSON keys are rejected (two parsers could disagree on which value wins).
+* No message ever echoes a submitted value (a card number may sit in any field).
+
+Standard library only (ships in the Lambda package and the fraud-api image).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, NamedTuple
+
+from fraud_common.card import MAX_PAN_DIGITS, MIN_PAN_DIGITS, REDACT_MIN_DIGITS, is_sad_field, luhn_valid, redact_pans
+from fraud_common.currencies import CURRENCY_CODES, MINOR_UNITS
+
+MAX_BODY_BYTES = 16 * 1024
+"""Largest accepted request body in bytes (UTF-8); a transaction is well under 1 KiB."""
+MAX_AMOUNT = Decimal("1000000")
+"""Largest accepted amount in the currency's major unit."""
+MAX_DECIMALS = 2
+"""At most two decimal places, fewer where the currency has fewer (JPY: none)."""
+MAX_FUTURE_MS = 5 * 60 * 1000
+"""Clock skew tolerated for timestamps ahead of the server's clock."""
+MAX_AGE_MS = 365 * 24 * 3600 * 1000
+"""Timestamps older than this are rejected as absurd (late batches older than a year)."""
+ID_MAX_LENGTH = 64
+CHANNELS = ("pos", "ecom", "moto", "atm")
+"""pos: card present at a terminal; ecom: online; moto: mail/telephone order; atm: cash withdrawal."""
+
+_ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_REF_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+_MCC_RE = re.compile(r"[0-9]{4}")
+_AMOUNT_STR_RE = re.compile(r"[+-]?[0-9]{1,16}(\.[0-9]{1,16})?")
+_MAX_TIMESTAMP_CHARS = 40
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class FieldError(NamedTuple):
+    field: str
+    """camelCase JSON field name; ``"body"`` for problems with the body as a whole."""
+    message: str
+
+
+class InvalidTransaction(ValueError):
+    """The request is not a valid transaction; ``errors`` lists every problem found."""
+
+    def __init__(self, errors: tuple[FieldError, ...] | list[FieldError]) -> None:
+        self.errors: tuple[FieldError, ...] = tuple(errors)
+        super().__init__("; ".join(f"{e.field}: {e.message}" for e in self.errors) or "invalid transaction")
+
+    def as_body(self) -> dict[str, Any]:
+        """The 400 response body: ``{"error": "invalid_transaction", "problems": [...]}``."""
+        return {
+            "error": "invalid_transaction",
+            "problems": [{"field": e.field, "message": e.message} for e in self.errors],
+        }
+
+
+@dataclass(frozen=True)
+class TransactionRequest:
+    """A validated transaction. ``card_number`` is digits only and never shown in a repr."""
+
+    transaction_id: str
+    timestamp_ms: int
+    customer_id: str
+    terminal_id: str
+    amount: Decimal
+    currency: str
+    card_number: str = field(repr=False)
+    channel: str
+    merchant_category_code: str | None = None
+
+    @property
+    def timestamp_iso(self) -> str:
+        """UTC ISO-8601 with milliseconds, e.g. ``2026-11-21T10:15:00.000Z``."""
+        dt = _EPOCH + timedelta(milliseconds=self.timestamp_ms)
+        return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{self.timestamp_ms % 1000:03d}Z"
+
+
+# JSON name -> dataclass attribute; the order is the order problems are reported in.
+FIELDS: dict[str, str] = {
+    "transactionId": "transaction_id",
+    "timestamp": "timestamp_ms",
+    "customerId": "customer_id",
+    "terminalId": "terminal_id",
+    "amount": "amount",
+    "currency": "currency",
+    "cardNumber": "card_number",
+    "merchantCategoryCode": "merchant_category_code",
+    "channel": "channel",
+}
+OPTIONAL_FIELDS = frozenset({"merchantCategoryCode"})
+REQUIRED_FIELDS = tuple(name for name in FIELDS if name not in OPTIONAL_FIELDS)
+
+_PAN_ID_NOTE = "must not be a card number (all-digit and Luhn-valid); prefix numeric identifiers"
+
+TRANSACTION_JSON_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "TransactionRequest",
+    "description": (
+        f"A card transaction. Unknown fields are rejected; card security codes (CVV/CVC/CID), track data "
+        f"and PINs must never be sent. Bodies above {MAX_BODY_BYTES} bytes are rejected. Identifiers "
+        f"{_PAN_ID_NOTE}."
+    ),
+    "type": "object",
+    "additionalProperties": False,
+    "required": list(REQUIRED_FIELDS),
+    "properties": {
+        "transactionId": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "description": "Client's unique id."},
+        "timestamp": {
+            "type": "string",
+            "format": "date-time",
+            "description": "ISO-8601 with a UTC offset or Z; at most 5 minutes ahead, at most 1 year old.",
+        },
+        "customerId": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
+        "terminalId": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
+        "amount": {
+            "oneOf": [
+                {"type": "number", "exclusiveMinimum": 0, "maximum": int(MAX_AMOUNT), "multipleOf": 0.01},
+                {"type": "string", "pattern": r"^[0-9]{1,16}(\.[0-9]{1,2})?$"},
+            ],
+            "description": "Major units, > 0, at most 2 decimals (fewer if the currency has fewer), max 1,000,000.",
+        },
+        "currency": {"type": "string", "enum": sorted(CURRENCY_CODES), "description": "ISO 4217 alphabetic code."},
+        "cardNumber": {
+            "type": "string",
+            "pattern": "^[0-9 -]{12,40}$",
+            "description": "12-19 digits (spaces/hyphens ignored), Luhn-valid. Never stored, logged or returned.",
+        },
+        "merchantCategoryCode": {"type": ["string", "null"], "pattern": "^[0-9]{4}$", "description": "ISO 18245."},
+        "channel": {"type": "string", "enum": list(CHANNELS)},
+    },
+}
+
+
+def parse_transaction(body: str | bytes | Mapping[str, Any], *, now_ms: int | None = None) -> TransactionRequest:
+    """Validate a request body (raw JSON text/bytes or an already-decoded mapping).
+
+    ``now_ms`` (epoch ms) is the clock the timestamp bounds are checked against; default now.
+
+    Raises
+    ------
+    InvalidTransaction
+        With one ``FieldError`` per problem: not JSON, not an object, too large, duplicate or
+        unknown or forbidden fields, missing fields, wrong types, out-of-range values.
+    """
+    data = _decode(body)
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    errors: list[FieldError] = []
+    for name in data:
+        if name in FIELDS:
+            continue
+        shown = _safe_name(name)
+        if is_sad_field(str(name)):
+            errors.append(
+                FieldError(
+                    shown,
+                    "must not be sent: card security codes, track data and PINs are never accepted or stored "
+                    "(PCI DSS 3.3.1)",
+                )
+            )
+        else:
+            errors.append(FieldError(shown, f"unknown field; allowed fields are {', '.join(FIELDS)}"))
+    values: dict[str, Any] = {}
+    for name, attribute in FIELDS.items():
+        raw = data.get(name)
+        if raw is None:
+            if name not in OPTIONAL_FIELDS:
+                errors.append(FieldError(name, "is required"))
+            values[attribute] = None
+            continue
+        try:
+            values[attribute] = _VALIDATORS[name](raw, now)
+        except _Problem as problem:
+            errors.append(FieldError(name, str(problem)))
+    currency, amount = values.get("currency"), values.get("amount")
+    if isinstance(currency, str) and isinstance(amount, Decimal):
+        decimals = min(MAX_DECIMALS, MINOR_UNITS[currency])
+        if amount != amount.quantize(Decimal(1).scaleb(-decimals)):
+            errors.append(FieldError("amount", f"{currency} amounts have at most {decimals} decimal place(s)"))
+    if errors:
+        raise InvalidTransaction(errors)
+    return TransactionRequest(**values)
+
+
+class _Problem(Exception):
+    pass
+
+
+def _decode(body: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
+    if isinstance(body, Mapping):
+        return body
+    if not isinstance(body, str | bytes | bytearray):
+        raise InvalidTransaction([FieldError("body", "must be a JSON object")])
+    size = len(body.encode("utf-8", "surrogatepass")) if isinstance(body, str) else len(body)
+    if size > MAX_BODY_BYTES:
+        raise InvalidTransaction([FieldError("body", f"is {size} bytes; the limit is {MAX_BODY_BYTES} bytes")])
+    if not size:
+        raise InvalidTransaction([FieldError("body", "is empty; send a JSON object")])
+    if isinstance(body, bytes | bytearray):
+        try:
+            body = bytes(body).decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidTransaction([FieldError("body", "is not valid UTF-8")]) from None
+    duplicates: list[str] = []
+
+    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key, value in items:
+            if key in result:
+                duplicates.append(key)
+            result[key] = value
+        return result
+
+    try:
+        data = json.loads(body, parse_float=Decimal, parse_int=Decimal, parse_constant=float, object_pairs_hook=pairs)
+    except (ValueError, RecursionError):
+        # ValueError covers JSONDecodeError; RecursionError is "[[[[..." nested thousands deep.
+        raise InvalidTransaction([FieldError("body", "is not valid JSON")]) from None
+    if not isinstance(data, dict):
+        raise InvalidTransaction([FieldError("body", "must be a JSON object")])
+    if duplicates:
+        raise InvalidTransaction(
+            [FieldError(_safe_name(k), "appears more than once") for k in dict.fromkeys(duplicates)]
+        )
+    return data
+
+
+def _safe_name(name: object) -> str:
+    """A client-supplied field name fit to echo: printable, short, no card number in it."""
+    text = "".join(ch if ch.isprintable() else "?" for ch in str(name))
+    text = redact_pans(text)
+    return text if len(text) <= ID_MAX_LENGTH else text[:ID_MAX_LENGTH] + "..."
+
+
+def _string(raw: object) -> str:
+    if not isinstance(raw, str):
+        raise _Problem("must be a string")
+    return raw
+
+
+def _looks_like_pan(value: str) -> bool:
+    return value.isdigit() and REDACT_MIN_DIGITS <= len(value) <= MAX_PAN_DIGITS and luhn_valid(value)
+
+
+def _transaction_id(raw: object, _now: int) -> str:
+    value = _string(raw)
+    if not _ID_RE.fullmatch(value):
+        raise _Problem("must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+    if _looks_like_pan(value):
+        raise _Problem(_PAN_ID_NOTE)
+    return value
+
+
+def _reference(raw: object, _now: int) -> str:
+    value = _string(raw)
+    if not _REF_RE.fullmatch(value):
+        raise _Problem("must be 1-64 characters of A-Z, a-z, 0-9, '.', ':', '_' or '-'")
+    if _looks_like_pan(value):
+        raise _Problem(_PAN_ID_NOTE)
+    return value
+
+
+def _timestamp(raw: object, now: int) -> int:
+    value = _string(raw)
+    if len(value) > _MAX_TIMESTAMP_CHARS:
+        raise _Problem("must be an ISO-8601 date-time such as 2026-11-21T10:15:00Z")
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise _Problem("must be an ISO-8601 date-time such as 2026-11-21T10:15:00Z") from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise _Problem("must include a UTC offset or Z, e.g. 2026-11-21T10:15:00Z")
+    try:
+        ms = (parsed - _EPOCH) // timedelta(milliseconds=1)
+    except OverflowError:
+        raise _Problem("is out of range") from None
+    if ms > now + MAX_FUTURE_MS:
+        raise _Problem("is more than 5 minutes in the future")
+    if ms < now - MAX_AGE_MS:
+        raise _Problem("is more than a year in the past")
+    return ms
+
+
+def _amount(raw: object, _now: int) -> Decimal:
+    if isinstance(raw, bool):
+        raise _Problem("must be a number or a decimal string, not a boolean")
+    if isinstance(raw, str):
+        if not _AMOUNT_STR_RE.fullmatch(raw.strip()):
+            raise _Problem("must be a decimal number such as 12.34")
+        value = Decimal(raw.strip())
+    elif isinstance(raw, Decimal):
+        value = raw
+    elif isinstance(raw, int):
+        value = Decimal(raw)
+    elif isinstance(raw, float):
+        if not math.isfinite(raw):
+            raise _Problem("must be a finite number")
+        # repr() is the shortest string that round-trips, so 12.34 stays 12.34.
+        value = Decimal(repr(raw))
+    else:
+        raise _Problem("must be a number or a decimal string")
+    if not value.is_finite():
+        raise _Problem("must be a finite number")
+    if value <= 0:
+        raise _Problem("must be greater than 0")
+    if value > MAX_AMOUNT:
+        raise _Problem(f"must be at most {MAX_AMOUNT}")
+    try:
+        if value != value.quantize(Decimal("0.01")):
+            raise _Problem(f"must have at most {MAX_DECIMALS} decimal places")
+    except InvalidOperation:
+        raise _Problem("must be a decimal number such as 12.34") from None
+    # Normalized to cents: 12.5 and "12.50" are the same amount and the same stored value.
+    return value.quantize(Decimal("0.01"))
+
+
+def _currency(raw: object, _now: int) -> str:
+    value = _string(raw).strip().upper()
+    if value not in CURRENCY_CODES:
+        raise _Problem("must be an ISO 4217 alphabetic currency code such as EUR or USD")
+    return value
+
+
+def _card_number(raw: object, _now: int) -> str:
+    if not isinstance(raw, str):
+        raise _Problem("must be a string of digits")
+    digits = raw.replace(" ", "").replace("-", "")
+    if not (digits.isascii() and digits.isdigit() and MIN_PAN_DIGITS <= len(digits) <= MAX_PAN_DIGITS):
+        raise _Problem(f"must be {MIN_PAN_DIGITS}-{MAX_PAN_DIGITS} digits (spaces and hyphens are ignored)")
+    if not luhn_valid(digits):
+        raise _Problem("is not a valid card number (Luhn check failed)")
+    return digits
+
+
+def _merchant_category_code(raw: object, _now: int) -> str:
+    value = _string(raw)
+    if not _MCC_RE.fullmatch(value):
+        raise _Problem("must be 4 digits (ISO 18245), e.g. 5411")
+    return value
+
+
+def _channel(raw: object, _now: int) -> str:
+    value = _string(raw)
+    if value not in CHANNELS:
+        raise _Problem(f"must be one of {', '.join(CHANNELS)}")
+    return value
+
+
+_VALIDATORS = {
+    "transactionId": _transaction_id,
+    "timestamp": _timestamp,
+    "customerId": _reference,
+    "terminalId": _reference,
+    "amount": _amount,
+    "currency": _currency,
+    "cardNumber": _card_number,
+    "merchantCategoryCode": _merchant_category_code,
+    "channel": _channel,
+}
