@@ -25,19 +25,16 @@ data = FraudDataPlane(
         report_retention_days=config.pipeline.report_retention_days,
         audit_retention_days=config.observability.audit_retention_days,
         log_retention_days=config.observability.log_retention_days,
-        vpc_id=vpc.vpc_id,
-        private_subnet_ids=vpc.private_subnet_ids,
-        db_client_security_group_ids=[vpc.api_security_group_id],
+        network=vpc.outputs,
     ),
     opts,
 )
-
 pulumi.export("region", config.region)
-pulumi.export("vpc_id", vpc.vpc_id)
-pulumi.export("private_subnet_ids", vpc.private_subnet_ids)
-pulumi.export("db_endpoint", data.database.endpoint)
-pulumi.export("db_master_secret_arn", data.database.master_secret_arn)
-pulumi.export("transactions_table_name", data.table_name)
-pulumi.export("reports_bucket_name", data.reports_bucket_name)
-pulumi.export("archive_bucket_name", data.archive_bucket_name)
-pulumi.export("api_config_secret_arn", data.api_config_secret_arn)
+pulumi.export("vpc_id", vpc.outputs.vpc_id)
+pulumi.export("private_subnet_ids", vpc.outputs.private_subnet_ids)
+pulumi.export("db_endpoint", data.outputs.db_endpoint)
+pulumi.export("db_master_secret_arn", data.outputs.db_master_secret_arn)
+pulumi.export("transactions_table_name", data.outputs.table_name)
+pulumi.export("reports_bucket_name", data.outputs.reports_bucket_name)
+pulumi.export("archive_bucket_name", data.outputs.archive_bucket_name)
+pulumi.export("api_config_secret_arn", data.outputs.api_config_secret_arn)

@@ -27,10 +27,9 @@ class AwsContext:
     region: str
     availability_zones: tuple[str, ...]
 
-    def arn(self, service: str, resource: str, *, regional: bool = True, account: bool = True) -> str:
-        region = self.region if regional else ""
-        account_id = self.account_id if account else ""
-        return f"arn:{self.partition}:{service}:{region}:{account_id}:{resource}"
+    def arn(self, service: str, resource: str) -> str:
+        """A regional ARN in this account."""
+        return f"arn:{self.partition}:{service}:{self.region}:{self.account_id}:{resource}"
 
     def service_endpoint(self, service: str) -> str:
         """The VPC endpoint service name, e.g. com.amazonaws.<region>.dynamodb."""

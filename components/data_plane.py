@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -13,7 +12,7 @@ import pulumi_random as random
 from components.bucket import LifecycleArgs, SecureBucket, SecureBucketArgs
 from components.config import DatabaseConfig
 from components.context import AwsContext
-from components.database import AuroraDatabase, AuroraDatabaseArgs
+from components.database import PORT, AuroraDatabase, AuroraDatabaseArgs
 from components.kms import create_key
 from components.naming import Kind, Namer
 from components.policies import (
@@ -25,6 +24,7 @@ from components.policies import (
     service_key_statement,
     via_service_key_statement,
 )
+from components.vpc import NetworkOutputs
 from fraud_common.tables import TRANSACTIONS
 
 # Services that encrypt data with the data key on behalf of this account's roles.
@@ -44,6 +44,29 @@ def _hot_then_cold(retention_days: int, storage_class: str = "GLACIER_IR") -> Li
 
 
 @dataclass(frozen=True)
+class DataPlaneOutputs:
+    """What the components downstream need from the data plane."""
+
+    data_key_arn: pulumi.Output[str]
+    logs_key_arn: pulumi.Output[str]
+    table_name: pulumi.Output[str]
+    table_arn: pulumi.Output[str]
+    table_stream_arn: pulumi.Output[str]
+    reports_bucket_name: pulumi.Output[str]
+    reports_bucket_arn: pulumi.Output[str]
+    archive_bucket_name: pulumi.Output[str]
+    archive_bucket_arn: pulumi.Output[str]
+    access_log_bucket_name: pulumi.Output[str]
+    api_config_secret_arn: pulumi.Output[str]
+    db_endpoint: pulumi.Output[str]
+    db_port: int
+    db_name: str
+    db_cluster_resource_id: pulumi.Output[str]
+    db_master_secret_arn: pulumi.Output[str]
+    db_security_group_id: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
 class FraudDataPlaneArgs:
     ctx: AwsContext
     namer: Namer
@@ -51,9 +74,7 @@ class FraudDataPlaneArgs:
     report_retention_days: int
     audit_retention_days: int
     log_retention_days: int
-    vpc_id: pulumi.Input[str]
-    private_subnet_ids: pulumi.Input[Sequence[str]]
-    db_client_security_group_ids: Sequence[pulumi.Input[str]]
+    network: NetworkOutputs
 
 
 class FraudDataPlane(pulumi.ComponentResource):
@@ -74,30 +95,32 @@ class FraudDataPlane(pulumi.ComponentResource):
         self.database = self._create_database()
         self.api_config_secret = self._create_api_config_secret()
 
-        self.data_key_arn: pulumi.Output[str] = self.data_key.arn
-        self.logs_key_arn: pulumi.Output[str] = self.logs_key.arn
-        self.table_name: pulumi.Output[str] = self.table.name
-        self.table_arn: pulumi.Output[str] = self.table.arn
-        self.table_stream_arn: pulumi.Output[str] = self.table.stream_arn
-        self.reports_bucket_name: pulumi.Output[str] = self.reports_bucket.bucket_name
-        self.reports_bucket_arn: pulumi.Output[str] = self.reports_bucket.bucket_arn
-        self.archive_bucket_name: pulumi.Output[str] = self.archive_bucket.bucket_name
-        self.archive_bucket_arn: pulumi.Output[str] = self.archive_bucket.bucket_arn
-        self.access_log_bucket_name: pulumi.Output[str] = self.access_log_bucket.bucket_name
-        self.api_config_secret_arn: pulumi.Output[str] = self.api_config_secret.arn
+        self.outputs = DataPlaneOutputs(
+            data_key_arn=self.data_key.arn,
+            logs_key_arn=self.logs_key.arn,
+            table_name=self.table.name,
+            table_arn=self.table.arn,
+            table_stream_arn=self.table.stream_arn,
+            reports_bucket_name=self.reports_bucket.bucket_name,
+            reports_bucket_arn=self.reports_bucket.bucket_arn,
+            archive_bucket_name=self.archive_bucket.bucket_name,
+            archive_bucket_arn=self.archive_bucket.bucket_arn,
+            access_log_bucket_name=self.access_log_bucket.bucket_name,
+            api_config_secret_arn=self.api_config_secret.arn,
+            db_endpoint=self.database.endpoint,
+            db_port=PORT,
+            db_name=args.database.database_name,
+            db_cluster_resource_id=self.database.cluster_resource_id,
+            db_master_secret_arn=self.database.master_secret_arn,
+            db_security_group_id=self.database.security_group_id,
+        )
         self.register_outputs(
             {
-                "data_key_arn": self.data_key_arn,
-                "logs_key_arn": self.logs_key_arn,
-                "table_name": self.table_name,
-                "table_arn": self.table_arn,
-                "table_stream_arn": self.table_stream_arn,
-                "reports_bucket_name": self.reports_bucket_name,
-                "archive_bucket_name": self.archive_bucket_name,
-                "access_log_bucket_name": self.access_log_bucket_name,
-                "api_config_secret_arn": self.api_config_secret_arn,
-                "db_endpoint": self.database.endpoint,
-                "db_master_secret_arn": self.database.master_secret_arn,
+                "table_name": self.outputs.table_name,
+                "reports_bucket_name": self.outputs.reports_bucket_name,
+                "archive_bucket_name": self.outputs.archive_bucket_name,
+                "api_config_secret_arn": self.outputs.api_config_secret_arn,
+                "db_endpoint": self.outputs.db_endpoint,
             }
         )
 
@@ -230,9 +253,10 @@ class FraudDataPlane(pulumi.ComponentResource):
                 database=args.database,
                 ctx=args.ctx,
                 namer=args.namer,
-                vpc_id=args.vpc_id,
-                private_subnet_ids=args.private_subnet_ids,
-                client_security_group_ids=args.db_client_security_group_ids,
+                vpc_id=args.network.vpc_id,
+                private_subnet_ids=args.network.private_subnet_ids,
+                # Only the real-time service talks to the database.
+                client_security_group_ids=[args.network.api_security_group_id],
                 kms_key_arn=self.data_key.arn,
                 logs_kms_key_arn=self.logs_key.arn,
                 log_retention_days=args.log_retention_days,

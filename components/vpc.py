@@ -26,6 +26,21 @@ _NAT_STRATEGIES = {"single": awsx.ec2.NatGatewayStrategy.SINGLE, "one-per-az": a
 
 
 @dataclass(frozen=True)
+class NetworkOutputs:
+    """What the components downstream need from the network."""
+
+    vpc_id: pulumi.Output[str]
+    vpc_cidr: str
+    public_subnet_ids: pulumi.Output[Sequence[str]]
+    private_subnet_ids: pulumi.Output[Sequence[str]]
+    interface_endpoints: bool
+    endpoint_security_group_id: pulumi.Output[str]
+    gateway_prefix_list_ids: Sequence[pulumi.Output[str]]
+    lambda_security_group_id: pulumi.Output[str]
+    api_security_group_id: pulumi.Output[str]
+
+
+@dataclass(frozen=True)
 class FraudVpcArgs:
     network: NetworkConfig
     ctx: AwsContext
@@ -73,25 +88,25 @@ class FraudVpc(pulumi.ComponentResource):
         self.flow_log_bucket = self._create_flow_log_bucket()
         self.flow_log = self._create_flow_log()
 
-        self.vpc_id: pulumi.Output[str] = self.vpc.vpc_id
-        self.vpc_cidr: str = args.network.cidr
-        self.public_subnet_ids: pulumi.Output[Sequence[str]] = self.vpc.public_subnet_ids
-        self.private_subnet_ids: pulumi.Output[Sequence[str]] = self.vpc.private_subnet_ids
-        self.endpoint_security_group_id: pulumi.Output[str] = self.endpoint_security_group.id
-        self.lambda_security_group_id: pulumi.Output[str] = self.lambda_security_group.id
-        self.api_security_group_id: pulumi.Output[str] = self.api_security_group.id
-        self.flow_log_bucket_name: pulumi.Output[str] = self.flow_log_bucket.bucket_name
+        self.outputs = NetworkOutputs(
+            vpc_id=self.vpc.vpc_id,
+            vpc_cidr=args.network.cidr,
+            public_subnet_ids=self.vpc.public_subnet_ids,
+            private_subnet_ids=self.vpc.private_subnet_ids,
+            interface_endpoints=args.network.interface_endpoints,
+            endpoint_security_group_id=self.endpoint_security_group.id,
+            # Security groups reach the gateway endpoints (S3, DynamoDB) through these prefix lists.
+            gateway_prefix_list_ids=[e.prefix_list_id for e in self.gateway_endpoints],
+            lambda_security_group_id=self.lambda_security_group.id,
+            api_security_group_id=self.api_security_group.id,
+        )
         self.register_outputs(
             {
-                "vpc_id": self.vpc_id,
-                "vpc_cidr": self.vpc_cidr,
-                "public_subnet_ids": self.public_subnet_ids,
-                "private_subnet_ids": self.private_subnet_ids,
+                "vpc_id": self.outputs.vpc_id,
+                "private_subnet_ids": self.outputs.private_subnet_ids,
                 "private_route_table_ids": self.private_route_table_ids,
-                "endpoint_security_group_id": self.endpoint_security_group_id,
-                "lambda_security_group_id": self.lambda_security_group_id,
-                "api_security_group_id": self.api_security_group_id,
-                "flow_log_bucket_name": self.flow_log_bucket_name,
+                "endpoint_security_group_id": self.outputs.endpoint_security_group_id,
+                "flow_log_bucket_name": self.flow_log_bucket.bucket_name,
             }
         )
 

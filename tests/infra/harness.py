@@ -114,7 +114,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
                 "privateSubnetIds": [f"subnet-private-{i}" for i in range(3)],
                 "isolatedSubnetIds": [],
             }
-        outputs: dict[str, Any] = {**args.inputs, "arn": self._arn(args.typ, args.name)}
+        # ARNs carry the physical name where the resource has one, as AWS's do.
+        physical = args.inputs.get("name") if isinstance(args.inputs.get("name"), str) else None
+        outputs: dict[str, Any] = {**args.inputs, "arn": self._arn(args.typ, physical or args.name)}
         outputs.update(self._computed(args, resource_id))
         return resource_id, outputs
 
@@ -136,6 +138,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
             }
         if args.typ == "aws:kms/key:Key":
             return {"keyId": f"key-{args.name}"}
+        if args.typ == "aws:ec2/vpcEndpoint:VpcEndpoint" and inputs.get("vpcEndpointType") == "Gateway":
+            return {"prefixListId": "pl-" + inputs["serviceName"].rsplit(".", 1)[-1]}
+        if args.typ == "aws:lambda/function:Function":
+            arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{inputs['name']}"
+            invoke = f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
+            return {"arn": arn, "invokeArn": invoke}
+        if args.typ == "aws:sqs/queue:Queue":
+            return {"url": f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{inputs['name']}"}
+        if args.typ == "aws:cloudwatch/eventRule:EventRule":
+            return {"arn": f"arn:aws:events:{self.region}:{ACCOUNT_ID}:rule/{inputs['name']}"}
         if args.typ == "random:index/randomPassword:RandomPassword":
             return {"result": "x" * int(inputs.get("length", 16))}
         return {}

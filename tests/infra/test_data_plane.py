@@ -88,7 +88,7 @@ def test_data_aurora_master_password_is_rds_managed_and_rotated_every_30_days(ru
     assert cluster["manageMasterUserPassword"] is True
     assert "masterPassword" not in cluster
     assert cluster["masterUsername"] not in ("postgres", "admin")
-    rotation = run.one("aws:secretsmanager/secretRotation:SecretRotation")
+    rotation = run.one("aws:secretsmanager/secretRotation:SecretRotation", "master-secret")
     assert rotation.inputs["rotationRules"] == {"automaticallyAfterDays": 30}
     assert rotation.inputs["secretId"].endswith("secret:rds!cluster-abc")
     # Without this dependency RDS re-enables its own 7-day rotation when an instance finishes.

@@ -1,0 +1,46 @@
+"""Least-privilege roles: one role per workload, one inline policy naming exact actions on exact ARNs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import pulumi
+import pulumi_aws as aws
+
+from components.naming import Kind, Namer
+from components.policies import Statement, assume_role_policy
+
+
+def allow(actions: Sequence[str], resources: Sequence[pulumi.Input[str]], sid: str) -> dict[str, object]:
+    """An Allow statement; resources may be Outputs (resolved when the policy is rendered)."""
+    return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": list(resources)}
+
+
+def create_role(
+    resource_name: str,
+    *,
+    purpose: str,
+    service: str,
+    statements: Sequence[dict[str, object] | Statement],
+    namer: Namer,
+    parent: pulumi.Resource,
+    managed_policy_arns: Sequence[str] = (),
+) -> aws.iam.Role:
+    """A role `role-<purpose>-<suffix>` assumable by `service`, with its inline policy."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        resource_name,
+        name=namer.name(Kind.ROLE, purpose),
+        assume_role_policy=assume_role_policy(service),
+        opts=opts,
+    )
+    aws.iam.RolePolicy(
+        f"{resource_name}-policy",
+        name=namer.name(Kind.POLICY, purpose),
+        role=role.id,
+        policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)}),
+        opts=opts,
+    )
+    for index, arn in enumerate(managed_policy_arns):
+        aws.iam.RolePolicyAttachment(f"{resource_name}-managed-{index}", role=role.name, policy_arn=arn, opts=opts)
+    return role

@@ -1,0 +1,343 @@
+"""FraudPipeline: the processor, analyzer, reporter and rotator Lambdas and what connects them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.config import PipelineConfig
+from components.context import AwsContext
+from components.data_plane import DataPlaneOutputs
+from components.iam import allow, create_role
+from components.lambda_package import code_archive
+from components.naming import Kind, Namer
+from components.vpc import NetworkOutputs
+from fraud_common import env
+from fraud_common.tables import BY_DAY, CUSTOMER_HISTORY, TERMINAL_HISTORY
+
+RUNTIME = "python3.11"
+# Graviton: cheaper per GB-second than x86 for this pure-Python code; the Powertools layer matches it.
+ARCHITECTURE = "arm64"
+POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python311-arm64"
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+API_CONFIG_ROTATION_DAYS = 30
+FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
+
+# Training and evaluation code never ships (ARCHITECTURE: not imported at serving time).
+SCORING_TRAINING_MODULES = (
+    "fraud_scoring/benchmark.py",
+    "fraud_scoring/dataset.py",
+    "fraud_scoring/gbdt.py",
+    "fraud_scoring/metrics.py",
+    "fraud_scoring/simulator.py",
+    "fraud_scoring/train.py",
+)
+# What each function's package holds: only what its handler imports.
+_COMMON = ("functions/__init__.py", "functions/common", "fraud_common")
+PACKAGES: dict[str, tuple[str, ...]] = {
+    "processor": (*_COMMON, "functions/processor"),
+    "analyzer": (*_COMMON, "functions/analyzer", "fraud_scoring"),
+    "reporter": (*_COMMON, "functions/reporter"),
+    "rotator": (*_COMMON, "functions/rotator"),
+}
+
+
+@dataclass(frozen=True)
+class FraudPipelineArgs:
+    ctx: AwsContext
+    namer: Namer
+    pipeline: PipelineConfig
+    log_retention_days: int
+    network: NetworkOutputs
+    data: DataPlaneOutputs
+
+
+class FraudPipeline(pulumi.ComponentResource):
+    """Ingestion: processor → DynamoDB → stream → analyzer; daily reporter; API secret rotation."""
+
+    def __init__(self, name: str, args: FraudPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("fraud:pipeline:FraudPipeline", name, None, opts)
+        self._args = args
+        self._resource_name = name
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        self._restrict_egress()
+        self.failure_queue = self._create_failure_queue()
+        self.processor = self._create_function("processor", self._processor_statements())
+        self.analyzer = self._create_function("analyzer", self._analyzer_statements())
+        self.reporter = self._create_function("reporter", self._reporter_statements())
+        self.rotator = self._create_function("rotator", self._rotator_statements())
+        self.stream_mapping = self._connect_stream()
+        self.report_schedule = self._schedule_reports()
+        self.api_config_rotation = self._rotate_api_config()
+
+        self.processor_invoke_arn: pulumi.Output[str] = self.processor.invoke_arn
+        self.processor_function_name: pulumi.Output[str] = self.processor.name
+        self.function_names: dict[str, pulumi.Output[str]] = {fn: getattr(self, fn).name for fn in PACKAGES}
+        self.function_arns: dict[str, pulumi.Output[str]] = {fn: getattr(self, fn).arn for fn in PACKAGES}
+        self.failure_queue_url: pulumi.Output[str] = self.failure_queue.url
+        self.failure_queue_name: pulumi.Output[str] = self.failure_queue.name
+        self.register_outputs(
+            {
+                "function_names": self.function_names,
+                "function_arns": self.function_arns,
+                "processor_invoke_arn": self.processor_invoke_arn,
+                "failure_queue_url": self.failure_queue_url,
+            }
+        )
+
+    # --- network -------------------------------------------------------------------------------
+
+    def _restrict_egress(self) -> None:
+        """HTTPS out only: to the endpoints inside the VPC (prod) or through the NAT (dev)."""
+        # Without interface endpoints, AWS APIs are public endpoints reached through the NAT gateway,
+        # the only route out of the private subnets. Nothing can connect in either way.
+        network = self._args.network
+        cidr = network.vpc_cidr if network.interface_endpoints else "0.0.0.0/0"
+        destinations: list[tuple[str | None, pulumi.Input[str] | None]] = [(cidr, None)]
+        destinations += [(None, prefix_list) for prefix_list in network.gateway_prefix_list_ids]
+        for index, (cidr_ipv4, prefix_list_id) in enumerate(destinations):
+            aws.vpc.SecurityGroupEgressRule(
+                f"{self._resource_name}-lambda-egress-{index}",
+                security_group_id=network.lambda_security_group_id,
+                description="HTTPS to AWS APIs",
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_ipv4=cidr_ipv4,
+                prefix_list_id=prefix_list_id,
+                opts=self._child,
+            )
+
+    # --- functions -----------------------------------------------------------------------------
+
+    def _create_failure_queue(self) -> aws.sqs.Queue:
+        return aws.sqs.Queue(
+            f"{self._resource_name}-analyzer-failures",
+            name=self._args.namer.name(Kind.QUEUE, "analyzer-failures"),
+            kms_master_key_id=self._args.data.data_key_arn,
+            kms_data_key_reuse_period_seconds=300,
+            message_retention_seconds=FAILURE_QUEUE_RETENTION_SECONDS,
+            opts=self._child,
+        )
+
+    def _function_name(self, fn: str) -> str:
+        return self._args.namer.name(Kind.FUNCTION, fn)
+
+    def _log_group_arn(self, fn: str) -> str:
+        return self._args.ctx.arn("logs", f"log-group:/aws/lambda/{self._function_name(fn)}")
+
+    def _base_statements(self, fn: str) -> list[dict[str, object]]:
+        return [
+            allow(["logs:CreateLogStream", "logs:PutLogEvents"], [f"{self._log_group_arn(fn)}:*"], "WriteOwnLogs"),
+            # X-Ray and ENI management have no resource-level permissions: AWS offers nothing narrower.
+            allow(["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"], "Tracing"),
+            allow(
+                [
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                ["*"],
+                "VpcNetworkInterfaces",
+            ),
+            # Environment variables are encrypted with the data key.
+            allow(["kms:Decrypt"], [self._args.data.data_key_arn], "DecryptEnvironment"),
+        ]
+
+    def _index_arn(self, index: str) -> pulumi.Output[str]:
+        return pulumi.Output.concat(self._args.data.table_arn, "/index/", index)
+
+    def _processor_statements(self) -> list[dict[str, object]]:
+        a = self._args
+        return [
+            allow(
+                ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"],
+                [a.data.table_arn],
+                "StoreAndReadTransactions",
+            ),
+            allow(["secretsmanager:GetSecretValue"], [a.data.api_config_secret_arn], "ReadCardHashKey"),
+            allow(["kms:Decrypt", "kms:GenerateDataKey"], [a.data.data_key_arn], "UseDataKey"),
+        ]
+
+    def _analyzer_statements(self) -> list[dict[str, object]]:
+        a = self._args
+        return [
+            allow(
+                ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"],
+                [a.data.table_stream_arn],
+                "ReadStream",
+            ),
+            allow(["dynamodb:ListStreams"], [pulumi.Output.concat(a.data.table_arn, "/stream/*")], "ListStreams"),
+            allow(
+                ["dynamodb:Query"],
+                [self._index_arn(CUSTOMER_HISTORY.name), self._index_arn(TERMINAL_HISTORY.name)],
+                "ReadHistory",
+            ),
+            allow(["dynamodb:UpdateItem"], [a.data.table_arn], "RecordDecision"),
+            allow(["secretsmanager:GetSecretValue"], [a.data.api_config_secret_arn], "ReadThresholds"),
+            allow(["sqs:SendMessage"], [self.failure_queue.arn], "SendFailures"),
+            allow(["kms:Decrypt", "kms:GenerateDataKey"], [a.data.data_key_arn], "UseDataKey"),
+        ]
+
+    def _reporter_statements(self) -> list[dict[str, object]]:
+        a = self._args
+        return [
+            allow(["dynamodb:Query"], [self._index_arn(BY_DAY.name)], "ReadOneDay"),
+            allow(["s3:PutObject"], [pulumi.Output.concat(a.data.reports_bucket_arn, "/reports/*")], "WriteReports"),
+            allow(["kms:Decrypt", "kms:GenerateDataKey"], [a.data.data_key_arn], "UseDataKey"),
+        ]
+
+    def _rotator_statements(self) -> list[dict[str, object]]:
+        a = self._args
+        return [
+            allow(
+                [
+                    "secretsmanager:DescribeSecret",
+                    "secretsmanager:GetSecretValue",
+                    "secretsmanager:PutSecretValue",
+                    "secretsmanager:UpdateSecretVersionStage",
+                ],
+                [a.data.api_config_secret_arn],
+                "RotateApiConfig",
+            ),
+            allow(["kms:Decrypt", "kms:GenerateDataKey"], [a.data.data_key_arn], "UseDataKey"),
+        ]
+
+    def _environment(self, fn: str) -> dict[str, pulumi.Input[str]]:
+        """Exactly the variables the handler requires (fraud_common.env), plus the PCI-fixed ones."""
+        data = self._args.data
+        available: dict[str, pulumi.Input[str]] = {
+            env.TABLE_NAME: data.table_name,
+            env.API_CONFIG_SECRET_ARN: data.api_config_secret_arn,
+            env.REPORTS_BUCKET: data.reports_bucket_name,
+            env.POWERTOOLS_SERVICE_NAME: env.SERVICE_NAMES[fn],
+            env.POWERTOOLS_METRICS_NAMESPACE: env.METRICS_NAMESPACE,
+            env.LOG_LEVEL: "INFO",
+        }
+        return {**{name: available[name] for name in env.FUNCTION_ENV[fn]}, **env.FIXED_ENV}
+
+    def _create_function(self, fn: str, statements: list[dict[str, object]]) -> aws.lambda_.Function:
+        a, cfg = self._args, self._args.pipeline
+        resource_name = f"{self._resource_name}-{fn}"
+        # Created before the function: Lambda would otherwise create it, unencrypted, kept forever.
+        log_group = aws.cloudwatch.LogGroup(
+            f"{resource_name}-logs",
+            name=f"/aws/lambda/{self._function_name(fn)}",
+            retention_in_days=a.log_retention_days,
+            kms_key_id=a.data.logs_key_arn,
+            opts=self._child,
+        )
+        role = create_role(
+            f"{resource_name}-role",
+            purpose=fn,
+            service="lambda",
+            statements=[*self._base_statements(fn), *statements],
+            namer=a.namer,
+            parent=self,
+        )
+        layer = (
+            f"arn:{a.ctx.partition}:lambda:{a.ctx.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
+            f"{POWERTOOLS_LAYER}:{cfg.powertools_layer_version}"
+        )
+        return aws.lambda_.Function(
+            resource_name,
+            name=self._function_name(fn),
+            description=f"fraud-detection {fn}",
+            runtime=RUNTIME,
+            architectures=[ARCHITECTURE],
+            handler=f"functions.{fn}.handler.lambda_handler",
+            code=code_archive(PACKAGES[fn], exclude=SCORING_TRAINING_MODULES),
+            layers=[layer],
+            role=role.arn,
+            timeout=cfg.lambda_timeout_seconds,
+            memory_size=cfg.lambda_memory_mb,
+            reserved_concurrent_executions=cfg.reserved_concurrency,
+            vpc_config=aws.lambda_.FunctionVpcConfigArgs(
+                subnet_ids=a.network.private_subnet_ids, security_group_ids=[a.network.lambda_security_group_id]
+            ),
+            tracing_config=aws.lambda_.FunctionTracingConfigArgs(mode="Active"),
+            environment=aws.lambda_.FunctionEnvironmentArgs(variables=self._environment(fn)),
+            kms_key_arn=a.data.data_key_arn,
+            logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+        )
+
+    # --- wiring --------------------------------------------------------------------------------
+
+    def _connect_stream(self) -> aws.lambda_.EventSourceMapping:
+        cfg = self._args.pipeline
+        return aws.lambda_.EventSourceMapping(
+            f"{self._resource_name}-analyzer-stream",
+            event_source_arn=self._args.data.table_stream_arn,
+            function_name=self.analyzer.arn,
+            starting_position="LATEST",
+            batch_size=cfg.stream_batch_size,
+            maximum_batching_window_in_seconds=cfg.stream_batching_window_seconds,
+            function_response_types=["ReportBatchItemFailures"],
+            bisect_batch_on_function_error=True,
+            # Both default to -1 (retry forever): one poison record would block its shard for a day.
+            maximum_retry_attempts=cfg.stream_max_retries,
+            maximum_record_age_in_seconds=cfg.stream_max_record_age_seconds,
+            destination_config=aws.lambda_.EventSourceMappingDestinationConfigArgs(
+                on_failure=aws.lambda_.EventSourceMappingDestinationConfigOnFailureArgs(
+                    destination_arn=self.failure_queue.arn
+                )
+            ),
+            # Only new transactions wake the analyzer; its own SCORED updates never do.
+            filter_criteria=aws.lambda_.EventSourceMappingFilterCriteriaArgs(
+                filters=[
+                    aws.lambda_.EventSourceMappingFilterCriteriaFilterArgs(
+                        pattern=json.dumps(
+                            {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"status": {"S": ["RECEIVED"]}}}}
+                        )
+                    )
+                ]
+            ),
+            opts=self._child,
+        )
+
+    def _schedule_reports(self) -> aws.cloudwatch.EventRule:
+        rule = aws.cloudwatch.EventRule(
+            f"{self._resource_name}-daily-report",
+            name=self._args.namer.name(Kind.EVENT_RULE, "daily-report"),
+            description="Fraud report for the previous UTC day",
+            schedule_expression=self._args.pipeline.report_schedule,
+            opts=self._child,
+        )
+        aws.cloudwatch.EventTarget(
+            f"{self._resource_name}-daily-report-target", rule=rule.name, arn=self.reporter.arn, opts=self._child
+        )
+        aws.lambda_.Permission(
+            f"{self._resource_name}-reporter-invoke",
+            action="lambda:InvokeFunction",
+            function=self.reporter.name,
+            principal="events.amazonaws.com",
+            source_arn=rule.arn,
+            opts=self._child,
+        )
+        return rule
+
+    def _rotate_api_config(self) -> aws.secretsmanager.SecretRotation:
+        permission = aws.lambda_.Permission(
+            f"{self._resource_name}-rotator-invoke",
+            action="lambda:InvokeFunction",
+            function=self.rotator.name,
+            principal="secretsmanager.amazonaws.com",
+            source_arn=self._args.data.api_config_secret_arn,
+            opts=self._child,
+        )
+        return aws.secretsmanager.SecretRotation(
+            f"{self._resource_name}-api-config-rotation",
+            secret_id=self._args.data.api_config_secret_arn,
+            rotation_lambda_arn=self.rotator.arn,
+            rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
+                automatically_after_days=API_CONFIG_ROTATION_DAYS
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+        )
