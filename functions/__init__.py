@@ -1,0 +1,1 @@
+"""Lambda functions of the ingestion pipeline; each lives in functions/<name>/handler.py."""

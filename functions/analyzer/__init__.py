@@ -1,0 +1,1 @@
+"""Scores new transactions from the DynamoDB stream."""

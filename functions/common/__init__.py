@@ -1,0 +1,1 @@
+"""Shared by the handlers: observability singletons, AWS clients, the secret cache, item mapping."""

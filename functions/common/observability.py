@@ -1,0 +1,41 @@
+"""Powertools singletons shared by every handler: one logger, tracer and metrics per process.
+
+The logger is where "never log a PAN" is enforced in code (layer 1 of three, see
+docs in ``fraud_common.card``): a ``PanRedactingFilter`` rewrites every record, and the JSON
+serializer passes the final line through ``redact_pans`` again, which also covers keys appended
+with ``append_keys`` and exception tracebacks rendered by the formatter. Service name, level and
+metrics namespace come from the environment (``fraud_common.env``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+
+from fraud_common import env
+from fraud_common.card import PanRedactingFilter, redact_pans
+
+# Metric names (PascalCase nouns), referenced by dashboards and alarms.
+METRIC_TRANSACTIONS_RECEIVED = "TransactionsReceived"
+METRIC_TRANSACTIONS_REJECTED = "TransactionsRejected"
+METRIC_IDEMPOTENT_REPLAYS = "IdempotentReplays"
+METRIC_DECISIONS = "Decisions"
+"""Count per outcome, with the dimension ``Decision`` = approve / review / decline."""
+METRIC_SCORE_LATENCY = "ScoreLatency"
+"""Milliseconds to load history and score one transaction."""
+METRIC_RECORDS_FAILED = "RecordsFailed"
+METRIC_REPORT_TRANSACTIONS = "ReportTransactions"
+
+
+def _redacting_json(log: dict[str, Any]) -> str:
+    # Same shape as Powertools' default serializer, then one last PAN sweep over the whole line.
+    return redact_pans(json.dumps(log, default=str, separators=(",", ":"), ensure_ascii=False))
+
+
+logger = Logger(json_serializer=_redacting_json, utc=True)
+logger.addFilter(PanRedactingFilter())
+tracer = Tracer()
+metrics = Metrics(namespace=os.environ.get(env.POWERTOOLS_METRICS_NAMESPACE) or env.METRICS_NAMESPACE)

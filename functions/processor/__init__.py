@@ -1,0 +1,1 @@
+"""POST /transactions and GET /transactions/{id} behind API Gateway (REST proxy)."""

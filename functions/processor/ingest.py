@@ -1,0 +1,128 @@
+"""Store a validated transaction exactly once, and read one back.
+
+Idempotency without a second table. ``create_transaction`` writes, in one
+``TransactWriteItems``, the transaction item and a marker item with the fixed sort key 0 for its
+transaction id (plus one for the ``Idempotency-Key`` header when present), each with
+``attribute_not_exists``. So:
+
+* the same id never produces a second item, whatever the timestamp of the retry (the id marker
+  collides even when the transaction item's key would not);
+* there is no race window: two concurrent first attempts cannot both commit;
+* a retry with the same payload (same fingerprint) gets the original response back, a reuse of
+  the id or key with a different payload gets a conflict.
+
+Cost: a transactional write of two items is 4 write units instead of 1 (and a marker item's
+storage); accepted for exactly-once ingestion of payments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fraud_common import env
+from fraud_common.card import tokenize
+from fraud_common.tables import TIMESTAMP, TRANSACTION_ID
+from fraud_common.transaction import TransactionRequest
+from functions.common import items
+from functions.common.api_config import api_config
+from functions.common.aws import client, error_code
+
+
+@dataclass(frozen=True)
+class Stored:
+    """The 201 answer: ``replayed`` when an earlier identical request had already stored it."""
+
+    body: dict[str, Any]
+    replayed: bool
+
+
+class Conflict(Exception):
+    """The id or Idempotency-Key was already used for a different request (HTTP 409)."""
+
+
+def _table() -> str:
+    return env.require(env.TABLE_NAME)
+
+
+def _not_exists(item: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Put": {
+            "TableName": _table(),
+            "Item": items.serialize(item),
+            "ConditionExpression": "attribute_not_exists(#id)",
+            "ExpressionAttributeNames": {"#id": TRANSACTION_ID},
+        }
+    }
+
+
+def _created_body(transaction_id: str, received_at: str) -> dict[str, Any]:
+    return {"transactionId": transaction_id, "status": items.STATUS_RECEIVED, "receivedAt": received_at}
+
+
+def create_transaction(request: TransactionRequest, *, idempotency_key: str | None, now_ms: int) -> Stored:
+    """Tokenize the card and store the transaction once; see the module docstring.
+
+    Raises
+    ------
+    Conflict
+        The transaction id or idempotency key belongs to a different request, or an identical
+        request is being stored right now (the client retries).
+    ConfigurationUnavailable
+        The card-hash key cannot be read.
+    """
+    key, version = api_config.get().pan_key()
+    token = tokenize(request.card_number, key, version)
+    item = items.transaction_item(request, token, now_ms)
+    print_ = items.fingerprint(item)
+    writes = [_not_exists(item), _not_exists(items.marker_item(request.transaction_id, item, print_))]
+    key_marker_id = items.KEY_MARKER_PREFIX + idempotency_key if idempotency_key else None
+    if key_marker_id:
+        writes.append(_not_exists(items.marker_item(key_marker_id, item, print_)))
+    try:
+        client("dynamodb").transact_write_items(TransactItems=writes)
+    except Exception as exc:
+        if error_code(exc) not in ("TransactionCanceledException", "TransactionConflictException"):
+            raise
+        return _resolve_collision(request.transaction_id, key_marker_id, print_)
+    return Stored(_created_body(request.transaction_id, item[items.RECEIVED_AT]), replayed=False)
+
+
+def _marker(marker_id: str) -> dict[str, Any] | None:
+    response = client("dynamodb").get_item(
+        TableName=_table(),
+        Key=items.serialize({TRANSACTION_ID: marker_id, TIMESTAMP: items.MARKER_TIMESTAMP}),
+        ConsistentRead=True,
+    )
+    found = response.get("Item")
+    return items.deserialize(found) if found else None
+
+
+def _resolve_collision(transaction_id: str, key_marker_id: str | None, print_: str) -> Stored:
+    id_marker = _marker(transaction_id)
+    key_marker = _marker(key_marker_id) if key_marker_id else None
+    if key_marker is not None and key_marker[items.FINGERPRINT] != print_:
+        raise Conflict("Idempotency-Key was already used for a different request")
+    if id_marker is None:
+        if key_marker is not None:
+            # Same payload under the same key: the id marker is always written with it.
+            return Stored(_created_body(transaction_id, key_marker[items.RECEIVED_AT]), replayed=True)
+        # Nothing committed yet: an identical request is in flight (transaction conflict).
+        raise Conflict("a request with this transactionId is being processed; retry shortly")
+    if id_marker[items.FINGERPRINT] != print_:
+        raise Conflict("transactionId was already used for a different transaction")
+    return Stored(_created_body(transaction_id, id_marker[items.RECEIVED_AT]), replayed=True)
+
+
+def get_transaction(transaction_id: str) -> dict[str, Any] | None:
+    """The stored transaction (python values) or None. Strongly consistent: read-after-write."""
+    response = client("dynamodb").query(
+        TableName=_table(),
+        KeyConditionExpression="#id = :id AND #ts > :marker",
+        ExpressionAttributeNames={"#id": TRANSACTION_ID, "#ts": TIMESTAMP},
+        ExpressionAttributeValues=items.serialize({":id": transaction_id, ":marker": items.MARKER_TIMESTAMP}),
+        ConsistentRead=True,
+        Limit=1,
+    )
+    found = response.get("Items") or []
+    return items.deserialize(found[0]) if found else None

@@ -1,0 +1,1 @@
+"""Daily fraud report to S3."""
