@@ -1,0 +1,1 @@
+"""fraud-api: the real-time scoring service (FastAPI + PostgreSQL). Entry point: fraud_api.app.main:app."""

@@ -1,0 +1,106 @@
+"""Error bodies and the exception handlers that produce them.
+
+Every error is JSON ``{"error": <code>, "message"?, "problems"?, "requestId"}``. Validation
+problems list each field; no message echoes a submitted value (a card number may be anywhere).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from fraud_api.app.core.db import DatabaseUnavailable
+from fraud_api.app.core.logging import request_id_var
+from fraud_api.app.models import ErrorPublic
+from fraud_api.app.scoring import NotFound, TransactionConflict
+from fraud_common.transaction import InvalidTransaction
+
+logger = logging.getLogger(__name__)
+
+RETRY_AFTER_S = "1"
+
+
+class InvalidRequest(Exception):
+    """A request body that parsed but breaks a rule the model cannot express."""
+
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        super().__init__("; ".join(f"{f}: {m}" for f, m in problems))
+        self.problems = problems
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorPublic, "description": "Invalid request: `problems` lists every field problem."},
+    404: {"model": ErrorPublic, "description": "No such transaction."},
+    409: {"model": ErrorPublic, "description": "transactionId already scored with a different payload."},
+    503: {"model": ErrorPublic, "description": "Database unavailable; retry (Retry-After)."},
+}
+
+
+def error_response(status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> JSONResponse:
+    body["requestId"] = request_id_var.get()
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _field(loc: tuple[int | str, ...]) -> str:
+    # Drop the "body"/"path" prefix FastAPI adds: clients know fields by their JSON names.
+    parts = [str(p) for p in loc[1:]] if len(loc) > 1 and loc[0] in ("body", "path", "query") else [str(p) for p in loc]
+    return ".".join(parts) or "body"
+
+
+async def _invalid_transaction(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, InvalidTransaction)
+    return error_response(400, exc.as_body())
+
+
+async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, RequestValidationError):
+        problems = [{"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))} for e in exc.errors()]
+    else:
+        assert isinstance(exc, InvalidRequest)
+        problems = [{"field": f, "message": m} for f, m in exc.problems]
+    return error_response(400, {"error": "invalid_request", "problems": problems})
+
+
+async def _not_found(_: Request, __: Exception) -> JSONResponse:
+    return error_response(404, {"error": "not_found", "message": "no transaction with this transactionId"})
+
+
+async def _conflict(_: Request, __: Exception) -> JSONResponse:
+    return error_response(
+        409,
+        {
+            "error": "transaction_id_conflict",
+            "message": "this transactionId was already scored with a different payload; use a new transactionId",
+        },
+    )
+
+
+async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
+    logger.warning("database unavailable", extra={"error": str(exc)})
+    return error_response(
+        503,
+        {"error": "database_unavailable", "message": "the database is unavailable; retry shortly"},
+        headers={"Retry-After": RETRY_AFTER_S},
+    )
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, {"error": code, "message": str(exc.detail)}, headers=exc.headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(InvalidTransaction, _invalid_transaction)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(InvalidRequest, _invalid_request)
+    app.add_exception_handler(NotFound, _not_found)
+    app.add_exception_handler(TransactionConflict, _conflict)
+    app.add_exception_handler(DatabaseUnavailable, _unavailable)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

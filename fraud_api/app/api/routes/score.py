@@ -1,0 +1,56 @@
+"""POST /api/v1/score."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from fraud_api.app.api.deps import RequestIdDep, ServiceDep
+from fraud_api.app.api.errors import ERROR_RESPONSES
+from fraud_api.app.models import ScorePublic
+from fraud_common.transaction import MAX_BODY_BYTES, TRANSACTION_JSON_SCHEMA, FieldError, InvalidTransaction
+
+router = APIRouter(prefix="/score", tags=["scoring"])
+
+REPLAY_HEADER = "Idempotent-Replayed"
+
+
+async def _read_body(request: Request) -> bytes:
+    # Stop reading at the limit instead of buffering whatever a client sends.
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY_BYTES:
+            raise InvalidTransaction([FieldError("body", f"exceeds the limit of {MAX_BODY_BYTES} bytes")])
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post(
+    "",
+    response_model=ScorePublic,
+    responses={k: ERROR_RESPONSES[k] for k in (400, 409, 503)},
+    openapi_extra={
+        "requestBody": {"required": True, "content": {"application/json": {"schema": TRANSACTION_JSON_SCHEMA}}}
+    },
+)
+async def score_transaction(request: Request, service: ServiceDep, request_id: RequestIdDep) -> JSONResponse:
+    """Score a transaction and store it with its decision.
+
+    Idempotent by transactionId: a retry with the same payload gets the first decision (header
+    `Idempotent-Replayed: true`); the same id with a different payload is refused with 409.
+    """
+    body = await _read_body(request)
+    outcome = await run_in_threadpool(service.score, body, request_id)
+    d = outcome.decision
+    content = {
+        "transactionId": d.transaction_id,
+        "score": d.score,
+        "decision": d.decision,
+        "reasons": list(d.reasons),
+        "modelVersion": d.model_version,
+    }
+    headers = {REPLAY_HEADER: "true"} if outcome.replayed else None
+    return JSONResponse(content, headers=headers)

@@ -1,0 +1,151 @@
+"""The PostgreSQL connection pool and the "database unavailable" contract.
+
+A request never waits on the database longer than ``DB_POOL_TIMEOUT_MS`` for a connection plus
+``DB_STATEMENT_TIMEOUT_MS`` per statement; every connectivity failure surfaces as
+``DatabaseUnavailable`` (answered 503). The pool reconnects in the background on its own, and a
+connection attempt that fails authentication re-reads the rotated RDS secret and tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from fraud_api.app.core.config import Settings
+from fraud_api.app.core.secrets import DbCredentialsProvider
+
+logger = logging.getLogger(__name__)
+
+Connection = psycopg.Connection[TupleRow]
+
+# SQLSTATE class 28 (invalid authorization): the password changed (rotation) or the user is wrong.
+_AUTH_SQLSTATES = frozenset({"28P01", "28000"})
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not serve this request in time (down, unreachable, overloaded)."""
+
+
+def is_auth_failure(exc: psycopg.OperationalError) -> bool:
+    if exc.sqlstate in _AUTH_SQLSTATES:
+        return True
+    # libpq reports connection-time authentication failures without a SQLSTATE.
+    text = str(exc).lower()
+    return "password authentication failed" in text or "authentication failed for user" in text
+
+
+def connection_class(credentials: DbCredentialsProvider | None) -> type[Connection]:
+    """A Connection class whose ``connect`` adds the current secret credentials.
+
+    psycopg_pool calls ``connection_class.connect(conninfo, **kwargs)`` for every new connection;
+    binding the provider here keeps the rotation logic on that one path (pool and migrations).
+    """
+    if credentials is None:
+        return psycopg.Connection
+    provider: DbCredentialsProvider = credentials
+
+    class SecretCredentialsConnection(psycopg.Connection[TupleRow]):
+        @classmethod
+        def connect(cls, conninfo: str = "", **kwargs: Any) -> Any:
+            creds = provider.get()
+            try:
+                return super().connect(conninfo, **kwargs, user=creds.username, password=creds.password)
+            except psycopg.OperationalError as exc:
+                if not is_auth_failure(exc):
+                    raise
+                logger.warning("database authentication failed; re-reading the database secret")
+                provider.invalidate()
+                creds = provider.get()
+                return super().connect(conninfo, **kwargs, user=creds.username, password=creds.password)
+
+    return SecretCredentialsConnection
+
+
+def conninfo(settings: Settings) -> str:
+    if settings.DATABASE_URL is not None:
+        return settings.DATABASE_URL.get_secret_value()
+    return psycopg.conninfo.make_conninfo(host=settings.DB_HOST, port=settings.DB_PORT, dbname=settings.DB_NAME)
+
+
+def connect_kwargs(settings: Settings, statement_timeout_ms: int) -> dict[str, Any]:
+    """libpq parameters shared by the pool and the migration connection.
+
+    Session settings travel in ``options`` so they cost no extra round trip per connection.
+    """
+    kwargs: dict[str, Any] = {
+        "sslmode": settings.DB_SSLMODE,
+        "connect_timeout": settings.DB_CONNECT_TIMEOUT_S,
+        "application_name": settings.DB_APPLICATION_NAME,
+        "options": (
+            f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={statement_timeout_ms} "
+            "-c idle_in_transaction_session_timeout=10000 -c TimeZone=UTC"
+        ),
+        # A peer that vanishes without closing (AZ failure, failover) is detected in seconds
+        # instead of the kernel's default two hours.
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 3,
+        "tcp_user_timeout": 5000,
+        "autocommit": True,
+    }
+    if settings.DB_SSLMODE.startswith("verify"):
+        kwargs["sslrootcert"] = settings.DB_SSLROOTCERT
+    return kwargs
+
+
+class Database:
+    """The pool plus the mapping of every connectivity failure to ``DatabaseUnavailable``."""
+
+    def __init__(self, settings: Settings, credentials: DbCredentialsProvider | None = None) -> None:
+        self.settings = settings
+        self.credentials = credentials
+        self.connection_class = connection_class(credentials)
+        self.conninfo = conninfo(settings)
+        self.pool: ConnectionPool[Connection] = ConnectionPool(
+            self.conninfo,
+            connection_class=self.connection_class,
+            kwargs=connect_kwargs(settings, settings.DB_STATEMENT_TIMEOUT_MS),
+            min_size=settings.DB_POOL_MIN_SIZE,
+            max_size=settings.DB_POOL_MAX_SIZE,
+            timeout=settings.pool_timeout_s,
+            # One empty round trip per checkout: a connection broken by a database restart is
+            # discarded here (within the checkout timeout) instead of failing the request.
+            check=ConnectionPool.check_connection,
+            reconnect_timeout=settings.DB_RECONNECT_TIMEOUT_S,
+            max_lifetime=settings.DB_MAX_LIFETIME_S,
+            name="fraud-api",
+            open=False,
+        )
+
+    def open(self) -> None:
+        # Do not wait for the pool to fill: the process must come up (and answer /api/health)
+        # while the database is unreachable, then recover by itself.
+        self.pool.open(wait=False)
+
+    def close(self) -> None:
+        self.pool.close(timeout=2.0)
+
+    @contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A pooled autocommit connection; connectivity errors become ``DatabaseUnavailable``."""
+        try:
+            with self.pool.connection() as conn:
+                yield conn
+        except PoolTimeout as exc:
+            raise DatabaseUnavailable(f"no database connection within {self.settings.DB_POOL_TIMEOUT_MS} ms") from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            # OperationalError covers lost connections, admin shutdown and statement timeouts.
+            raise DatabaseUnavailable(f"database error: {type(exc).__name__}") from exc
+
+    def connect_direct(self, statement_timeout_ms: int) -> Connection:
+        """A connection outside the pool (migrations), with the same TLS and credentials."""
+        kwargs = connect_kwargs(self.settings, statement_timeout_ms)
+        conn: Connection = self.connection_class.connect(self.conninfo, **kwargs)
+        return conn

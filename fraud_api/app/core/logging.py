@@ -1,0 +1,69 @@
+"""JSON log lines on stdout, each with the request id, and never a card number.
+
+Two layers keep PANs out (PCI DSS 3.3/3.5, pci-controls.md §4): ``PanRedactingFilter`` from
+fraud_common on the root handler redacts the message, arguments and ``extra`` values, and the
+formatter passes its final line through ``redact_pans`` again (it renders exception tracebacks
+itself, after the filter ran). Request and response bodies are never logged.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any
+
+from fraud_common.card import PanRedactingFilter, redact_pans
+
+request_id_var: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+# LogRecord attributes that are not "extra" fields.
+_STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts (ISO-8601 UTC), level, logger, message, request_id, extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            # ISO-8601 rather than epoch milliseconds: a 13-digit number can look like a PAN.
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None) or request_id_var.get()
+        if request_id:
+            entry["request_id"] = request_id
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and key != "request_id" and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exc_info"] = self.formatException(record.exc_info)
+        return redact_pans(json.dumps(entry, default=str, ensure_ascii=False))
+
+
+def configure_logging(level: str = "INFO") -> None:
+    """Route every logger (ours, uvicorn's, psycopg's) through one redacting JSON handler."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_fraud_api", False):
+            root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(PanRedactingFilter())
+    handler._fraud_api = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(level)
+    # uvicorn installs its own plain-text handlers before importing the app; hand its records to
+    # the root handler instead. Its access log is replaced by the request middleware's line.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        uv = logging.getLogger(name)
+        uv.handlers.clear()
+        uv.propagate = True
+    logging.getLogger("uvicorn.access").disabled = True
+    # The pool logs every checkout at INFO; keep its warnings (reconnection failures) only.
+    logging.getLogger("psycopg.pool").setLevel(logging.WARNING)
+    logging.getLogger("botocore").setLevel(logging.WARNING)

@@ -1,0 +1,87 @@
+"""Request id and access log, as a plain ASGI middleware (no per-request task or body copy)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import time
+import uuid
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from fraud_api.app.core.logging import request_id_var
+
+REQUEST_ID_HEADER = "x-request-id"
+# Accept a caller's id (API Gateway's, the ALB's trace id) only if it is short and inert.
+_VALID_ID = re.compile(r"^[A-Za-z0-9._:=/+-]{1,128}$")
+access_logger = logging.getLogger("fraud_api.access")
+logger = logging.getLogger("fraud_api.errors")
+_INTERNAL_START: Message = {
+    "type": "http.response.start",
+    "status": 500,
+    "headers": [(b"content-type", b"application/json")],
+}
+
+
+def _internal_body(request_id: str) -> bytes:
+    body = {"error": "internal_error", "message": "unexpected error; quote the requestId", "requestId": request_id}
+    return json.dumps(body).encode()
+
+
+class RequestIdMiddleware:
+    """Takes ``X-Request-Id`` from the request or makes one, exposes it to every log line of the
+    request, returns it in the response and writes one access log line (no body, no query)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = None
+        for name, value in scope["headers"]:
+            if name == b"x-request-id":
+                candidate = value.decode("latin-1")
+                if _VALID_ID.match(candidate):
+                    request_id = candidate
+                break
+        if request_id is None:
+            request_id = uuid.uuid4().hex
+        token = request_id_var.set(request_id)
+        started = time.perf_counter()
+        status = 500
+        started_response = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status, started_response
+            if message["type"] == "http.response.start":
+                started_response = True
+                status = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        except Exception:
+            # Handled here rather than by Starlette's outermost handler so the 500 still carries
+            # the request id (header, body, log line). The traceback is logged, redacted.
+            logger.exception("unhandled error")
+            if started_response:
+                raise
+            await send_with_id(_INTERNAL_START)
+            await send_with_id({"type": "http.response.body", "body": _internal_body(request_id)})
+        finally:
+            access_logger.info(
+                "request",
+                extra={
+                    "method": scope["method"],
+                    "path": scope["path"],
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000.0, 3),
+                },
+            )
+            request_id_var.reset(token)

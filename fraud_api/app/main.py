@@ -1,0 +1,63 @@
+"""fraud-api application: ``create_app()`` and the module-level ``app`` uvicorn serves.
+
+Settings are read in the lifespan, not at import, so importing this module (tests, OpenAPI
+export) needs no environment. Run: ``uvicorn fraud_api.app.main:app``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fraud_api.app.api.errors import install_error_handlers
+from fraud_api.app.api.main import api_router, api_v1_router
+from fraud_api.app.core.config import Settings, load_settings
+from fraud_api.app.core.logging import configure_logging
+from fraud_api.app.core.middleware import RequestIdMiddleware
+from fraud_api.app.core.secrets import SecretReader
+from fraud_api.app.runtime import Runtime
+
+API_VERSION = "1.0.0"
+
+
+def create_app(settings: Settings | None = None, *, secret_reader: SecretReader | None = None) -> FastAPI:
+    """Build the application. ``settings`` default to the environment (read at startup);
+    ``secret_reader`` replaces Secrets Manager (tests)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resolved = settings if settings is not None else load_settings()
+        configure_logging(resolved.LOG_LEVEL)
+        runtime = Runtime.build(resolved, secret_reader)
+        runtime.start()
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            runtime.stop()
+
+    app = FastAPI(
+        title="fraud-api",
+        version=API_VERSION,
+        summary="Real-time card fraud scoring",
+        description=(
+            "Scores card transactions from the customer's and terminal's history, stores the decision "
+            "and takes confirmed labels back. Card numbers are never stored, logged or returned: only a "
+            "keyed hash, the BIN and the last four digits."
+        ),
+        lifespan=lifespan,
+        # The ALB forwards /api/* only, so the documents live under it too.
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.add_middleware(RequestIdMiddleware)
+    install_error_handlers(app)
+    app.include_router(api_router)
+    app.include_router(api_v1_router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,115 @@
+"""Process-wide resources built at startup from the settings: secrets, pool, scorer, migrations.
+
+Startup fails fast on what a restart cannot fix (invalid settings, model artifact, API
+configuration, a broken migration) and tolerates what heals by itself: an unreachable database
+only leaves ``/api/ready`` and the data endpoints at 503 while a background thread keeps trying
+the migrations and the pool keeps reconnecting.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import psycopg
+
+from fraud_api.app.core.config import Settings
+from fraud_api.app.core.db import Database
+from fraud_api.app.core.migrations import MigrationError, migrate
+from fraud_api.app.core.secrets import (
+    DbCredentialsProvider,
+    RefreshingValue,
+    SecretError,
+    SecretReader,
+    secrets_manager_reader,
+)
+from fraud_api.app.scoring import ScoringService
+from fraud_common.api_config import ApiConfiguration, parse_api_configuration
+from fraud_scoring import Scorer
+
+logger = logging.getLogger(__name__)
+
+MIGRATION_RETRY_MAX_S = 30.0
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    db: Database
+    scorer: Scorer
+    api_config: RefreshingValue[ApiConfiguration]
+    service: ScoringService
+    schema_ready: threading.Event
+    _stop: threading.Event
+    _migrator: threading.Thread | None = None
+
+    @classmethod
+    def build(cls, settings: Settings, secret_reader: SecretReader | None = None) -> Runtime:
+        reader = secret_reader
+        if reader is None and (settings.DB_SECRET_ARN or settings.API_CONFIG_SECRET_ARN):
+            reader = secrets_manager_reader(settings.AWS_REGION, settings.AWS_ENDPOINT_URL)
+        credentials = None
+        if settings.DB_SECRET_ARN:
+            assert reader is not None
+            credentials = DbCredentialsProvider(settings.DB_SECRET_ARN, reader, settings.DB_USER)
+        api_config = _api_config_source(settings, reader)
+        scorer = Scorer.load(settings.MODEL_PATH)
+        db = Database(settings, credentials)
+        schema_ready = threading.Event()
+        service = ScoringService(db, scorer, api_config.get, schema_ready)
+        logger.info(
+            "fraud-api configured",
+            extra={"model_version": scorer.model_version, "environment": settings.ENVIRONMENT},
+        )
+        return cls(settings, db, scorer, api_config, service, schema_ready, threading.Event())
+
+    def start(self) -> None:
+        if not self.settings.DB_MIGRATE_ON_START:
+            self.schema_ready.set()
+        elif not self._try_migrate():
+            self._migrator = threading.Thread(target=self._migrate_until_done, name="fraud-api-migrator", daemon=True)
+            self._migrator.start()
+        self.db.open()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._migrator is not None:
+            self._migrator.join(timeout=5.0)
+        self.db.close()
+
+    def _try_migrate(self) -> bool:
+        """True once the schema is current; False if the database is unreachable (retry later).
+
+        Raises MigrationError / psycopg.Error for problems a retry will not fix.
+        """
+        try:
+            with self.db.connect_direct(self.settings.DB_MIGRATION_TIMEOUT_S * 1000) as conn:
+                applied = migrate(conn)
+        except (psycopg.OperationalError, SecretError) as exc:
+            logger.warning("database unreachable for migrations; will retry", extra={"error": type(exc).__name__})
+            return False
+        logger.info("schema up to date", extra={"applied": applied})
+        self.schema_ready.set()
+        return True
+
+    def _migrate_until_done(self) -> None:
+        delay = 0.5
+        while not self._stop.is_set():
+            try:
+                if self._try_migrate():
+                    return
+            except (MigrationError, psycopg.Error):
+                # Not a connectivity problem: keep the service at 503 and shout; an operator must act.
+                logger.critical("migration failed; data endpoints stay unavailable", exc_info=True)
+            self._stop.wait(delay)
+            delay = min(delay * 2, MIGRATION_RETRY_MAX_S)
+
+
+def _api_config_source(settings: Settings, reader: SecretReader | None) -> RefreshingValue[ApiConfiguration]:
+    if settings.API_CONFIG_JSON is not None:
+        fixed = settings.API_CONFIG_JSON.get_secret_value()
+        return RefreshingValue(lambda: fixed, parse_api_configuration, settings.API_CONFIG_REFRESH_S, "api-config")
+    arn = settings.API_CONFIG_SECRET_ARN
+    assert arn is not None and reader is not None  # guaranteed by Settings validation
+    return RefreshingValue(lambda: reader(arn), parse_api_configuration, settings.API_CONFIG_REFRESH_S, "api-config")

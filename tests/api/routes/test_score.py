@@ -1,0 +1,185 @@
+"""POST /api/v1/score: decisions, storage, idempotency, validation."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from fraud_api.app.core.config import Settings
+from fraud_common.card import card_hash
+from tests.api.utils import MODEL_VERSION, OTHER_PAN, PAN_KEY, TEST_PAN, query, transaction
+
+
+def _stored(settings: Settings, transaction_id: str) -> dict[str, Any]:
+    assert settings.DATABASE_URL is not None
+    rows = query(
+        settings.DATABASE_URL.get_secret_value(),
+        "SELECT row_to_json(t)::text FROM transactions t WHERE transaction_id = %s",
+        (transaction_id,),
+    )
+    assert len(rows) == 1
+    stored: dict[str, Any] = json.loads(rows[0][0])
+    return stored
+
+
+def test_score_small_amount_approves_and_stores_decision(client: TestClient, settings: Settings) -> None:
+    # GIVEN a valid transaction for a new customer and terminal
+    body = transaction(amount="42.50")
+    # WHEN it is scored
+    response = client.post("/api/v1/score", json=body)
+    # THEN the answer carries the decision, and the row holds the transaction and the decision
+    assert response.status_code == 200
+    result = response.json()
+    assert set(result) == {"transactionId", "score", "decision", "reasons", "modelVersion"}
+    assert result["transactionId"] == body["transactionId"]
+    assert result["decision"] == "approve"
+    assert 0.0 <= result["score"] < 0.3
+    assert result["modelVersion"] == MODEL_VERSION
+    assert result["reasons"] and "review threshold" in result["reasons"][0]
+    assert "Idempotent-Replayed" not in response.headers
+    row = _stored(settings, body["transactionId"])
+    assert row["decision"] == "approve"
+    assert row["score"] == result["score"]
+    assert row["reasons"] == result["reasons"]
+    assert row["amount"] == 42.5
+    assert (row["customer_id"], row["terminal_id"], row["currency"]) == (
+        body["customerId"],
+        body["terminalId"],
+        "EUR",
+    )
+
+
+def test_score_amount_bands_give_review_and_decline(client: TestClient) -> None:
+    # GIVEN the test model's amount bands and thresholds review 0.3 / decline 0.8
+    # WHEN a mid and a large amount are scored
+    review = client.post("/api/v1/score", json=transaction(amount="750.00")).json()
+    decline = client.post("/api/v1/score", json=transaction(amount="5000")).json()
+    # THEN they are sent to review and declined, with the threshold named in the reasons
+    assert review["decision"] == "review"
+    assert "review threshold 0.30" in review["reasons"][0]
+    assert decline["decision"] == "decline"
+    assert "decline threshold 0.80" in decline["reasons"][0]
+
+
+def test_score_card_stored_as_keyed_hash_bin_and_last4_only(client: TestClient, settings: Settings) -> None:
+    # GIVEN a transaction paid with the test PAN
+    body = transaction(cardNumber="4111 1111 1111 1111")
+    # WHEN it is scored
+    assert client.post("/api/v1/score", json=body).status_code == 200
+    # THEN the row keeps the HMAC of the whole PAN under the configured key, BIN and last four
+    row = _stored(settings, body["transactionId"])
+    assert row["card_hash"] == card_hash(TEST_PAN, PAN_KEY.encode())
+    assert (row["card_bin"], row["card_last4"], row["card_key_version"]) == ("411111", "1111", "1")
+    assert TEST_PAN not in json.dumps(row)
+
+
+def test_score_retry_same_payload_returns_first_decision(client: TestClient, settings: Settings) -> None:
+    # GIVEN a scored transaction
+    body = transaction(amount="900.00")
+    first = client.post("/api/v1/score", json=body)
+    # WHEN the client retries the same request
+    retry = client.post("/api/v1/score", json=body)
+    # THEN it gets the first decision back, marked as a replay, and one row exists
+    assert retry.status_code == 200
+    assert retry.json() == first.json()
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert _stored(settings, body["transactionId"])["decision"] == first.json()["decision"]
+
+
+def test_score_retry_equivalent_amount_and_card_spacing_is_same_payload(client: TestClient) -> None:
+    # GIVEN a scored transaction
+    body = transaction(amount="12.5")
+    first = client.post("/api/v1/score", json=body).json()
+    # WHEN it is retried with the amount and card number written differently
+    retry = client.post("/api/v1/score", json={**body, "amount": 12.50, "cardNumber": "4111-1111-1111-1111"})
+    # THEN it is recognised as the same transaction
+    assert retry.status_code == 200
+    assert retry.json() == first
+
+
+def test_score_same_id_different_payload_conflicts(client: TestClient, settings: Settings) -> None:
+    # GIVEN a scored transaction
+    body = transaction(amount="10.00")
+    first = client.post("/api/v1/score", json=body).json()
+    # WHEN the same id arrives with another amount, or another card
+    other_amount = client.post("/api/v1/score", json={**body, "amount": "11.00"})
+    other_card = client.post("/api/v1/score", json={**body, "cardNumber": OTHER_PAN})
+    # THEN both are refused with 409 and the stored decision is untouched
+    for response in (other_amount, other_card):
+        assert response.status_code == 409
+        assert response.json()["error"] == "transaction_id_conflict"
+    assert _stored(settings, body["transactionId"])["score"] == first["score"]
+
+
+def test_score_concurrent_duplicates_store_one_row_one_decision(client: TestClient, settings: Settings) -> None:
+    # GIVEN one transaction sent by 8 threads at once (a client retrying aggressively)
+    body = transaction(amount="600.00")
+    results: list[Any] = []
+    start = threading.Barrier(8)
+
+    def send() -> None:
+        start.wait()
+        results.append(client.post("/api/v1/score", json=body))
+
+    threads = [threading.Thread(target=send) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # THEN every caller gets the same decision and exactly one row exists
+    assert [r.status_code for r in results] == [200] * 8
+    assert len({json.dumps(r.json(), sort_keys=True) for r in results}) == 1
+    assert sum(1 for r in results if "Idempotent-Replayed" not in r.headers) == 1
+    assert _stored(settings, body["transactionId"])["transaction_id"] == body["transactionId"]
+
+
+def test_score_invalid_fields_answer_400_listing_each_problem(client: TestClient, settings: Settings) -> None:
+    # GIVEN a body with several problems at once, including a forbidden CVV
+    body = transaction(amount="-5", currency="EURO", cardNumber="4111111111111112", channel="fax", cvv="123")
+    del body["customerId"]
+    # WHEN it is scored
+    response = client.post("/api/v1/score", json=body)
+    # THEN 400 lists every field problem, echoes no value, and nothing is stored
+    assert response.status_code == 400
+    payload = response.json()
+    assert payload["error"] == "invalid_transaction"
+    fields = {p["field"] for p in payload["problems"]}
+    assert fields == {"cvv", "customerId", "amount", "currency", "cardNumber", "channel"}
+    assert "4111111111111112" not in response.text and "123" not in response.text
+    assert payload["requestId"] == response.headers["X-Request-Id"]
+    assert settings.DATABASE_URL is not None
+    rows = query(
+        settings.DATABASE_URL.get_secret_value(),
+        "SELECT count(*) FROM transactions WHERE transaction_id = %s",
+        (body["transactionId"],),
+    )
+    assert rows == [(0,)]
+
+
+def test_score_malformed_json_answers_400(client: TestClient) -> None:
+    # GIVEN a body that is not JSON
+    response = client.post("/api/v1/score", content=b"{not json", headers={"Content-Type": "application/json"})
+    # THEN 400 names the body as the problem
+    assert response.status_code == 400
+    assert response.json()["problems"] == [{"field": "body", "message": "is not valid JSON"}]
+
+
+def test_score_oversized_body_answers_400_without_reading_it_all(client: TestClient) -> None:
+    # GIVEN a 1 MiB body
+    response = client.post("/api/v1/score", content=b" " * (1 << 20), headers={"Content-Type": "application/json"})
+    # THEN it is refused as too large
+    assert response.status_code == 400
+    assert response.json()["problems"][0]["field"] == "body"
+    assert "limit" in response.json()["problems"][0]["message"]
+
+
+def test_score_pan_as_transaction_id_is_refused(client: TestClient) -> None:
+    # GIVEN a client that put the card number in the transaction id
+    response = client.post("/api/v1/score", json=transaction(transactionId=TEST_PAN))
+    # THEN it is refused (it would be stored in clear) and the number is not echoed
+    assert response.status_code == 400
+    assert response.json()["problems"][0]["field"] == "transactionId"
+    assert TEST_PAN not in response.text
