@@ -18,13 +18,19 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeou
 
 
 @cache
+def _session() -> boto3.session.Session:
+    # One session per process: it caches the parsed service models, the slow part of a client.
+    return boto3.session.Session()
+
+
+@cache
 def client(service: str) -> Any:
     """The process-wide client for ``service`` ("dynamodb", "s3", "secretsmanager")."""
-    return boto3.session.Session().client(service, config=_CONFIG)
+    return _session().client(service, config=_CONFIG)
 
 
 def reset_clients() -> None:
-    """Forget cached clients (tests: a new moto mock needs new clients)."""
+    """Forget cached clients (tests: a new moto mock needs new clients); the session stays."""
     client.cache_clear()
 
 

@@ -25,6 +25,9 @@ from functions.common.api_config import ConfigurationUnavailable
 from functions.common.aws import error_code
 from functions.common.observability import (
     METRIC_IDEMPOTENT_REPLAYS,
+    METRIC_PROCESSOR_ERRORS,
+    METRIC_TRANSACTION_CONFLICTS,
+    METRIC_TRANSACTION_LOOKUPS,
     METRIC_TRANSACTIONS_RECEIVED,
     METRIC_TRANSACTIONS_REJECTED,
     logger,
@@ -95,9 +98,11 @@ def handle(event: Mapping[str, Any]) -> dict[str, Any]:
             return read(transaction_id or "") if method == "GET" else _problem(405, "method_not_allowed", "use GET")
         return _problem(404, "not_found", "no such route")
     except ConfigurationUnavailable:
+        metrics.add_metric(name=METRIC_PROCESSOR_ERRORS, unit="Count", value=1)
         logger.exception("API configuration unavailable")
         return _problem(503, "unavailable", "temporarily unavailable; retry later")
     except Exception as exc:
+        metrics.add_metric(name=METRIC_PROCESSOR_ERRORS, unit="Count", value=1)
         if error_code(exc) in _RETRYABLE_AWS:
             logger.warning("DynamoDB throttled or unavailable", extra={"error_code": error_code(exc)})
             return response(503, {"error": "unavailable", "message": "retry later"}, {"Retry-After": "1"})
@@ -146,6 +151,7 @@ def create(event: Mapping[str, Any]) -> dict[str, Any]:
     try:
         stored = ingest.create_transaction(request, idempotency_key=key, now_ms=now_ms)
     except ingest.Conflict as conflict:
+        metrics.add_metric(name=METRIC_TRANSACTION_CONFLICTS, unit="Count", value=1)
         logger.info("transaction conflict", extra={"transaction_id": request.transaction_id, "reason": str(conflict)})
         return _problem(409, "conflict", str(conflict))
     location = {"Location": f"{COLLECTION}/{request.transaction_id}"}
@@ -163,6 +169,7 @@ def read(transaction_id: str) -> dict[str, Any]:
     if not _ID_RE.fullmatch(transaction_id):
         message = "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'"
         return response(400, {"error": "invalid_request", "problems": [{"field": "id", "message": message}]})
+    metrics.add_metric(name=METRIC_TRANSACTION_LOOKUPS, unit="Count", value=1)
     item = ingest.get_transaction(transaction_id)
     if item is None:
         return _problem(404, "not_found", "no transaction with this id")

@@ -1,0 +1,283 @@
+"""Processor handler: POST /transactions and GET /transactions/{id} against moto DynamoDB."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from typing import Any
+
+import pytest
+
+from fraud_common.transaction import MAX_BODY_BYTES
+from functions.processor.handler import lambda_handler
+
+from conftest import TABLE
+from handler_support import (
+    DROP,
+    MASTERCARD,
+    PAN_HASH_KEY,
+    VISA,
+    api_event,
+    dump_table,
+    find_pans,
+    iso,
+    transaction_body,
+)
+
+
+def _post(ctx: Any, body: Any, headers: dict[str, str] | None = None, **kw: Any) -> dict[str, Any]:
+    return lambda_handler(api_event("POST", body, headers=headers, **kw), ctx)
+
+
+def _transactions(aws: dict[str, Any]) -> list[dict[str, Any]]:
+    return [i for i in dump_table(aws["dynamodb"], TABLE) if i["timestamp"]["N"] != "0"]
+
+
+def _assert_no_pan_anywhere(aws: dict[str, Any], logs: Any, *responses: dict[str, Any]) -> None:
+    assert find_pans(json.dumps(dump_table(aws["dynamodb"], TABLE))) == []
+    assert find_pans(logs.getvalue()) == []
+    for response in responses:
+        assert find_pans(json.dumps(response)) == []
+
+
+def test_processor_post_valid_transaction_stores_masked_item(aws, logs, lambda_context):
+    # GIVEN a valid transaction with a spaced card number
+    body = transaction_body()
+    # WHEN it is posted
+    response = _post(lambda_context, body)
+    # THEN it is stored once, RECEIVED, with the index attributes and no card number
+    assert response["statusCode"] == 201
+    assert json.loads(response["body"])["transactionId"] == "tx-0001"
+    assert response["headers"]["Location"] == "/transactions/tx-0001"
+    [item] = _transactions(aws)
+    assert item["status"] == {"S": "RECEIVED"}
+    assert item["amount"] == {"N": "42.50"}
+    assert item["cardBin"] == {"S": "411111"} and item["cardLast4"] == {"S": "1111"}
+    assert item["dayShard"]["S"].startswith(body["timestamp"][:10])
+    assert {"customerId", "terminalId", "currency", "channel", "merchantCategoryCode", "receivedAt"} <= item.keys()
+    _assert_no_pan_anywhere(aws, logs, response)
+
+
+def test_processor_post_card_hash_is_hmac_of_full_pan(aws, lambda_context):
+    # GIVEN / WHEN a transaction is stored
+    _post(lambda_context, transaction_body(cardNumber=MASTERCARD))
+    # THEN the card hash is the keyed HMAC of the whole PAN, never a plain SHA-256
+    [item] = _transactions(aws)
+    expected = hmac.new(PAN_HASH_KEY.encode(), MASTERCARD.encode(), hashlib.sha256).hexdigest()
+    assert item["cardHash"]["S"] == expected
+    assert item["cardHash"]["S"] != hashlib.sha256(MASTERCARD.encode()).hexdigest()
+    assert item["cardKeyVersion"] == {"S": "1"}
+
+
+def _one_day_ago() -> str:
+    from datetime import UTC, datetime, timedelta
+
+    return (datetime.now(tz=UTC) - timedelta(days=1)).isoformat()
+
+
+BAD_BODIES = {
+    "missing_fields": (transaction_body(customerId=DROP, cardNumber=DROP), {"customerId", "cardNumber"}),
+    "wrong_types": (transaction_body(amount=True, customerId=7, channel=["pos"]), {"amount", "customerId", "channel"}),
+    "luhn_invalid_pan": (transaction_body(cardNumber="4111111111111112"), {"cardNumber"}),
+    "short_pan": (transaction_body(cardNumber="41111111"), {"cardNumber"}),
+    "cvv_present": (transaction_body(cvv="123"), {"cvv"}),
+    "track_and_pin_present": (transaction_body(track2=";4111=2512?", pinBlock="1234"), {"track2", "pinBlock"}),
+    "negative_amount": (transaction_body(amount=-5), {"amount"}),
+    "zero_amount": (transaction_body(amount="0.00"), {"amount"}),
+    "three_decimals": (transaction_body(amount=10.125), {"amount"}),
+    "yen_with_decimals": (transaction_body(amount="10.50", currency="JPY"), {"amount"}),
+    "too_large_amount": (transaction_body(amount=1_000_000.01), {"amount"}),
+    "unknown_currency": (transaction_body(currency="ABC"), {"currency"}),
+    "future_timestamp": (transaction_body(timestamp="2099-01-01T00:00:00Z"), {"timestamp"}),
+    "naive_timestamp": (transaction_body(timestamp="2026-01-01T00:00:00"), {"timestamp"}),
+    "unicode_ids": (transaction_body(customerId="клиент-1", terminalId="端末"), {"customerId", "terminalId"}),
+    "unicode_digits_pan": (transaction_body(cardNumber="٤١١١١١١١١١١١١١١١"), {"cardNumber"}),
+    "unknown_field": (transaction_body(expiry="12/29"), {"expiry"}),
+    "pan_as_customer_id": (transaction_body(customerId=VISA), {"customerId"}),
+    "bad_channel": (transaction_body(channel="carrier-pigeon"), {"channel"}),
+    "bad_mcc": (transaction_body(merchantCategoryCode="54"), {"merchantCategoryCode"}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_BODIES))
+def test_processor_post_invalid_body_returns_400_listing_fields(aws, logs, lambda_context, case):
+    # GIVEN a body with one or more problems
+    body, fields = BAD_BODIES[case]
+    # WHEN it is posted
+    response = _post(lambda_context, body)
+    # THEN 400 names every bad field, nothing is stored, and no PAN leaks anywhere
+    assert response["statusCode"] == 400
+    problems = json.loads(response["body"])["problems"]
+    assert {p["field"] for p in problems} == fields
+    assert _transactions(aws) == []
+    _assert_no_pan_anywhere(aws, logs, response)
+
+
+RAW_BODIES = {
+    "not_json": "{not json",
+    "json_array": "[1, 2]",
+    "json_string": '"hello"',
+    "empty": "",
+    "oversized": json.dumps(transaction_body(notes="x" * MAX_BODY_BYTES)),
+    "deeply_nested": "[" * 50_000,
+    "duplicate_keys": '{"amount": 1, "amount": 2}',
+    "nan_amount": json.dumps(transaction_body()).replace('"42.50"', "NaN"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RAW_BODIES))
+def test_processor_post_malformed_body_returns_400(aws, logs, lambda_context, case):
+    # GIVEN a body that is not a usable JSON object / WHEN posted
+    response = _post(lambda_context, RAW_BODIES[case])
+    # THEN the client gets a 400 (never a 5xx) and nothing is stored
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"] == "invalid_transaction"
+    assert _transactions(aws) == []
+    _assert_no_pan_anywhere(aws, logs, response)
+
+
+def test_processor_post_reports_every_problem_at_once(aws, lambda_context):
+    # GIVEN a body with five independent problems
+    body = transaction_body(amount="-1", currency="eurx", cardNumber="1234", cvc2="999", timestamp="yesterday")
+    # WHEN posted
+    response = _post(lambda_context, body)
+    # THEN all five are listed
+    fields = [p["field"] for p in json.loads(response["body"])["problems"]]
+    assert sorted(fields) == ["amount", "cardNumber", "currency", "cvc2", "timestamp"]
+
+
+def test_processor_post_base64_utf8_body_is_accepted(aws, lambda_context):
+    # GIVEN a base64-encoded body (binary media type) with a non-ASCII but ignorable character
+    raw = json.dumps(transaction_body(), ensure_ascii=False).replace("pos", "pos").encode("utf-8")
+    # WHEN posted
+    response = _post(lambda_context, base64.b64encode(raw).decode(), base64=True)
+    # THEN it is stored
+    assert response["statusCode"] == 201
+
+
+def test_processor_post_invalid_base64_returns_400(aws, lambda_context):
+    response = _post(lambda_context, "%%%not-base64", base64=True)
+    assert response["statusCode"] == 400
+
+
+def test_processor_post_duplicate_id_replays_without_second_item(aws, logs, lambda_context):
+    # GIVEN a stored transaction
+    body = transaction_body()
+    first = _post(lambda_context, body)
+    # WHEN the identical request is sent again
+    second = _post(lambda_context, body)
+    # THEN the same response comes back, flagged as a replay, and there is still one item
+    assert second["statusCode"] == 201
+    assert json.loads(second["body"]) == json.loads(first["body"])
+    assert second["headers"]["Idempotent-Replayed"] == "true"
+    assert len(_transactions(aws)) == 1
+    _assert_no_pan_anywhere(aws, logs, first, second)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"amount": "99.99"}, {"cardNumber": MASTERCARD}, {"timestamp": _one_day_ago()}],
+    ids=["amount", "card", "timestamp"],
+)
+def test_processor_post_same_id_different_payload_returns_409(aws, lambda_context, change):
+    # GIVEN a stored transaction
+    body = transaction_body()
+    _post(lambda_context, body)
+    # WHEN the same id arrives with a different payload (even a different timestamp = sort key)
+    response = _post(lambda_context, {**body, **change})
+    # THEN it is refused and no second item exists
+    assert response["statusCode"] == 409
+    assert len(_transactions(aws)) == 1
+
+
+def test_processor_post_idempotency_key_replays_and_guards_reuse(aws, lambda_context):
+    # GIVEN a request stored under an Idempotency-Key
+    headers = {"Idempotency-Key": "key-123"}
+    body = transaction_body()
+    first = _post(lambda_context, body, headers)
+    # WHEN it is retried with the same key, then the key is reused for another transaction
+    replay = _post(lambda_context, body, {"idempotency-key": "key-123"})
+    reuse = _post(lambda_context, {**body, "transactionId": "tx-0002"}, headers)
+    # THEN the retry replays, the reuse conflicts, and only the first transaction exists
+    assert first["statusCode"] == 201 and replay["statusCode"] == 201
+    assert replay["headers"]["Idempotent-Replayed"] == "true"
+    assert reuse["statusCode"] == 409
+    assert [i["transactionId"]["S"] for i in _transactions(aws)] == ["tx-0001"]
+
+
+def test_processor_post_malformed_idempotency_key_returns_400(aws, lambda_context):
+    response = _post(lambda_context, transaction_body(amount="-1"), {"Idempotency-Key": "bad key!"})
+    assert response["statusCode"] == 400
+    fields = {p["field"] for p in json.loads(response["body"])["problems"]}
+    assert fields == {"Idempotency-Key", "amount"}
+
+
+def test_processor_get_returns_masked_record(aws, logs, lambda_context):
+    # GIVEN a stored transaction
+    _post(lambda_context, transaction_body())
+    # WHEN it is read back
+    response = lambda_handler(api_event("GET", transaction_id="tx-0001"), lambda_context)
+    # THEN the record is returned with the card masked and without the card hash
+    assert response["statusCode"] == 200
+    record = json.loads(response["body"])
+    assert record["card"] == {"bin": "411111", "last4": "1111", "masked": "411111******1111"}
+    assert record["status"] == "RECEIVED" and record["amount"] == "42.50"
+    assert "cardHash" not in response["body"] and "score" not in record
+    _assert_no_pan_anywhere(aws, logs, response)
+
+
+def test_processor_get_unknown_id_returns_404(aws, lambda_context):
+    response = lambda_handler(api_event("GET", transaction_id="tx-missing"), lambda_context)
+    assert response["statusCode"] == 404
+
+
+@pytest.mark.parametrize("bad_id", ["has space", "x" * 65, "semi;colon", ""])
+def test_processor_get_malformed_id_returns_400(aws, lambda_context, bad_id):
+    response = lambda_handler(api_event("GET", transaction_id=bad_id), lambda_context)
+    assert response["statusCode"] == 400
+
+
+def test_processor_unknown_route_and_method_are_4xx(aws, lambda_context):
+    # GIVEN a wrong method on a known route and an unknown route / WHEN called
+    wrong_method = lambda_handler(api_event("DELETE", transaction_id="tx-1"), lambda_context)
+    other = lambda_handler({**api_event("GET"), "resource": "/other", "path": "/other"}, lambda_context)
+    # THEN 405 and 404
+    assert wrong_method["statusCode"] == 405
+    assert other["statusCode"] == 404
+
+
+def test_processor_post_secret_unreadable_returns_503(aws, logs, lambda_context, monkeypatch):
+    # GIVEN the configuration secret cannot be read
+    monkeypatch.setenv("API_CONFIG_SECRET_ARN", "arn:aws:secretsmanager:us-east-2:123456789012:secret:missing")
+    # WHEN a valid transaction is posted
+    response = _post(lambda_context, transaction_body())
+    # THEN it is a server-side 503 and nothing is stored
+    assert response["statusCode"] == 503
+    assert _transactions(aws) == []
+    _assert_no_pan_anywhere(aws, logs, response)
+
+
+def test_processor_post_reads_secret_once_per_cache_period(aws, lambda_context):
+    # GIVEN a warm function that counts Secrets Manager reads
+    from functions.common.aws import client
+
+    calls: list[str] = []
+    client("secretsmanager").meta.events.register(
+        "before-call.secrets-manager.GetSecretValue", lambda **_: calls.append("get")
+    )
+    # WHEN three transactions are posted
+    for n in range(3):
+        _post(lambda_context, transaction_body(transactionId=f"tx-{n}"))
+    # THEN the secret was read once
+    assert calls == ["get"]
+
+
+def test_processor_logs_carry_correlation_id_and_no_body(aws, logs, lambda_context):
+    # GIVEN / WHEN a transaction is posted
+    _post(lambda_context, transaction_body())
+    # THEN log lines are JSON with the API Gateway request id and never the body
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert lines and all(line.get("correlation_id") == "req-0001" for line in lines)
+    assert "cardNumber" not in logs.getvalue() and iso(0) not in logs.getvalue()
