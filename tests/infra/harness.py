@@ -17,10 +17,10 @@ from typing import Any
 
 import pulumi
 import yaml
+from aws_outputs import ACCOUNT_ID, COMPUTED, REMOTE_COMPONENT_OUTPUTS
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "fraud-detection"
-ACCOUNT_ID = "123456789012"
 STACKS = ("dev", "prod")
 
 
@@ -107,50 +107,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
             Recorded(args.typ, args.name, inputs, args.provider or "", bool(args.custom), frozenset(secrets))
         )
         resource_id = f"{args.name}-id"
-        if args.typ == "awsx:ec2:Vpc":
-            return resource_id, {
-                "vpcId": "vpc-0fraud",
-                "publicSubnetIds": [f"subnet-public-{i}" for i in range(3)],
-                "privateSubnetIds": [f"subnet-private-{i}" for i in range(3)],
-                "isolatedSubnetIds": [],
-            }
+        if args.typ in REMOTE_COMPONENT_OUTPUTS:
+            return resource_id, REMOTE_COMPONENT_OUTPUTS[args.typ](self.region, args.name, inputs)
         # ARNs carry the physical name where the resource has one, as AWS's do.
-        physical = args.inputs.get("name") if isinstance(args.inputs.get("name"), str) else None
+        physical = inputs.get("name") if isinstance(inputs.get("name"), str) else None
         outputs: dict[str, Any] = {**args.inputs, "arn": self._arn(args.typ, physical or args.name)}
-        outputs.update(self._computed(args, resource_id))
+        if args.typ in COMPUTED:
+            outputs.update(COMPUTED[args.typ](self.region, args.name, inputs))
         return resource_id, outputs
-
-    def _computed(self, args: pulumi.runtime.MockResourceArgs, resource_id: str) -> dict[str, Any]:
-        inputs = args.inputs
-        if args.typ == "aws:s3/bucket:Bucket":
-            return {"bucket": inputs["bucket"], "arn": f"arn:aws:s3:::{inputs['bucket']}"}
-        if args.typ == "aws:dynamodb/table:Table":
-            return {"streamArn": f"{self._arn(args.typ, inputs['name'])}/stream/2026-01-01T00:00:00.000"}
-        if args.typ == "aws:rds/cluster:Cluster":
-            ident = inputs["clusterIdentifier"]
-            return {
-                "endpoint": f"{ident}.cluster-abc.{self.region}.rds.amazonaws.com",
-                "readerEndpoint": f"{ident}.cluster-ro-abc.{self.region}.rds.amazonaws.com",
-                "clusterResourceId": "cluster-ABCDEFGHIJKL",
-                "masterUserSecrets": [
-                    {"secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT_ID}:secret:rds!cluster-abc"}
-                ],
-            }
-        if args.typ == "aws:kms/key:Key":
-            return {"keyId": f"key-{args.name}"}
-        if args.typ == "aws:ec2/vpcEndpoint:VpcEndpoint" and inputs.get("vpcEndpointType") == "Gateway":
-            return {"prefixListId": "pl-" + inputs["serviceName"].rsplit(".", 1)[-1]}
-        if args.typ == "aws:lambda/function:Function":
-            arn = f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{inputs['name']}"
-            invoke = f"arn:aws:apigateway:{self.region}:lambda:path/2015-03-31/functions/{arn}/invocations"
-            return {"arn": arn, "invokeArn": invoke}
-        if args.typ == "aws:sqs/queue:Queue":
-            return {"url": f"https://sqs.{self.region}.amazonaws.com/{ACCOUNT_ID}/{inputs['name']}"}
-        if args.typ == "aws:cloudwatch/eventRule:EventRule":
-            return {"arn": f"arn:aws:events:{self.region}:{ACCOUNT_ID}:rule/{inputs['name']}"}
-        if args.typ == "random:index/randomPassword:RandomPassword":
-            return {"result": "x" * int(inputs.get("length", 16))}
-        return {}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return self._answer(args.token), []

@@ -162,7 +162,7 @@ def test_data_access_log_bucket_admits_alb_and_s3_log_delivery(run: ProgramRun) 
 def test_data_api_config_secret_is_seeded_once_with_thresholds_and_keys(run: ProgramRun) -> None:
     secret = run.one("aws:secretsmanager/secret:Secret", "api-config").inputs
     assert secret["name"] == f"secret-api-config-{run.suffix}"
-    version = run.one("aws:secretsmanager/secretVersion:SecretVersion")
+    version = run.one("aws:secretsmanager/secretVersion:SecretVersion", "api-config")
     assert "secretString" in version.secret_inputs, "the keys must be stored encrypted in the Pulumi state"
     value = json.loads(version.inputs["secretString"])
     assert set(value) == {"thresholds", "signingKey", "panHashKeys", "panHashKeyVersion"}

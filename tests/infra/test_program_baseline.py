@@ -19,6 +19,8 @@ NAME_INPUT = {
     "aws:cloudwatch/logGroup:LogGroup": "name",
     "aws:kms/alias:Alias": "name",
 }
+# Names AWS dictates: the execution log group of a REST API is named after the API's id.
+AWS_DICTATED_NAME_PREFIXES = ("API-Gateway-Execution-Logs_",)
 MANDATORY_TAGS = {"Environment", "CostCenter", "Project", "ManagedBy"}
 
 
@@ -32,6 +34,8 @@ def test_program_every_named_resource_carries_the_suffix(run: ProgramRun) -> Non
     for r in named:
         name = r.inputs.get(NAME_INPUT[r.typ])
         assert name, f"{r.typ} {r.name} has no physical name (auto-naming would drop the suffix)"
+        if name.startswith(AWS_DICTATED_NAME_PREFIXES):
+            continue
         assert f"-{run.suffix}" in name, f"{r.typ} {r.name}: {name!r} lacks -{run.suffix}"
 
 
@@ -117,13 +121,17 @@ def test_program_no_policy_allows_anyone(run: ProgramRun) -> None:
                 assert statement["Principal"] != "*" and statement["Principal"] != {"AWS": "*"}, statement
 
 
-def test_program_no_security_group_admits_the_internet(run: ProgramRun) -> None:
+def test_program_only_the_alb_admits_the_internet_and_only_on_web_ports(run: ProgramRun) -> None:
     groups = run.of_type("aws:ec2/securityGroup:SecurityGroup")
-    assert groups
+    assert len(groups) >= 5
+    open_to_internet = []
     for r in groups:
         for rule in r.inputs.get("ingress", []):
-            assert "0.0.0.0/0" not in rule.get("cidrBlocks", []), r.name
-            assert "::/0" not in rule.get("ipv6CidrBlocks", []), r.name
+            if "0.0.0.0/0" in rule.get("cidrBlocks", []) or "::/0" in rule.get("ipv6CidrBlocks", []):
+                open_to_internet.append((r.inputs["name"], rule["fromPort"], rule["toPort"]))
+    for rule in run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"):
+        assert rule.inputs.get("cidrIpv4") != "0.0.0.0/0" and rule.inputs.get("cidrIpv6") != "::/0", rule.name
+    assert sorted(open_to_internet) == [(f"sg-alb-{run.suffix}", 80, 80), (f"sg-alb-{run.suffix}", 443, 443)] * 1
 
 
 def test_program_database_instances_are_private(run: ProgramRun) -> None:

@@ -1,0 +1,384 @@
+"""FraudApiService: the front door and the real-time service.
+
+client → WAF → API Gateway → ALB → ECS Fargate fraud-api → Aurora PostgreSQL; the same API
+Gateway routes /transactions to the processor Lambda.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_awsx as awsx
+import pulumi_random as random
+
+from components.api_gateway import ApiFrontDoor, ApiFrontDoorArgs
+from components.autoscaling import scale_service
+from components.config import ApiConfig, WafConfig
+from components.containers import CONTAINER, CONTAINER_PORT, HEALTH_PATH, container_definitions
+from components.context import AwsContext
+from components.data_plane import DataPlaneOutputs
+from components.iam import allow, create_role
+from components.lambda_package import ROOT, source_files
+from components.load_balancer import ApiLoadBalancer, ApiLoadBalancerArgs
+from components.naming import Kind, Namer
+from components.vpc import NetworkOutputs
+from components.waf import WebFirewall, WebFirewallArgs
+
+DB_USER = "fraud_api"
+ALB_LOG_PREFIX = "alb"
+SERVICE_LINKED_ROLES = (
+    "ecs.amazonaws.com",
+    "ecs.application-autoscaling.amazonaws.com",
+    "elasticloadbalancing.amazonaws.com",
+    "rds.amazonaws.com",
+)
+IMAGE_SOURCES = ("fraud_api", "fraud_common", "fraud_scoring")
+
+
+@dataclass(frozen=True)
+class FraudApiServiceArgs:
+    ctx: AwsContext
+    namer: Namer
+    api: ApiConfig
+    waf: WafConfig
+    log_retention_days: int
+    network: NetworkOutputs
+    data: DataPlaneOutputs
+    processor_function_name: pulumi.Input[str]
+    processor_invoke_arn: pulumi.Input[str]
+
+
+def image_tag() -> str:
+    """Content hash of what goes into the image: immutable tags change exactly when the code does."""
+    digest = hashlib.sha256()
+    for name in source_files(IMAGE_SOURCES):
+        digest.update(name.encode())
+        digest.update((ROOT / name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+class FraudApiService(pulumi.ComponentResource):
+    """ECS Fargate fraud-api behind an ALB, fronted by API Gateway and WAF."""
+
+    def __init__(self, name: str, args: FraudApiServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("fraud:api:FraudApiService", name, None, opts)
+        self._args = args
+        self._resource_name = name
+        self._child = pulumi.ResourceOptions(parent=self)
+
+        self.service_linked_roles = self._create_service_linked_roles()
+        self.image = self._image()
+        self.cluster = self._create_cluster()
+        self.log_group = self._create_log_group()
+        self.execution_role = self._create_execution_role()
+        self.task_role = self._create_task_role()
+        self.task_definition = self._create_task_definition()
+        self.origin_verify = self._create_origin_verify_secret()
+        self.load_balancer = self._create_load_balancer()
+        self.infrastructure_role = self._create_infrastructure_role()
+        self.service = self._create_service()
+        self._scale()
+        self.front_door = self._create_front_door()
+        self.firewall = self._create_firewall()
+
+        self.api_url: pulumi.Output[str] = self.front_door.url
+        self.alb_dns_name: pulumi.Output[str] = self.load_balancer.dns_name
+        self.api_key_id: pulumi.Output[str] = self.front_door.api_key_id
+        self.cluster_name: pulumi.Output[str] = self.cluster.name
+        self.service_name: pulumi.Output[str] = self.service.name
+        self.register_outputs(
+            {
+                "api_url": self.api_url,
+                "alb_dns_name": self.alb_dns_name,
+                "api_key_id": self.api_key_id,
+                "cluster_name": self.cluster_name,
+                "service_name": self.service_name,
+            }
+        )
+
+    # --- container -----------------------------------------------------------------------------
+
+    def _create_service_linked_roles(self) -> list[aws.iam.ServiceLinkedRole]:
+        # AWS creates these on first use, and creating one that exists fails: off unless asked for.
+        if not self._args.api.create_service_linked_roles:
+            return []
+        return [
+            aws.iam.ServiceLinkedRole(f"{self._resource_name}-slr-{i}", aws_service_name=service, opts=self._child)
+            for i, service in enumerate(SERVICE_LINKED_ROLES)
+        ]
+
+    def _image(self) -> pulumi.Input[str]:
+        if not self._args.api.build_image:
+            return self._args.api.image
+        self.repository = aws.ecr.Repository(
+            f"{self._resource_name}-repository",
+            name=self._args.namer.name(Kind.ECR_REPOSITORY, "fraud-api"),
+            image_tag_mutability="IMMUTABLE",
+            image_scanning_configuration={"scan_on_push": True},
+            encryption_configurations=[{"encryption_type": "KMS", "kms_key": self._args.data.data_key_arn}],
+            force_delete=True,
+            opts=self._child,
+        )
+        image = awsx.ecr.Image(
+            f"{self._resource_name}-image",
+            repository_url=self.repository.repository_url,
+            context=str(ROOT),
+            dockerfile=str(ROOT / "fraud_api" / "Dockerfile"),
+            platform="linux/amd64",
+            image_tag=image_tag(),
+            opts=self._child,
+        )
+        return image.image_uri
+
+    def _create_cluster(self) -> aws.ecs.Cluster:
+        return aws.ecs.Cluster(
+            f"{self._resource_name}-cluster",
+            name=self._args.namer.name(Kind.ECS_CLUSTER, "fraud"),
+            settings=[{"name": "containerInsights", "value": "enhanced"}],
+            opts=self._child,
+        )
+
+    def _create_log_group(self) -> aws.cloudwatch.LogGroup:
+        return aws.cloudwatch.LogGroup(
+            f"{self._resource_name}-logs",
+            name=self._args.namer.name(Kind.LOG_GROUP, "fraud-api"),
+            retention_in_days=self._args.log_retention_days,
+            kms_key_id=self._args.data.logs_key_arn,
+            opts=self._child,
+        )
+
+    def _create_execution_role(self) -> aws.iam.Role:
+        """What ECS itself needs to start the task: pull the image, write the logs. No secrets:
+        the application reads its secrets at run time (it must re-read them after rotation)."""
+        statements: list[dict[str, object]] = [
+            # GetAuthorizationToken has no resource-level permission.
+            allow(["ecr:GetAuthorizationToken"], ["*"], "RegistryLogin"),
+            allow(["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(self.log_group.arn, ":*")],
+                  "WriteLogs"),
+        ]  # fmt: skip
+        if self._args.api.build_image:
+            statements.append(
+                allow(
+                    ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                    [self.repository.arn],
+                    "PullImage",
+                )
+            )
+            statements.append(allow(["kms:Decrypt"], [self._args.data.data_key_arn], "DecryptImageLayers"))
+        return create_role(
+            f"{self._resource_name}-execution-role",
+            purpose="api-execution",
+            service="ecs-tasks",
+            statements=statements,
+            namer=self._args.namer,
+            parent=self,
+        )
+
+    def _create_task_role(self) -> aws.iam.Role:
+        """What fraud-api needs at run time: its two secrets, its database user, tracing."""
+        ctx, data = self._args.ctx, self._args.data
+        db_user = pulumi.Output.concat(
+            f"arn:{ctx.partition}:rds-db:{ctx.region}:{ctx.account_id}:dbuser:",
+            data.db_cluster_resource_id,
+            f"/{DB_USER}",
+        )
+        return create_role(
+            f"{self._resource_name}-task-role",
+            purpose="api-task",
+            service="ecs-tasks",
+            statements=[
+                allow(["secretsmanager:GetSecretValue"], [data.db_master_secret_arn, data.api_config_secret_arn],
+                      "ReadOwnSecrets"),
+                allow(["kms:Decrypt"], [data.data_key_arn], "DecryptSecrets"),
+                allow(["rds-db:connect"], [db_user], "ConnectAsServiceUser"),
+                # X-Ray has no resource-level permissions.
+                allow(["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+                       "xray:GetSamplingTargets"], ["*"], "Tracing"),
+            ],
+            namer=self._args.namer,
+            parent=self,
+        )  # fmt: skip
+
+    def _create_task_definition(self) -> aws.ecs.TaskDefinition:
+        a, data = self._args, self._args.data
+        return aws.ecs.TaskDefinition(
+            f"{self._resource_name}-task",
+            family=a.namer.name(Kind.ECS_SERVICE, "fraud-api"),
+            cpu=str(a.api.cpu),
+            memory=str(a.api.memory),
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
+            volumes=[{"name": "tmp"}],
+            container_definitions=pulumi.Output.all(
+                pulumi.Output.from_input(self.image), self.log_group.name, data.db_endpoint,
+                data.db_master_secret_arn, data.api_config_secret_arn,
+            ).apply(lambda v: container_definitions(a.ctx.region, *v, db_port=data.db_port, db_name=data.db_name)),
+            opts=self._child,
+        )  # fmt: skip
+
+    # --- traffic -------------------------------------------------------------------------------
+
+    def _create_origin_verify_secret(self) -> random.RandomPassword:
+        value = random.RandomPassword(f"{self._resource_name}-origin-verify-value", length=48, special=False,
+                                      opts=self._child)  # fmt: skip
+        secret = aws.secretsmanager.Secret(
+            f"{self._resource_name}-origin-verify",
+            name=self._args.namer.name(Kind.SECRET, "origin-verify"),
+            description="Header value API Gateway adds and the ALB requires (rotate: see README)",
+            kms_key_id=self._args.data.data_key_arn,
+            recovery_window_in_days=0,
+            opts=self._child,
+        )
+        aws.secretsmanager.SecretVersion(
+            f"{self._resource_name}-origin-verify-version", secret_id=secret.id, secret_string=value.result,
+            opts=self._child,
+        )  # fmt: skip
+        return value
+
+    def _create_load_balancer(self) -> ApiLoadBalancer:
+        a = self._args
+        return ApiLoadBalancer(
+            f"{self._resource_name}-lb",
+            ApiLoadBalancerArgs(
+                ctx=a.ctx,
+                namer=a.namer,
+                vpc_id=a.network.vpc_id,
+                public_subnet_ids=a.network.public_subnet_ids,
+                service_security_group_id=a.network.api_security_group_id,
+                container_port=CONTAINER_PORT,
+                health_check_path=HEALTH_PATH,
+                origin_verify_value=self.origin_verify.result,
+                access_log_bucket=a.data.access_log_bucket_name,
+                access_log_prefix=ALB_LOG_PREFIX,
+                domain_name=a.api.domain_name,
+                hosted_zone_id=a.api.hosted_zone_id,
+            ),
+            opts=self._child,
+        )
+
+    def _create_infrastructure_role(self) -> aws.iam.Role:
+        # ECS moves listener rules between the blue and green target groups with this role.
+        return create_role(
+            f"{self._resource_name}-ecs-infrastructure-role",
+            purpose="api-deployments",
+            service="ecs",
+            statements=[],
+            namer=self._args.namer,
+            parent=self,
+            managed_policy_arns=[
+                f"arn:{self._args.ctx.partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
+            ],
+        )
+
+    def _open_service_network(self) -> None:
+        """The tasks accept traffic from the ALB only and reach the database and AWS APIs only."""
+        a, lb = self._args, self.load_balancer
+        group = a.network.api_security_group_id
+        aws.vpc.SecurityGroupIngressRule(
+            f"{self._resource_name}-from-alb", security_group_id=group, description="From the ALB",
+            ip_protocol="tcp", from_port=CONTAINER_PORT, to_port=CONTAINER_PORT,
+            referenced_security_group_id=lb.security_group.id, opts=self._child,
+        )  # fmt: skip
+        aws.vpc.SecurityGroupEgressRule(
+            f"{self._resource_name}-to-database", security_group_id=group, description="PostgreSQL",
+            ip_protocol="tcp", from_port=a.data.db_port, to_port=a.data.db_port,
+            referenced_security_group_id=a.data.db_security_group_id, opts=self._child,
+        )  # fmt: skip
+        # Image pulls, Secrets Manager, X-Ray, logs: HTTPS inside the VPC (endpoints) or via the NAT.
+        cidr = a.network.vpc_cidr if a.network.interface_endpoints else "0.0.0.0/0"
+        destinations: list[tuple[str | None, pulumi.Input[str] | None]] = [(cidr, None)]
+        destinations += [(None, prefix_list) for prefix_list in a.network.gateway_prefix_list_ids]
+        for index, (cidr_ipv4, prefix_list_id) in enumerate(destinations):
+            aws.vpc.SecurityGroupEgressRule(
+                f"{self._resource_name}-https-{index}", security_group_id=group, description="HTTPS to AWS APIs",
+                ip_protocol="tcp", from_port=443, to_port=443, cidr_ipv4=cidr_ipv4, prefix_list_id=prefix_list_id,
+                opts=self._child,
+            )  # fmt: skip
+
+    def _create_service(self) -> aws.ecs.Service:
+        a, lb = self._args, self.load_balancer
+        self._open_service_network()
+        return aws.ecs.Service(
+            f"{self._resource_name}-service",
+            name=a.namer.name(Kind.ECS_SERVICE, "fraud-api"),
+            cluster=self.cluster.arn,
+            task_definition=self.task_definition.arn,
+            desired_count=a.api.min_tasks,
+            launch_type="FARGATE",
+            platform_version="LATEST",
+            network_configuration={
+                "subnets": a.network.private_subnet_ids,
+                "security_groups": [a.network.api_security_group_id],
+                "assign_public_ip": False,
+            },
+            load_balancers=[{
+                "target_group_arn": lb.blue.arn,
+                "container_name": CONTAINER,
+                "container_port": CONTAINER_PORT,
+                "advanced_configuration": {
+                    "alternate_target_group_arn": lb.green.arn,
+                    "production_listener_rule": lb.production_rule.arn,
+                    "test_listener_rule": lb.test_rule.arn,
+                    "role_arn": self.infrastructure_role.arn,
+                },
+            }],
+            deployment_controller={"type": "ECS"},
+            deployment_configuration={"strategy": "BLUE_GREEN", "bake_time_in_minutes": "5"},
+            deployment_circuit_breaker={"enable": True, "rollback": True},
+            health_check_grace_period_seconds=60,
+            propagate_tags="SERVICE",
+            enable_execute_command=False,
+            # Autoscaling owns the task count; Pulumi sets only the starting value.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCount"],
+                                        depends_on=[lb.https_listener, *self.service_linked_roles]),
+        )  # fmt: skip
+
+    def _scale(self) -> None:
+        scale_service(
+            f"{self._resource_name}-scaling",
+            api=self._args.api,
+            cluster_name=self.cluster.name,
+            service_name=self.service.name,
+            load_balancer_arn_suffix=self.load_balancer.arn_suffix,
+            parent=self,
+        )
+
+    # --- front door ----------------------------------------------------------------------------
+
+    def _create_front_door(self) -> ApiFrontDoor:
+        a = self._args
+        return ApiFrontDoor(
+            f"{self._resource_name}-gateway",
+            ApiFrontDoorArgs(
+                ctx=a.ctx,
+                namer=a.namer,
+                processor_function_name=a.processor_function_name,
+                processor_invoke_arn=a.processor_invoke_arn,
+                alb_dns_name=a.api.domain_name or self.load_balancer.dns_name,
+                alb_certificate_is_self_signed=a.api.domain_name is None,
+                origin_verify_value=self.origin_verify.result,
+                rate_limit=a.api.rate_limit,
+                burst_limit=a.api.burst_limit,
+                log_retention_days=a.log_retention_days,
+                logs_kms_key_arn=a.data.logs_key_arn,
+            ),
+            opts=self._child,
+        )
+
+    def _create_firewall(self) -> WebFirewall:
+        return WebFirewall(
+            f"{self._resource_name}-waf",
+            WebFirewallArgs(
+                namer=self._args.namer,
+                waf=self._args.waf,
+                protected_resource_arns=[self.front_door.stage_arn, self.load_balancer.arn],
+                log_bucket_arn=self._args.data.archive_bucket_arn,
+            ),
+            opts=self._child,
+        )

@@ -1,0 +1,99 @@
+"""The fraud-api task's containers: the service and its X-Ray daemon sidecar.
+
+The contract with the image (fraud_api/Dockerfile): it listens on CONTAINER_PORT, answers
+HEALTH_PATH while the process is alive, runs as an unprivileged user, writes only to /tmp, and
+reads its settings from FRAUD_API_* variables. No secret value is in the environment: the service
+reads the RDS-managed secret and the API configuration secret with its task role at run time,
+because it must read them again after each rotation.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+CONTAINER = "fraud-api"
+CONTAINER_PORT = 8000
+HEALTH_PATH = "/api/health"
+APP_USER = "10001"
+XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
+XRAY_USER = "1337"
+HEALTH_CHECK = (
+    f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}{HEALTH_PATH}', timeout=2)"
+)
+
+
+def _logging(region: str, log_group: str, prefix: str) -> dict[str, Any]:
+    # non-blocking: a slow log pipeline must never stall a scoring request.
+    return {
+        "logDriver": "awslogs",
+        "options": {
+            "awslogs-group": log_group,
+            "awslogs-region": region,
+            "awslogs-stream-prefix": prefix,
+            "mode": "non-blocking",
+            "max-buffer-size": "4m",
+        },
+    }
+
+
+def container_definitions(
+    region: str,
+    image: str,
+    log_group: str,
+    db_host: str,
+    db_secret_arn: str,
+    api_config_secret_arn: str,
+    *,
+    db_port: int,
+    db_name: str,
+) -> str:
+    """The task definition's container JSON."""
+    environment = {
+        "FRAUD_API_ENVIRONMENT": "aws",
+        "FRAUD_API_DB_HOST": db_host,
+        "FRAUD_API_DB_PORT": str(db_port),
+        "FRAUD_API_DB_NAME": db_name,
+        "FRAUD_API_DB_SECRET_ARN": db_secret_arn,
+        "FRAUD_API_DB_SSLMODE": "verify-full",
+        "FRAUD_API_API_CONFIG_SECRET_ARN": api_config_secret_arn,
+        "AWS_REGION": region,
+        "WEB_CONCURRENCY": "2",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+    }
+    api = {
+        "name": CONTAINER,
+        "image": image,
+        "essential": True,
+        "portMappings": [{"containerPort": CONTAINER_PORT, "protocol": "tcp"}],
+        "environment": [{"name": k, "value": v} for k, v in sorted(environment.items())],
+        "readonlyRootFilesystem": True,
+        "privileged": False,
+        "user": APP_USER,
+        "linuxParameters": {"initProcessEnabled": True, "capabilities": {"drop": ["ALL"]}},
+        # The only writable path: Python's and uvicorn's temporary files.
+        "mountPoints": [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}],
+        "healthCheck": {
+            "command": ["CMD", "python", "-c", HEALTH_CHECK],
+            "interval": 15,
+            "timeout": 5,
+            "retries": 3,
+            "startPeriod": 30,
+        },
+        "logConfiguration": _logging(region, log_group, "api"),
+        "dependsOn": [{"containerName": "xray-daemon", "condition": "START"}],
+    }
+    xray = {
+        "name": "xray-daemon",
+        "image": XRAY_IMAGE,
+        "essential": False,
+        "cpu": 32,
+        "memoryReservation": 256,
+        "portMappings": [{"containerPort": 2000, "protocol": "udp"}],
+        "readonlyRootFilesystem": True,
+        "privileged": False,
+        "user": XRAY_USER,
+        "linuxParameters": {"capabilities": {"drop": ["ALL"]}},
+        "logConfiguration": _logging(region, log_group, "xray"),
+    }
+    return json.dumps([api, xray])

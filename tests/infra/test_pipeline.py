@@ -1,0 +1,238 @@
+"""FraudPipeline: the four functions, their roles, the stream mapping, the schedule and the rotation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from harness import ACCOUNT_ID, ProgramRun, Recorded
+
+from components.lambda_package import source_files
+from components.pipeline import PACKAGES, SCORING_TRAINING_MODULES
+from fraud_common import env
+
+FUNCTIONS = ("processor", "analyzer", "reporter", "rotator")
+# The only actions AWS offers no resource-level permission for.
+UNSCOPED_ACTIONS = {
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "ec2:CreateNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DeleteNetworkInterface",
+    "ec2:AssignPrivateIpAddresses",
+    "ec2:UnassignPrivateIpAddresses",
+}
+
+
+def _function(run: ProgramRun, fn: str) -> Recorded:
+    return run.named("aws:lambda/function:Function", f"fraud-{fn}")
+
+
+def _policy(run: ProgramRun, fn: str) -> list[dict]:
+    return json.loads(run.named("aws:iam/rolePolicy:RolePolicy", f"fraud-{fn}-role-policy").inputs["policy"])[
+        "Statement"
+    ]
+
+
+def _grants(run: ProgramRun, fn: str) -> dict[str, set[str]]:
+    """action -> resources, over the function's whole policy."""
+    grants: dict[str, set[str]] = {}
+    for statement in _policy(run, fn):
+        for action in statement["Action"]:
+            grants.setdefault(action, set()).update(statement["Resource"])
+    return grants
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_pipeline_function_runtime_and_limits_follow_config(run: ProgramRun, fn: str) -> None:
+    inputs = _function(run, fn).inputs
+    assert inputs["name"] == f"lambda-{fn}-{run.suffix}"
+    assert inputs["runtime"] == "python3.11"
+    assert inputs["handler"] == f"functions.{fn}.handler.lambda_handler"
+    assert inputs["reservedConcurrentExecutions"] >= 100
+    assert 1 <= inputs["timeout"] <= 300
+    assert inputs["memorySize"] == 512
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_pipeline_function_runs_in_private_subnets_with_tracing(run: ProgramRun, fn: str) -> None:
+    inputs = _function(run, fn).inputs
+    assert inputs["vpcConfig"] == {
+        "subnetIds": ["subnet-private-0", "subnet-private-1", "subnet-private-2"],
+        "securityGroupIds": ["fraud-lambda-sg-id"],
+    }
+    assert inputs["tracingConfig"] == {"mode": "Active"}
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_pipeline_function_environment_is_exact_and_kms_encrypted(run: ProgramRun, fn: str) -> None:
+    inputs = _function(run, fn).inputs
+    variables = inputs["environment"]["variables"]
+    assert set(variables) == set(env.FUNCTION_ENV[fn]) | set(env.FIXED_ENV)
+    assert all(variables[k] == v for k, v in env.FIXED_ENV.items())
+    assert inputs["kmsKeyArn"].endswith("key/fraud-data-key")
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_pipeline_function_logs_to_its_own_encrypted_log_group(run: ProgramRun, fn: str) -> None:
+    function = _function(run, fn)
+    log_group = run.named("aws:cloudwatch/logGroup:LogGroup", f"fraud-{fn}-logs").inputs
+    assert log_group["name"] == f"/aws/lambda/{function.inputs['name']}"
+    assert log_group["retentionInDays"] == 7
+    assert log_group["kmsKeyId"].endswith("key/fraud-logs-key")
+    assert function.inputs["loggingConfig"] == {"logFormat": "JSON", "logGroup": log_group["name"]}
+    assert run.options[function.name].depends_on == (f"fraud-{fn}-logs",)
+
+
+def test_pipeline_powertools_layer_matches_region_and_architecture(run: ProgramRun) -> None:
+    region = run.config["aws:region"]
+    for fn in FUNCTIONS:
+        inputs = _function(run, fn).inputs
+        assert inputs["architectures"] == ["arm64"]
+        assert inputs["layers"] == [
+            f"arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-arm64:27"
+        ]
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_pipeline_package_holds_only_what_the_handler_imports(dev: ProgramRun, fn: str) -> None:
+    files = set(_function(dev, fn).inputs["code"].assets)
+    assert f"functions/{fn}/handler.py" in files
+    assert "fraud_common/transaction.py" in files
+    assert not [f for f in files if "__pycache__" in f or f.startswith("tests/") or not f.endswith((".py", ".json"))]
+    assert not files & set(SCORING_TRAINING_MODULES)
+    assert files == set(source_files(PACKAGES[fn], exclude=SCORING_TRAINING_MODULES))
+    # Only the analyzer scores.
+    assert any(f.startswith("fraud_scoring/") for f in files) == (fn == "analyzer")
+
+
+def test_pipeline_one_least_privilege_role_per_function(run: ProgramRun) -> None:
+    roles = {r.name: r for r in run.of_type("aws:iam/role:Role") if r.name.startswith("fraud-")}
+    for fn in FUNCTIONS:
+        role = roles[f"fraud-{fn}-role"]
+        assert role.inputs["name"] == f"role-{fn}-{run.suffix}"
+        trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+        assert trust == [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ]
+        assert _function(run, fn).inputs["role"].endswith(f"role/role-{fn}-{run.suffix}")
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_pipeline_policies_use_no_wildcard_action_and_scope_resources(run: ProgramRun, fn: str) -> None:
+    for action, resources in _grants(run, fn).items():
+        assert "*" not in action, f"{fn}: wildcard action {action}"
+        if "*" in resources:
+            assert action in UNSCOPED_ACTIONS, f"{fn}: {action} on * although AWS offers a narrower resource"
+    log_writes = _grants(run, fn)["logs:PutLogEvents"]
+    assert log_writes == {
+        f"arn:aws:logs:{run.config['aws:region']}:{ACCOUNT_ID}:log-group:/aws/lambda/lambda-{fn}-{run.suffix}:*"
+    }
+
+
+def test_pipeline_processor_writes_the_table_and_reads_one_secret(run: ProgramRun) -> None:
+    grants = _grants(run, "processor")
+    table = f"arn:aws:dynamodb:{run.config['aws:region']}:{ACCOUNT_ID}:table/transactions-{run.suffix}"
+    assert grants["dynamodb:PutItem"] == {table}
+    assert grants["dynamodb:Query"] == {table}
+    assert grants["secretsmanager:GetSecretValue"] == {run.outputs["api_config_secret_arn"]}
+    assert "dynamodb:Scan" not in grants and "dynamodb:DeleteItem" not in grants
+
+
+def test_pipeline_analyzer_reads_history_indexes_and_updates_decisions(run: ProgramRun) -> None:
+    grants = _grants(run, "analyzer")
+    table = f"arn:aws:dynamodb:{run.config['aws:region']}:{ACCOUNT_ID}:table/transactions-{run.suffix}"
+    assert grants["dynamodb:Query"] == {f"{table}/index/customer-time", f"{table}/index/terminal-time"}
+    assert grants["dynamodb:UpdateItem"] == {table}
+    assert grants["dynamodb:GetRecords"] == {f"{table}/stream/2026-01-01T00:00:00.000"}
+    assert grants["sqs:SendMessage"] == {
+        f"arn:aws:sqs:{run.config['aws:region']}:{ACCOUNT_ID}:queue/sqs-analyzer-failures-{run.suffix}"
+    }
+    assert "dynamodb:PutItem" not in grants
+
+
+def test_pipeline_reporter_reads_one_index_and_writes_reports_only(run: ProgramRun) -> None:
+    grants = _grants(run, "reporter")
+    table = f"arn:aws:dynamodb:{run.config['aws:region']}:{ACCOUNT_ID}:table/transactions-{run.suffix}"
+    assert grants["dynamodb:Query"] == {f"{table}/index/day-time"}
+    assert grants["s3:PutObject"] == {f"arn:aws:s3:::s3-reports-{run.suffix}-{ACCOUNT_ID}/reports/*"}
+    assert "dynamodb:Scan" not in grants
+
+
+def test_pipeline_rotator_manages_only_the_api_config_secret(run: ProgramRun) -> None:
+    grants = _grants(run, "rotator")
+    secret = run.outputs["api_config_secret_arn"]
+    for action in ("GetSecretValue", "PutSecretValue", "UpdateSecretVersionStage", "DescribeSecret"):
+        assert grants[f"secretsmanager:{action}"] == {secret}
+    assert not [a for a in grants if a.startswith("dynamodb:")]
+
+
+def test_pipeline_stream_mapping_reports_partial_failures_with_bounded_retries(run: ProgramRun) -> None:
+    mapping = run.one("aws:lambda/eventSourceMapping:EventSourceMapping").inputs
+    assert mapping["startingPosition"] == "LATEST"
+    assert mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["bisectBatchOnFunctionError"] is True
+    assert mapping["batchSize"] == 100 and mapping["maximumBatchingWindowInSeconds"] == 1
+    assert 0 <= mapping["maximumRetryAttempts"] <= 10
+    assert 60 <= mapping["maximumRecordAgeInSeconds"] <= 604800
+    assert mapping["destinationConfig"]["onFailure"]["destinationArn"].endswith(
+        f":queue/sqs-analyzer-failures-{run.suffix}"
+    )
+    assert mapping["eventSourceArn"].endswith("/stream/2026-01-01T00:00:00.000")
+    [pattern] = [json.loads(f["pattern"]) for f in mapping["filterCriteria"]["filters"]]
+    assert pattern == {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"status": {"S": ["RECEIVED"]}}}}
+
+
+def test_pipeline_failure_queue_is_kms_encrypted_and_keeps_two_weeks(run: ProgramRun) -> None:
+    queue = run.one("aws:sqs/queue:Queue").inputs
+    assert queue["name"] == f"sqs-analyzer-failures-{run.suffix}"
+    assert queue["kmsMasterKeyId"].endswith("key/fraud-data-key")
+    assert queue["messageRetentionSeconds"] == 14 * 24 * 3600
+
+
+def test_pipeline_reporter_runs_daily_on_schedule(run: ProgramRun) -> None:
+    rule = run.one("aws:cloudwatch/eventRule:EventRule").inputs
+    assert rule["scheduleExpression"] == "cron(15 0 * * ? *)"
+    target = run.one("aws:cloudwatch/eventTarget:EventTarget").inputs
+    assert target["arn"].endswith(f"function:lambda-reporter-{run.suffix}")
+    permission = run.named("aws:lambda/permission:Permission", "fraud-reporter-invoke").inputs
+    assert permission["principal"] == "events.amazonaws.com"
+    assert permission["sourceArn"].endswith(f"rule/rule-daily-report-{run.suffix}")
+
+
+def test_pipeline_api_config_secret_rotates_every_30_days_with_the_rotator(run: ProgramRun) -> None:
+    rotation = run.one("aws:secretsmanager/secretRotation:SecretRotation", "api-config")
+    assert rotation.inputs["rotationLambdaArn"].endswith(f"function:lambda-rotator-{run.suffix}")
+    assert rotation.inputs["rotationRules"] == {"automaticallyAfterDays": 30}
+    permission = run.named("aws:lambda/permission:Permission", "fraud-rotator-invoke").inputs
+    assert permission["principal"] == "secretsmanager.amazonaws.com"
+    assert permission["sourceArn"] == run.outputs["api_config_secret_arn"]
+    assert run.options[rotation.name].depends_on == ("fraud-rotator-invoke",)
+
+
+def test_pipeline_every_permission_is_scoped_by_source_arn(run: ProgramRun) -> None:
+    permissions = run.of_type("aws:lambda/permission:Permission")
+    assert permissions
+    assert all(p.inputs.get("sourceArn") for p in permissions)
+
+
+def test_pipeline_lambda_egress_is_https_to_aws_apis_only(dev: ProgramRun, prod: ProgramRun) -> None:
+    def egress(run: ProgramRun) -> list[tuple]:
+        rules = [
+            r
+            for r in run.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
+            if r.inputs["securityGroupId"] == "fraud-lambda-sg-id"
+        ]
+        assert all(
+            (r.inputs["ipProtocol"], r.inputs["fromPort"], r.inputs["toPort"]) == ("tcp", 443, 443) for r in rules
+        )
+        return sorted((r.inputs.get("cidrIpv4") or "", r.inputs.get("prefixListId") or "") for r in rules)
+
+    # dev has no interface endpoints: AWS APIs through the NAT; prod stays inside the VPC.
+    assert egress(dev) == [("", "pl-dynamodb"), ("", "pl-s3"), ("0.0.0.0/0", "")]
+    assert egress(prod) == [("", "pl-dynamodb"), ("", "pl-s3"), ("10.30.0.0/16", "")]
+
+
+def test_pipeline_exports_function_names_and_failure_queue(run: ProgramRun) -> None:
+    assert run.outputs["function_names"] == {fn: f"lambda-{fn}-{run.suffix}" for fn in FUNCTIONS}
+    assert run.outputs["analyzer_failure_queue_url"].endswith(f"/sqs-analyzer-failures-{run.suffix}")
