@@ -22,6 +22,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-2")
 
 import boto3
 import pytest
+from handler_support import BUCKET, CONFIG, SECRET_NAME, TABLE
 from moto import mock_aws
 
 from fraud_common import env
@@ -32,11 +33,6 @@ from functions.common.api_config import api_config
 from functions.common.aws import reset_clients
 from functions.common.observability import logger, metrics
 
-from handler_support import CONFIG
-
-TABLE = "transactions-test"
-BUCKET = "reports-test"
-SECRET_NAME = "api-config-test"
 # moto resets boto3's default session on every mock start, and a fresh session re-parses the
 # service models (~0.1 s per client). One session for the whole run keeps the tier fast.
 SESSION = boto3.session.Session()

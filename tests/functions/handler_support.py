@@ -9,6 +9,10 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeSerializer
 
+TABLE = "transactions-test"
+BUCKET = "reports-test"
+SECRET_NAME = "api-config-test"
+STREAM_ARN = "arn:aws:dynamodb:us-east-2:123456789012:table/transactions-test/stream/2026-11-21T00:00:00.000"
 VISA = "4111111111111111"
 MASTERCARD = "5555555555554444"
 AMEX = "378282246310005"
@@ -39,6 +43,31 @@ def find_pans(text: str) -> list[str]:
     found = [m.group(0) for m in _CANDIDATE.finditer(text) if _luhn(re.sub(r"[ -]", "", m.group(0)))]
     squeezed = re.sub(r"[ -]", "", text)
     found += [pan for pan in PANS if pan in squeezed]
+    return found
+
+
+def pans_in_items(raw_items: list[dict[str, Any]]) -> list[str]:
+    """PANs in stored items: every string value is scanned; numbers (epoch-ms timestamps are
+    13 digits and may pass Luhn) are only compared with the test PANs."""
+    found: list[str] = []
+
+    def walk(value: Any) -> None:
+        if isinstance(value, dict):
+            for kind, inner in value.items():
+                if kind == "N":
+                    found.extend(pan for pan in PANS if pan in str(inner))
+                else:
+                    walk(inner)
+        elif isinstance(value, list):
+            for inner in value:
+                walk(inner)
+        elif isinstance(value, str):
+            found.extend(find_pans(value))
+
+    for item in raw_items:
+        for name, value in item.items():
+            found.extend(find_pans(name))
+            walk(value)
     return found
 
 
@@ -109,7 +138,7 @@ def stream_record(item: dict[str, Any], *, sequence: str, event_name: str = "INS
             "SizeBytes": 256,
             "StreamViewType": "NEW_AND_OLD_IMAGES",
         },
-        "eventSourceARN": "arn:aws:dynamodb:us-east-2:123456789012:table/transactions-test/stream/2026-11-21T00:00:00.000",
+        "eventSourceARN": STREAM_ARN,
     }
 
 

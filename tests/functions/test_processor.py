@@ -9,22 +9,22 @@ import json
 from typing import Any
 
 import pytest
-
-from fraud_common.transaction import MAX_BODY_BYTES
-from functions.processor.handler import lambda_handler
-
-from conftest import TABLE
 from handler_support import (
     DROP,
     MASTERCARD,
     PAN_HASH_KEY,
+    TABLE,
     VISA,
     api_event,
     dump_table,
     find_pans,
     iso,
+    pans_in_items,
     transaction_body,
 )
+
+from fraud_common.transaction import MAX_BODY_BYTES
+from functions.processor.handler import lambda_handler
 
 
 def _post(ctx: Any, body: Any, headers: dict[str, str] | None = None, **kw: Any) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def _transactions(aws: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _assert_no_pan_anywhere(aws: dict[str, Any], logs: Any, *responses: dict[str, Any]) -> None:
-    assert find_pans(json.dumps(dump_table(aws["dynamodb"], TABLE))) == []
+    assert pans_in_items(dump_table(aws["dynamodb"], TABLE)) == []
     assert find_pans(logs.getvalue()) == []
     for response in responses:
         assert find_pans(json.dumps(response)) == []
