@@ -68,7 +68,18 @@ def _load_balancer(region: str, _name: str, inputs: dict[str, Any]) -> dict[str,
     }
 
 
+def _certificate(_region: str, _name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    if inputs.get("validationMethod") != "DNS":
+        return {}
+    domain = inputs["domainName"]
+    record = {"resourceRecordName": f"_abc.{domain}.", "resourceRecordType": "CNAME",
+              "resourceRecordValue": "_xyz.acm-validations.aws.", "domainName": domain}  # fmt: skip
+    return {"domainValidationOptions": [record]}
+
+
 COMPUTED: dict[str, Computed] = {
+    "aws:acm/certificate:Certificate": _certificate,
+    "aws:route53/record:Record": lambda _r, _n, i: {"fqdn": i["name"].rstrip(".")},
     "aws:s3/bucket:Bucket": _bucket,
     "aws:dynamodb/table:Table": _table,
     "aws:rds/cluster:Cluster": _cluster,
