@@ -25,7 +25,7 @@ from __future__ import annotations
 from bisect import bisect_right
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 from fraud_scoring.types import History, HistoryItem, Transaction
 
@@ -114,7 +114,14 @@ class Features(NamedTuple):
     are reported and contained per day, so whole days pin the window better than hours."""
     terminal_calendar_days_since_known_legit: float
     """UTC calendar days from the latest known legitimate transaction to t (HISTORY_DAYS if
-    none): without a streak, the span in which an as yet unseen compromise could have begun."""
+    none)."""
+    terminal_streak_min_amount: float
+    """Smallest amount among the streak's frauds (-1 without a streak). Ordinary amounts point
+    to a compromised terminal; a lone very large one to a stolen card that passed by."""
+    terminal_unseen_days: float
+    """When the newest known label is legitimate (or there is none): UTC calendar days since
+    it, the span in which a compromise could have begun that no known label reveals yet; the
+    risk of such an unseen compromise grows with it. 0 when the newest known label is fraud."""
 
 
 FEATURE_NAMES: tuple[str, ...] = Features._fields
@@ -151,10 +158,10 @@ def _known_labels(items: list[HistoryItem], t: float) -> list[int]:
 
     Fast path returns the bools themselves (True == 1, False == 0 for count/index).
     """
-    frauds: list[int] = [it.fraud for it in items]  # type: ignore[misc]
+    frauds = [it.fraud for it in items]
     times = [it.label_time for it in items]
-    if None not in frauds and (not times or (None not in times and max(times) <= t)):  # type: ignore[type-var]
-        return frauds
+    if None not in frauds and None not in times and (not times or max(cast(list[float], times)) <= t):
+        return cast(list[int], frauds)
     return [
         -1 if f is None or (lt is not None and lt > t) else (1 if f else 0) for f, lt in zip(frauds, times, strict=True)
     ]
@@ -259,11 +266,18 @@ def compute_features(
         streak_days = (t - tts[j - 1 - first]) / DAY
         streak_cal = float(today - int(tts[j - 1 - first] // DAY))
         streak_count = float(rev[:stop].count(1))
+        streak_min = min(
+            it.amount for it, lab in zip(term[j - stop : j], labels[j - stop : j], strict=True) if lab == 1
+        )
         bound_days = days_legit
+        unseen = 0.0
     else:
-        streak_days = bound_days = streak_cal = -1.0
+        streak_days = bound_days = streak_cal = streak_min = -1.0
         streak_count = 0.0
+        unseen = -1.0
     cal_legit = float(today - int(tts[j - 1 - newest_legit] // DAY)) if newest_legit >= 0 else float(HISTORY_DAYS)
+    if unseen < 0:
+        unseen = cal_legit
 
     sec_of_day = t % DAY
     weekday = (today + 3) % 7  # 1970-01-01 was a Thursday (Monday = 0)
@@ -299,4 +313,6 @@ def compute_features(
         streak_count,
         streak_cal,
         cal_legit,
+        streak_min,
+        unseen,
     )

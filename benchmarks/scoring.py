@@ -1,0 +1,104 @@
+"""Scoring speed of fraud_scoring on one core, with the shipped model.
+
+Run from the repository root: ``.venv/bin/python benchmarks/scoring.py``. Prints
+* scores/s from precomputed features (model + rules + decision; target >= 50 000/s),
+* p50/p99 latency of features + score from 30 days of history with ~100 transactions per
+  customer (target p99 <= 100 us).
+Histories are synthetic but shaped like the simulator's: the customer pays ~3.3 times a day at
+nearby terminals, the terminal sees ~1 payment a day, some labels are fraud.
+"""
+
+from __future__ import annotations
+
+import gc
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from fraud_scoring import HISTORY_DAYS, History, HistoryItem, Scorer, Transaction, compute_features
+
+DAY = 86_400.0
+NOW = 1_533_686_400.0  # 2018-08-08T00:00:00Z, the handbook's test week
+
+
+def make_case(rng: random.Random, k: int) -> tuple[Transaction, History]:
+    """One transaction with ~100 customer transactions over 30 days and its terminal's history."""
+    t = NOW + rng.uniform(0, 7 * DAY)
+    cust, term = f"c{k}", f"t{k}"
+    mean = rng.uniform(5, 100)
+    customer: list[HistoryItem] = []
+    span = HISTORY_DAYS * DAY
+    # 100 in the last 30 days, pro rata over the whole HISTORY_DAYS the caller fetches.
+    n_customer = int(100 * HISTORY_DAYS / 30)
+    for i in range(n_customer):
+        ts = t - rng.uniform(1, span)
+        amount = round(max(rng.gauss(mean, mean / 2), 0.0), 2)
+        fraud = rng.random() < 0.01
+        customer.append(HistoryItem(f"{k}-c{i}", ts, amount, cust, f"t{rng.randrange(80)}", fraud, ts + 7 * DAY))
+    terminal: list[HistoryItem] = []
+    compromised_since = t - rng.uniform(0, 40) * DAY if rng.random() < 0.2 else None
+    for i in range(HISTORY_DAYS):
+        ts = t - rng.uniform(1, span)
+        fraud = compromised_since is not None and ts >= compromised_since
+        terminal.append(HistoryItem(f"{k}-t{i}", ts, rng.uniform(5, 100), f"c{i}", term, fraud, ts + 7 * DAY))
+    customer.sort(key=lambda it: it.timestamp)
+    terminal.sort(key=lambda it: it.timestamp)
+    amount = mean * (5 if rng.random() < 0.05 else 1)
+    tx = Transaction(f"tx{k}", t, cust, term, round(amount, 2))
+    return tx, History(tuple(customer), tuple(terminal))
+
+
+def main() -> None:
+    scorer = Scorer.load()
+    rng = random.Random(20180808)
+    cases = [make_case(rng, k) for k in range(500)]
+    features = [compute_features(tx, hist) for tx, hist in cases]
+    n_cust = statistics.mean(f.customer_nb_tx_30d - 1 for f in features)
+    n_term = statistics.mean(len(h.terminal) for _, h in cases)
+
+    # Throughput from precomputed features: full ScoreResult (model, rules, reasons, decision).
+    rounds = 40
+    gc.disable()
+    best = float("inf")
+    for _ in range(5):
+        start = time.perf_counter()
+        for _ in range(rounds):
+            for f in features:
+                scorer.score_features(f)
+        best = min(best, time.perf_counter() - start)
+    per_second = rounds * len(features) / best
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for f in features:
+            scorer.probability(f)
+    model_only = rounds * len(features) / (time.perf_counter() - start)
+
+    # Latency of features + score, one call at a time, as a request handler would do it.
+    latencies: list[float] = []
+    for _ in range(40):
+        for tx, hist in cases:
+            t0 = time.perf_counter_ns()
+            scorer.score(tx, hist)
+            latencies.append((time.perf_counter_ns() - t0) / 1000)
+    gc.enable()
+    latencies.sort()
+    p50 = latencies[len(latencies) // 2]
+    p99 = latencies[int(len(latencies) * 0.99)]
+
+    print(f"model {scorer.model_version}, {len(features)} distinct cases")
+    print(f"history: {n_cust:.0f} customer tx in 30 days, {n_term:.0f} terminal tx in {HISTORY_DAYS} days")
+    print(f"scores/s from precomputed features (model+rules+decision): {per_second:,.0f}  [target >= 50,000]")
+    print(f"model-only predictions/s: {model_only:,.0f}")
+    print(
+        f"features+score latency: p50 {p50:.1f} us, p99 {p99:.1f} us ({len(latencies)} calls)  [target p99 <= 100 us]"
+    )
+    ok = per_second >= 50_000 and p99 <= 100
+    print("speed targets:", "met" if ok else "NOT met")
+
+
+if __name__ == "__main__":
+    main()
