@@ -97,7 +97,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         monkeypatch.setenv(name, value)
     monkeypatch.delenv(env.REPORTS_KMS_KEY_ARN, raising=False)
     monkeypatch.delenv(env.API_CONFIG_CACHE_SECONDS, raising=False)
-    with mock_aws():
+    # Docker-less Lambda backend: the rotation tests dispatch its invocations to the real handler.
+    with mock_aws(config={"lambda": {"use_docker": False}}):
         dynamodb = SESSION.client("dynamodb")
         dynamodb.create_table(**boto3_create_table_args(TABLE))
         s3 = SESSION.client("s3")
@@ -106,7 +107,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         arn = secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps(CONFIG))["ARN"]
         monkeypatch.setenv(env.API_CONFIG_SECRET_ARN, arn)
         reset_clients()
-        yield {"dynamodb": dynamodb, "s3": s3, "secretsmanager": secrets, "secret_arn": arn}
+        yield {"dynamodb": dynamodb, "s3": s3, "secretsmanager": secrets, "secret_arn": arn, "session": SESSION}
 
 
 @pytest.fixture
