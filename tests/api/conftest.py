@@ -19,6 +19,7 @@ def pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
     """One embedded PostgreSQL for the tier (Unix socket only), stopped and deleted at the end."""
     server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
     server.start()
+    server.disable_durability()
     yield server
     server.cleanup()
 

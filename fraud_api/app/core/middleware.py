@@ -7,10 +7,12 @@ import logging
 import re
 import time
 import uuid
+from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fraud_api.app.core.logging import request_id_var
+from fraud_common.card import redact_pans
 
 REQUEST_ID_HEADER = "x-request-id"
 # Accept a caller's id (API Gateway's, the ALB's trace id) only if it is short and inert.
@@ -24,6 +26,11 @@ _INTERNAL_START: Message = {
 }
 
 
+def _route_templates(app: Any) -> list[tuple[re.Pattern[str], str]]:
+    paths = app.openapi().get("paths", {}) if hasattr(app, "openapi") else {}
+    return [(re.compile("^" + re.sub(r"\\{[^/]+?\\}", "[^/]+", re.escape(p)) + "$"), p) for p in paths]
+
+
 def _internal_body(request_id: str) -> bytes:
     body = {"error": "internal_error", "message": "unexpected error; quote the requestId", "requestId": request_id}
     return json.dumps(body).encode()
@@ -35,6 +42,19 @@ class RequestIdMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        self._templates: list[tuple[re.Pattern[str], str]] | None = None
+
+    def _loggable_path(self, scope: Scope) -> str:
+        """The route template (``/api/v1/decisions/{transaction_id}``) rather than the raw path: no
+        client-controlled value reaches the log, and the field has few distinct values. Paths no
+        route declares are logged redacted."""
+        if self._templates is None:
+            self._templates = _route_templates(scope.get("app"))
+        path = str(scope.get("path", ""))
+        for pattern, template in self._templates:
+            if pattern.match(path):
+                return template
+        return redact_pans(path)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -44,7 +64,8 @@ class RequestIdMiddleware:
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 candidate = value.decode("latin-1")
-                if _VALID_ID.match(candidate):
+                # A card number is a valid-looking id too; it must not become a log field.
+                if _VALID_ID.match(candidate) and redact_pans(candidate) == candidate:
                     request_id = candidate
                 break
         if request_id is None:
@@ -79,7 +100,7 @@ class RequestIdMiddleware:
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": scope["path"],
+                    "path": self._loggable_path(scope),
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000.0, 3),
                 },

@@ -1,0 +1,109 @@
+"""History read back from PostgreSQL: the windows the scorer needs, labels joined, features used."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from fraud_api.app import repository
+from fraud_api.app.core.config import Settings
+from fraud_scoring import HISTORY_DAYS
+from tests.api.utils import ago, iso, new_id, transaction
+
+
+@pytest.fixture
+def conn(settings: Settings) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+    assert settings.DATABASE_URL is not None
+    with psycopg.connect(settings.DATABASE_URL.get_secret_value(), autocommit=True) as connection:
+        yield connection
+
+
+def _score(client: TestClient, **fields: object) -> str:
+    body = transaction(**fields)
+    response = client.post("/api/v1/score", json=body)
+    assert response.status_code == 200, response.text
+    return str(body["transactionId"])
+
+
+def _label(client: TestClient, tx_id: str, fraud: bool, days_ago: float) -> None:
+    body = {"transactionId": tx_id, "fraud": fraud, "source": "chargeback", "labelTime": iso(ago(days=days_ago))}
+    assert client.post("/api/v1/feedback", json=body).status_code == 200
+
+
+def test_fetch_history_returns_customer_and_terminal_windows_with_labels(
+    client: TestClient, conn: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    # GIVEN a customer and a terminal with transactions inside and outside the history window
+    customer, terminal = new_id("cust"), new_id("term")
+    at_terminal = _score(client, customerId=new_id("cust"), terminalId=terminal, timestamp=iso(ago(days=20)))
+    own_1 = _score(client, customerId=customer, terminalId=new_id("term"), timestamp=iso(ago(days=3)))
+    both = _score(client, customerId=customer, terminalId=terminal, timestamp=iso(ago(days=1)))
+    _score(client, customerId=customer, timestamp=iso(ago(days=HISTORY_DAYS + 1)))  # too old
+    _score(client, customerId=new_id("cust"), terminalId=new_id("term"), timestamp=iso(ago(days=2)))  # unrelated
+    _label(client, at_terminal, True, days_ago=10)
+    # WHEN the history of a transaction now is fetched
+    now = ago(seconds=0).timestamp()
+    history = repository.fetch_history(conn, customer, terminal, now)
+    # THEN the customer side holds its two recent transactions, the terminal side its two, oldest
+    # first, and the terminal's label came with its label time
+    assert [h.transaction_id for h in history.customer] == [own_1, both]
+    assert [h.transaction_id for h in history.terminal] == [at_terminal, both]
+    labelled = history.terminal[0]
+    assert labelled.fraud is True
+    assert labelled.label_time == pytest.approx(ago(days=10).timestamp(), abs=5)
+    assert history.customer[1].amount == 42.5 and history.customer[1].terminal_id == terminal
+    assert history.terminal[1].fraud is None and history.terminal[1].label_time is None
+
+
+def test_fetch_history_excludes_transactions_after_the_scored_one(
+    client: TestClient, conn: psycopg.Connection[tuple[object, ...]]
+) -> None:
+    # GIVEN a customer with transactions 5 and 1 days ago
+    customer = new_id("cust")
+    older = _score(client, customerId=customer, timestamp=iso(ago(days=5)))
+    _score(client, customerId=customer, timestamp=iso(ago(days=1)))
+    # WHEN the history is fetched for a (late-arriving) transaction 3 days ago
+    history = repository.fetch_history(conn, customer, new_id("term"), ago(days=3).timestamp())
+    # THEN only the earlier one is returned: no future data leaks into a score
+    assert [h.transaction_id for h in history.customer] == [older]
+    assert history.terminal == ()
+
+
+def test_score_customer_history_makes_an_outlier_amount_reviewed(client: TestClient) -> None:
+    # GIVEN a card with six 20.00 payments over the last week
+    customer = new_id("cust")
+    for day in range(6, 0, -1):
+        _score(client, customerId=customer, amount="20.00", timestamp=iso(ago(days=day)))
+    # WHEN it pays 150.00 (the model alone approves amounts under 500)
+    result = client.post("/api/v1/score", json=transaction(customerId=customer, amount="150.00")).json()
+    # THEN the history read back triggers the amount-to-median rule: review, with the prior count
+    assert result["decision"] == "review"
+    assert any("7.5x the card's 30-day median (6 prior payments)" in r for r in result["reasons"])
+
+
+def test_score_terminal_confirmed_fraud_streak_is_reviewed(client: TestClient) -> None:
+    # GIVEN a terminal whose transactions 12 and 10 days ago were confirmed fraud 2 days ago
+    terminal = new_id("term")
+    for days in (12, 10):
+        tx_id = _score(client, terminalId=terminal, timestamp=iso(ago(days=days)))
+        _label(client, tx_id, True, days_ago=2)
+    # WHEN a new transaction at that terminal is scored
+    result = client.post("/api/v1/score", json=transaction(terminalId=terminal)).json()
+    # THEN the labels (older than the 7-day delay, known before now) raise it to review
+    assert result["decision"] == "review"
+    assert any("terminal's latest confirmed transactions are fraud" in r for r in result["reasons"])
+
+
+def test_score_fresh_fraud_label_is_ignored_within_label_delay(client: TestClient) -> None:
+    # GIVEN a terminal whose only fraud is 3 days old (younger than the 7-day label delay)
+    terminal = new_id("term")
+    tx_id = _score(client, terminalId=terminal, timestamp=iso(ago(days=3)))
+    _label(client, tx_id, True, days_ago=1)
+    # WHEN a new transaction at that terminal is scored
+    result = client.post("/api/v1/score", json=transaction(terminalId=terminal)).json()
+    # THEN the label is not used yet: approved on the model alone
+    assert result["decision"] == "approve"
+    assert len(result["reasons"]) == 1
