@@ -73,6 +73,8 @@ class ApiFrontDoor(pulumi.ComponentResource):
         self._configure_methods()
         self.api_key = self._meter_usage()
 
+        self.rest_api_name: str = args.namer.name(Kind.REST_API, "fraud")
+        self.stage_name: str = STAGE
         self.url: pulumi.Output[str] = self.stage.invoke_url
         self.stage_arn: pulumi.Output[str] = self.stage.arn
         self.api_key_id: pulumi.Output[str] = self.api_key.id
@@ -188,7 +190,7 @@ class ApiFrontDoor(pulumi.ComponentResource):
 
     def _create_stage(self) -> aws.apigateway.Stage:
         a = self._args
-        access_logs = aws.cloudwatch.LogGroup(
+        self.access_log_group = aws.cloudwatch.LogGroup(
             f"{self._resource_name}-access-logs",
             name=a.namer.name(Kind.LOG_GROUP, "apigw-access"),
             retention_in_days=a.log_retention_days,
@@ -196,7 +198,7 @@ class ApiFrontDoor(pulumi.ComponentResource):
             opts=self._child,
         )
         # API Gateway creates its execution log group on first use, unencrypted and kept forever.
-        aws.cloudwatch.LogGroup(
+        self.execution_log_group = aws.cloudwatch.LogGroup(
             f"{self._resource_name}-execution-logs",
             name=pulumi.Output.concat("API-Gateway-Execution-Logs_", self.rest_api.id, f"/{STAGE}"),
             retention_in_days=a.log_retention_days,
@@ -210,7 +212,7 @@ class ApiFrontDoor(pulumi.ComponentResource):
             deployment=self.deployment.id,
             stage_name=STAGE,
             xray_tracing_enabled=True,
-            access_log_settings={"destination_arn": access_logs.arn, "format": ACCESS_LOG_FORMAT},
+            access_log_settings={"destination_arn": self.access_log_group.arn, "format": ACCESS_LOG_FORMAT},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account]),
         )
 

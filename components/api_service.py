@@ -7,6 +7,7 @@ Gateway routes /transactions to the processor Lambda.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -18,12 +19,13 @@ from components.api_gateway import ApiFrontDoor, ApiFrontDoorArgs
 from components.autoscaling import scale_service
 from components.config import ApiConfig, WafConfig
 from components.containers import CONTAINER, CONTAINER_PORT, HEALTH_PATH, container_definitions
-from components.context import AwsContext
+from components.context import AwsContext, Stack
 from components.data_plane import DataPlaneOutputs
 from components.iam import allow, create_role
 from components.lambda_package import ROOT, source_files
 from components.load_balancer import ApiLoadBalancer, ApiLoadBalancerArgs
 from components.naming import Kind, Namer
+from components.pipeline import PipelineOutputs
 from components.vpc import NetworkOutputs
 from components.waf import WebFirewall, WebFirewallArgs
 
@@ -39,6 +41,23 @@ IMAGE_SOURCES = ("fraud_api", "fraud_common", "fraud_scoring")
 
 
 @dataclass(frozen=True)
+class ApiServiceOutputs:
+    """What operators and the observability component need from the front door and the service."""
+
+    api_url: pulumi.Output[str]
+    api_key_id: pulumi.Output[str]
+    rest_api_name: str
+    stage_name: str
+    alb_dns_name: pulumi.Output[str]
+    alb_arn_suffix: pulumi.Output[str]
+    target_group_arn_suffixes: tuple[pulumi.Output[str], ...]
+    cluster_name: pulumi.Output[str]
+    service_name: pulumi.Output[str]
+    web_acl_name: str
+    log_group_names: Sequence[pulumi.Output[str]]
+
+
+@dataclass(frozen=True)
 class FraudApiServiceArgs:
     ctx: AwsContext
     namer: Namer
@@ -47,8 +66,23 @@ class FraudApiServiceArgs:
     log_retention_days: int
     network: NetworkOutputs
     data: DataPlaneOutputs
-    processor_function_name: pulumi.Input[str]
-    processor_invoke_arn: pulumi.Input[str]
+    pipeline: PipelineOutputs
+
+    @classmethod
+    def of(
+        cls, stack: Stack, network: NetworkOutputs, data: DataPlaneOutputs, pipeline: PipelineOutputs
+    ) -> FraudApiServiceArgs:
+        config = stack.config
+        return cls(
+            ctx=stack.ctx,
+            namer=stack.namer,
+            api=config.api,
+            waf=config.waf,
+            log_retention_days=config.observability.log_retention_days,
+            network=network,
+            data=data,
+            pipeline=pipeline,
+        )
 
 
 def image_tag() -> str:
@@ -84,18 +118,27 @@ class FraudApiService(pulumi.ComponentResource):
         self.front_door = self._create_front_door()
         self.firewall = self._create_firewall()
 
-        self.api_url: pulumi.Output[str] = self.front_door.url
-        self.alb_dns_name: pulumi.Output[str] = self.load_balancer.dns_name
-        self.api_key_id: pulumi.Output[str] = self.front_door.api_key_id
-        self.cluster_name: pulumi.Output[str] = self.cluster.name
-        self.service_name: pulumi.Output[str] = self.service.name
+        lb, door = self.load_balancer, self.front_door
+        self.outputs = ApiServiceOutputs(
+            api_url=door.url,
+            api_key_id=door.api_key_id,
+            rest_api_name=door.rest_api_name,
+            stage_name=door.stage_name,
+            alb_dns_name=lb.dns_name,
+            alb_arn_suffix=lb.arn_suffix,
+            target_group_arn_suffixes=(lb.blue.arn_suffix, lb.green.arn_suffix),
+            cluster_name=self.cluster.name,
+            service_name=self.service.name,
+            web_acl_name=self.firewall.web_acl_name,
+            log_group_names=[self.log_group.name, door.access_log_group.name, door.execution_log_group.name],
+        )
         self.register_outputs(
             {
-                "api_url": self.api_url,
-                "alb_dns_name": self.alb_dns_name,
-                "api_key_id": self.api_key_id,
-                "cluster_name": self.cluster_name,
-                "service_name": self.service_name,
+                "api_url": self.outputs.api_url,
+                "alb_dns_name": self.outputs.alb_dns_name,
+                "api_key_id": self.outputs.api_key_id,
+                "cluster_name": self.outputs.cluster_name,
+                "service_name": self.outputs.service_name,
             }
         )
 
@@ -358,8 +401,8 @@ class FraudApiService(pulumi.ComponentResource):
             ApiFrontDoorArgs(
                 ctx=a.ctx,
                 namer=a.namer,
-                processor_function_name=a.processor_function_name,
-                processor_invoke_arn=a.processor_invoke_arn,
+                processor_function_name=a.pipeline.processor_function_name,
+                processor_invoke_arn=a.pipeline.processor_invoke_arn,
                 alb_dns_name=a.api.domain_name or self.load_balancer.dns_name,
                 alb_certificate_is_self_signed=a.api.domain_name is None,
                 origin_verify_value=self.origin_verify.result,

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.config import StackConfig
+from components.config import StackConfig, load_stack_config
+from components.naming import Namer
 
 # awsx places subnets in the first N zones; the architecture asks for exactly three.
 AZ_COUNT = 3
@@ -63,3 +64,21 @@ def lookup_context(config: StackConfig, provider: aws.Provider) -> AwsContext:
         region=config.region,
         availability_zones=names[:AZ_COUNT],
     )
+
+
+@dataclass(frozen=True)
+class Stack:
+    """Everything a component's args are derived from: the validated config, the account, the names."""
+
+    config: StackConfig
+    provider: aws.Provider
+    ctx: AwsContext
+    namer: Namer
+
+    @classmethod
+    def load(cls) -> Stack:
+        """Validate the configuration first: a bad stack file stops here, before any resource exists."""
+        config = load_stack_config()
+        provider = create_provider(config)
+        ctx = lookup_context(config, provider)
+        return cls(config, provider, ctx, Namer(config.environment_suffix, ctx.account_id))

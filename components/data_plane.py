@@ -11,7 +11,7 @@ import pulumi_random as random
 
 from components.bucket import LifecycleArgs, SecureBucket, SecureBucketArgs
 from components.config import DatabaseConfig
-from components.context import AwsContext
+from components.context import AwsContext, Stack
 from components.database import PORT, AuroraDatabase, AuroraDatabaseArgs
 from components.kms import create_key
 from components.naming import Kind, Namer
@@ -59,6 +59,9 @@ class DataPlaneOutputs:
     access_log_bucket_name: pulumi.Output[str]
     api_config_secret_arn: pulumi.Output[str]
     db_endpoint: pulumi.Output[str]
+    db_cluster_identifier: str
+    db_max_acu: float
+    db_log_group_name: pulumi.Output[str]
     db_port: int
     db_name: str
     db_cluster_resource_id: pulumi.Output[str]
@@ -75,6 +78,19 @@ class FraudDataPlaneArgs:
     audit_retention_days: int
     log_retention_days: int
     network: NetworkOutputs
+
+    @classmethod
+    def of(cls, stack: Stack, network: NetworkOutputs) -> FraudDataPlaneArgs:
+        config = stack.config
+        return cls(
+            ctx=stack.ctx,
+            namer=stack.namer,
+            database=config.database,
+            report_retention_days=config.pipeline.report_retention_days,
+            audit_retention_days=config.observability.audit_retention_days,
+            log_retention_days=config.observability.log_retention_days,
+            network=network,
+        )
 
 
 class FraudDataPlane(pulumi.ComponentResource):
@@ -108,6 +124,9 @@ class FraudDataPlane(pulumi.ComponentResource):
             access_log_bucket_name=self.access_log_bucket.bucket_name,
             api_config_secret_arn=self.api_config_secret.arn,
             db_endpoint=self.database.endpoint,
+            db_cluster_identifier=self.database.cluster_identifier,
+            db_max_acu=args.database.max_acu,
+            db_log_group_name=self.database.log_group.name,
             db_port=PORT,
             db_name=args.database.database_name,
             db_cluster_resource_id=self.database.cluster_resource_id,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components.config import PipelineConfig
-from components.context import AwsContext
+from components.context import AwsContext, Stack
 from components.data_plane import DataPlaneOutputs
 from components.iam import allow, create_role
 from components.lambda_package import code_archive
@@ -46,6 +47,20 @@ PACKAGES: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
+class PipelineOutputs:
+    """What the components downstream need from the pipeline."""
+
+    function_names: Mapping[str, pulumi.Output[str]]
+    function_arns: Mapping[str, pulumi.Output[str]]
+    processor_function_name: pulumi.Output[str]
+    processor_invoke_arn: pulumi.Output[str]
+    failure_queue_name: pulumi.Output[str]
+    failure_queue_url: pulumi.Output[str]
+    log_group_names: Sequence[pulumi.Output[str]]
+    stream_consumer: str = "analyzer"
+
+
+@dataclass(frozen=True)
 class FraudPipelineArgs:
     ctx: AwsContext
     namer: Namer
@@ -53,6 +68,17 @@ class FraudPipelineArgs:
     log_retention_days: int
     network: NetworkOutputs
     data: DataPlaneOutputs
+
+    @classmethod
+    def of(cls, stack: Stack, network: NetworkOutputs, data: DataPlaneOutputs) -> FraudPipelineArgs:
+        return cls(
+            ctx=stack.ctx,
+            namer=stack.namer,
+            pipeline=stack.config.pipeline,
+            log_retention_days=stack.config.observability.log_retention_days,
+            network=network,
+            data=data,
+        )
 
 
 class FraudPipeline(pulumi.ComponentResource):
@@ -63,6 +89,7 @@ class FraudPipeline(pulumi.ComponentResource):
         self._args = args
         self._resource_name = name
         self._child = pulumi.ResourceOptions(parent=self)
+        self._log_groups: list[aws.cloudwatch.LogGroup] = []
 
         self._restrict_egress()
         self.failure_queue = self._create_failure_queue()
@@ -74,18 +101,20 @@ class FraudPipeline(pulumi.ComponentResource):
         self.report_schedule = self._schedule_reports()
         self.api_config_rotation = self._rotate_api_config()
 
-        self.processor_invoke_arn: pulumi.Output[str] = self.processor.invoke_arn
-        self.processor_function_name: pulumi.Output[str] = self.processor.name
-        self.function_names: dict[str, pulumi.Output[str]] = {fn: getattr(self, fn).name for fn in PACKAGES}
-        self.function_arns: dict[str, pulumi.Output[str]] = {fn: getattr(self, fn).arn for fn in PACKAGES}
-        self.failure_queue_url: pulumi.Output[str] = self.failure_queue.url
-        self.failure_queue_name: pulumi.Output[str] = self.failure_queue.name
+        self.outputs = PipelineOutputs(
+            function_names={fn: getattr(self, fn).name for fn in PACKAGES},
+            function_arns={fn: getattr(self, fn).arn for fn in PACKAGES},
+            processor_function_name=self.processor.name,
+            processor_invoke_arn=self.processor.invoke_arn,
+            failure_queue_name=self.failure_queue.name,
+            failure_queue_url=self.failure_queue.url,
+            log_group_names=[log_group.name for log_group in self._log_groups],
+        )
         self.register_outputs(
             {
-                "function_names": self.function_names,
-                "function_arns": self.function_arns,
-                "processor_invoke_arn": self.processor_invoke_arn,
-                "failure_queue_url": self.failure_queue_url,
+                "function_names": self.outputs.function_names,
+                "processor_invoke_arn": self.outputs.processor_invoke_arn,
+                "failure_queue_url": self.outputs.failure_queue_url,
             }
         )
 
@@ -233,6 +262,7 @@ class FraudPipeline(pulumi.ComponentResource):
             kms_key_id=a.data.logs_key_arn,
             opts=self._child,
         )
+        self._log_groups.append(log_group)
         role = create_role(
             f"{resource_name}-role",
             purpose=fn,

@@ -12,7 +12,7 @@ import pulumi_awsx as awsx
 
 from components.bucket import LifecycleArgs, SecureBucket, SecureBucketArgs
 from components.config import NetworkConfig
-from components.context import AwsContext
+from components.context import AwsContext, Stack
 from components.kms import create_key
 from components.naming import Kind, Namer
 from components.policies import log_delivery_bucket_statements, log_delivery_key_statement, via_service_key_statement
@@ -45,6 +45,10 @@ class FraudVpcArgs:
     network: NetworkConfig
     ctx: AwsContext
     namer: Namer
+
+    @classmethod
+    def of(cls, stack: Stack) -> FraudVpcArgs:
+        return cls(network=stack.config.network, ctx=stack.ctx, namer=stack.namer)
 
 
 def subnet_masks(vpc_cidr: str) -> tuple[int, int]:

@@ -108,5 +108,6 @@ class WebFirewall(pulumi.ComponentResource):
             aws.wafv2.WebAclAssociation(
                 f"{name}-association-{index}", resource_arn=resource_arn, web_acl_arn=self.web_acl.arn, opts=child
             )
+        self.web_acl_name: str = acl_name
         self.web_acl_arn: pulumi.Output[str] = self.web_acl.arn
         self.register_outputs({"web_acl_arn": self.web_acl_arn})

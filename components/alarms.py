@@ -1,0 +1,200 @@
+"""The stack's alarms as data: what each watches, when it fires, and what missing data means.
+
+Every alarm's description says what to do when it fires (the README's operations section has the
+longer runbook). `treat_missing_data` is chosen per alarm: a latency or error-rate metric is
+missing when nothing happens (notBreaching), while a missing task count means the service stopped
+reporting, which is itself the incident (breaching).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+
+MINUTE = 60
+# Aurora PostgreSQL: max_connections = LEAST(DBInstanceClassMemory / 9531392, 5000); an ACU is 2 GiB.
+_BYTES_PER_ACU = 2 * 1024**3
+_BYTES_PER_CONNECTION = 9531392
+
+
+@dataclass(frozen=True)
+class MonitoredResources:
+    """Names and dimensions of what the other components built."""
+
+    rest_api_name: pulumi.Input[str]
+    stage_name: pulumi.Input[str]
+    alb_arn_suffix: pulumi.Input[str]
+    target_group_arn_suffixes: tuple[pulumi.Input[str], ...]
+    cluster_name: pulumi.Input[str]
+    service_name: pulumi.Input[str]
+    db_cluster_identifier: str
+    db_max_acu: float
+    function_names: Mapping[str, pulumi.Input[str]]
+    stream_consumer: str
+    """The function whose iterator age measures the DynamoDB stream's backlog."""
+    failure_queue_name: pulumi.Input[str]
+    web_acl_name: str
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    purpose: str
+    description: str
+    threshold: float
+    comparison: str
+    treat_missing_data: str
+    evaluation_periods: int = 5
+    datapoints_to_alarm: int = 3
+    metric: dict[str, Any] = field(default_factory=dict)
+    """Keyword arguments of a single-metric alarm (namespace, metric_name, dimensions, statistic...)."""
+    queries: list[dict[str, Any]] = field(default_factory=list)
+    """Metric math instead: the queries; the one with return_data is compared."""
+
+
+def _metric(namespace: str, name: str, dimensions: Mapping[str, pulumi.Input[str]], stat: str) -> dict[str, Any]:
+    return {
+        "metric": {
+            "namespace": namespace,
+            "metric_name": name,
+            "dimensions": dict(dimensions),
+            "period": MINUTE,
+            "stat": stat,
+        }
+    }
+
+
+def _ratio_percent(label: str, numerator: dict[str, Any], denominator: dict[str, Any]) -> list[dict[str, Any]]:
+    """100 * numerator / denominator, 0 when nothing was counted."""
+    return [
+        {"id": "numerator", **numerator},
+        {"id": "denominator", **denominator},
+        {
+            "id": "rate",
+            "expression": "IF(denominator > 0, 100 * numerator / denominator, 0)",
+            "label": label,
+            "return_data": True,
+        },
+    ]
+
+
+def max_connections_threshold(max_acu: float, share: float = 0.8) -> int:
+    """`share` of the connections Aurora allows at the cluster's maximum capacity."""
+    return int(share * min(max_acu * _BYTES_PER_ACU / _BYTES_PER_CONNECTION, 5000))
+
+
+def alarm_specs(r: MonitoredResources, p99_threshold_ms: int) -> list[AlarmSpec]:
+    api = {"ApiName": r.rest_api_name, "Stage": r.stage_name}
+    alb = {"LoadBalancer": r.alb_arn_suffix}
+    service = {"ClusterName": r.cluster_name, "ServiceName": r.service_name}
+    db = {"DBClusterIdentifier": r.db_cluster_identifier}
+    specs = [
+        AlarmSpec(
+            "api-latency-p99",
+            f"API Gateway p99 latency above {p99_threshold_ms} ms for 3 of 5 minutes. Check the dashboard's "
+            "ALB and Aurora rows to find the slow hop; scale fraud-api or the database (README: Operations).",
+            p99_threshold_ms, "GreaterThanThreshold", "notBreaching",
+            metric={"namespace": "AWS/ApiGateway", "metric_name": "Latency", "dimensions": api,
+                    "extended_statistic": "p99", "period": MINUTE},
+        ),
+        AlarmSpec(
+            "alb-latency-p99",
+            f"fraud-api p99 response time at the ALB above {p99_threshold_ms} ms. Look at ECS CPU and Aurora "
+            "connections/ACU; a recent deployment can be rolled back (README: blue-green).",
+            p99_threshold_ms / 1000, "GreaterThanThreshold", "notBreaching",
+            metric={"namespace": "AWS/ApplicationELB", "metric_name": "TargetResponseTime", "dimensions": alb,
+                    "extended_statistic": "p99", "period": MINUTE},
+        ),
+        AlarmSpec(
+            "api-5xx-rate",
+            "More than 1% of API requests answer 5xx. Check the processor Lambda errors and fraud-api logs.",
+            1, "GreaterThanThreshold", "notBreaching",
+            queries=_ratio_percent(
+                "5xx %",
+                _metric("AWS/ApiGateway", "5XXError", api, "Sum"),
+                _metric("AWS/ApiGateway", "Count", api, "Sum"),
+            ),
+        ),
+        AlarmSpec(
+            "alb-5xx-rate",
+            "More than 1% of ALB requests to fraud-api answer 5xx (503 = database unavailable).",
+            1, "GreaterThanThreshold", "notBreaching",
+            queries=_ratio_percent(
+                "target 5xx %",
+                _metric("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb, "Sum"),
+                _metric("AWS/ApplicationELB", "RequestCount", alb, "Sum"),
+            ),
+        ),
+        AlarmSpec(
+            "ecs-tasks-below-desired",
+            "Fewer fraud-api tasks running than desired for 3 minutes: tasks crash or cannot be placed. "
+            "Read the service events and the stopped tasks' reasons.",
+            0, "GreaterThanThreshold", "breaching", evaluation_periods=3, datapoints_to_alarm=3,
+            queries=[
+                {"id": "desired", **_metric("ECS/ContainerInsights", "DesiredTaskCount", service, "Average")},
+                {"id": "running", **_metric("ECS/ContainerInsights", "RunningTaskCount", service, "Average")},
+                {"id": "missing", "expression": "desired - running", "label": "tasks missing", "return_data": True},
+            ],
+        ),
+        AlarmSpec(
+            "alb-unhealthy-targets",
+            "fraud-api targets fail the ALB health check (/api/health). Check the task logs.",
+            0, "GreaterThanThreshold", "notBreaching", evaluation_periods=3, datapoints_to_alarm=2,
+            queries=[
+                *[{"id": f"tg{i}", **_metric("AWS/ApplicationELB", "UnHealthyHostCount",
+                                             {**alb, "TargetGroup": tg}, "Maximum")}
+                  for i, tg in enumerate(r.target_group_arn_suffixes)],
+                {"id": "unhealthy", "label": "unhealthy targets", "return_data": True,
+                 "expression": " + ".join(f"FILL(tg{i}, 0)" for i in range(len(r.target_group_arn_suffixes)))},
+            ],
+        ),
+        AlarmSpec(
+            "aurora-connections-high",
+            "Aurora connections above 80% of what the maximum capacity allows. Check the fraud-api pool "
+            "size against the task count, or raise dbMaxAcu.",
+            max_connections_threshold(r.db_max_acu), "GreaterThanThreshold", "notBreaching",
+            metric={"namespace": "AWS/RDS", "metric_name": "DatabaseConnections", "dimensions": db,
+                    "statistic": "Maximum", "period": MINUTE},
+        ),
+        AlarmSpec(
+            "aurora-acu-at-max",
+            "Aurora has run at its maximum capacity for 15 minutes: queries queue. Raise dbMaxAcu.",
+            r.db_max_acu, "GreaterThanOrEqualToThreshold", "notBreaching", evaluation_periods=15,
+            datapoints_to_alarm=15,
+            metric={"namespace": "AWS/RDS", "metric_name": "ServerlessDatabaseCapacity", "dimensions": db,
+                    "statistic": "Minimum", "period": MINUTE},
+        ),
+        AlarmSpec(
+            "stream-iterator-age",
+            "The analyzer is more than a minute behind the transactions stream: scores arrive late. "
+            "Check analyzer errors, throttles and duration.",
+            60_000, "GreaterThanThreshold", "notBreaching",
+            metric={"namespace": "AWS/Lambda", "metric_name": "IteratorAge",
+                    "dimensions": {"FunctionName": r.function_names[r.stream_consumer]},
+                    "statistic": "Maximum", "period": MINUTE},
+        ),
+        AlarmSpec(
+            "analyzer-failures-queued",
+            "Stream records failed all retries and wait in the failure queue. Read one, fix the cause, "
+            "replay it (README: Operations).",
+            0, "GreaterThanThreshold", "notBreaching", evaluation_periods=1, datapoints_to_alarm=1,
+            metric={"namespace": "AWS/SQS", "metric_name": "ApproximateNumberOfMessagesVisible",
+                    "dimensions": {"QueueName": r.failure_queue_name}, "statistic": "Maximum", "period": MINUTE},
+        ),
+    ]  # fmt: skip
+    for fn, function_name in r.function_names.items():
+        specs.append(
+            AlarmSpec(
+                f"{fn}-error-rate",
+                f"More than 1% of {fn} invocations fail. Its log group has the errors (no card data).",
+                1, "GreaterThanThreshold", "notBreaching",
+                queries=_ratio_percent(
+                    f"{fn} errors %",
+                    _metric("AWS/Lambda", "Errors", {"FunctionName": function_name}, "Sum"),
+                    _metric("AWS/Lambda", "Invocations", {"FunctionName": function_name}, "Sum"),
+                ),
+            )
+        )  # fmt: skip
+    return specs

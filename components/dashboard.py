@@ -1,0 +1,109 @@
+"""The on-call dashboard, one row per hop of a request: front door, service, database, pipeline, fraud.
+
+Built as a plain dict (with Outputs inside) and serialized by `pulumi.Output.json_dumps`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import pulumi
+
+from components.alarms import MonitoredResources
+from fraud_common.env import METRICS_NAMESPACE
+
+WIDTH = 24
+PERIOD = 60
+Metric = list[Any]
+
+
+def _widget(
+    title: str, metrics: Sequence[Metric], x: int, y: int, w: int = 8, h: int = 6, **props: Any
+) -> dict[str, Any]:
+    return {
+        "type": "metric",
+        "x": x,
+        "y": y,
+        "width": w,
+        "height": h,
+        "properties": {"title": title, "metrics": list(metrics), "view": "timeSeries", "period": PERIOD, **props},
+    }
+
+
+def _row(y: int, *widgets: tuple[str, Sequence[Metric], dict[str, Any]]) -> list[dict[str, Any]]:
+    """Widgets of equal width side by side."""
+    width = WIDTH // len(widgets)
+    return [
+        _widget(title, metrics, i * width, y, w=width, **props) for i, (title, metrics, props) in enumerate(widgets)
+    ]
+
+
+def dashboard_body(r: MonitoredResources, region: str, alarm_arns: Sequence[pulumi.Input[str]]) -> dict[str, Any]:
+    api = ["ApiName", r.rest_api_name, "Stage", r.stage_name]
+    alb = ["LoadBalancer", r.alb_arn_suffix]
+    service = ["ClusterName", r.cluster_name, "ServiceName", r.service_name]
+    db = ["DBClusterIdentifier", r.db_cluster_identifier]
+    functions = list(r.function_names.items())
+    region_prop = {"region": region}
+
+    def per_function(metric: str, stat: str) -> list[Metric]:
+        return [["AWS/Lambda", metric, "FunctionName", name, {"stat": stat, "label": fn}] for fn, name in functions]
+
+    widgets: list[dict[str, Any]] = [
+        {
+            "type": "alarm",
+            "x": 0,
+            "y": 0,
+            "width": WIDTH,
+            "height": 3,
+            "properties": {"title": "Alarms (README: Operations says what to do for each)", "alarms": list(alarm_arns)},
+        },
+        *_row(
+            3,
+            ("API Gateway latency (ms)", [["AWS/ApiGateway", "Latency", *api, {"stat": s, "label": s}]
+                                          for s in ("p50", "p90", "p99")], region_prop),
+            ("API Gateway 4xx / 5xx", [["AWS/ApiGateway", m, *api, {"stat": "Sum"}] for m in ("4XXError", "5XXError")],
+             region_prop),
+            ("ALB target response p99 (s) and 5xx",
+             [["AWS/ApplicationELB", "TargetResponseTime", *alb, {"stat": "p99"}],
+              ["AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", *alb, {"stat": "Sum", "yAxis": "right"}],
+              ["AWS/ApplicationELB", "HTTPCode_ELB_5XX_Count", *alb, {"stat": "Sum", "yAxis": "right"}]], region_prop),
+        ),
+        *_row(
+            9,
+            ("fraud-api CPU / memory (%)", [["AWS/ECS", m, *service, {"stat": "Average"}]
+                                            for m in ("CPUUtilization", "MemoryUtilization")], region_prop),
+            ("fraud-api tasks: running vs desired", [["ECS/ContainerInsights", m, *service, {"stat": "Average"}]
+                                                     for m in ("RunningTaskCount", "DesiredTaskCount")], region_prop),
+            ("Aurora connections, ACU, CPU",
+             [["AWS/RDS", "DatabaseConnections", *db, {"stat": "Maximum"}],
+              ["AWS/RDS", "ServerlessDatabaseCapacity", *db, {"stat": "Maximum"}],
+              ["AWS/RDS", "CPUUtilization", *db, {"stat": "Average", "yAxis": "right"}]], region_prop),
+        ),
+        *_row(
+            15,
+            ("Lambda invocations", per_function("Invocations", "Sum"), region_prop),
+            ("Lambda errors", per_function("Errors", "Sum"), region_prop),
+            ("Lambda throttles", per_function("Throttles", "Sum"), region_prop),
+        ),
+        *_row(
+            21,
+            ("Lambda duration p99 (ms)", per_function("Duration", "p99"), region_prop),
+            ("Lambda concurrency", per_function("ConcurrentExecutions", "Maximum"), region_prop),
+            ("Stream iterator age (ms) and failure queue depth",
+             [["AWS/Lambda", "IteratorAge", "FunctionName", r.function_names[r.stream_consumer], {"stat": "Maximum"}],
+              ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", r.failure_queue_name,
+               {"stat": "Maximum", "yAxis": "right"}]], region_prop),
+        ),
+        *_row(
+            27,
+            ("WAF blocked requests", [["AWS/WAFV2", "BlockedRequests", "WebACL", r.web_acl_name, "Region", region,
+                                       "Rule", "ALL", {"stat": "Sum"}]], region_prop),
+            # Every outcome the analyzer and fraud-api emit (EMF), whatever other dimensions they carry.
+            ("Fraud decisions per minute by outcome",
+             [[{"expression": f"SEARCH('Namespace=\"{METRICS_NAMESPACE}\" MetricName=\"Decisions\"', 'Sum', {PERIOD})",
+                "id": "decisions", "label": ""}]], {**region_prop, "stacked": True}),
+        ),
+    ]  # fmt: skip
+    return {"widgets": widgets}

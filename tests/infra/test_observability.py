@@ -1,0 +1,161 @@
+"""FraudObservability: dashboard, alarms, alarm topic, X-Ray, log data protection; tracing elsewhere."""
+
+from __future__ import annotations
+
+import json
+
+from harness import ACCOUNT_ID, ProgramRun
+
+from components.observability import CARD_DATA_IDENTIFIERS
+
+FUNCTIONS = ("processor", "analyzer", "reporter", "rotator")
+VALID_MISSING_DATA = {"breaching", "notBreaching", "ignore", "missing"}
+
+
+def _dashboard(run: ProgramRun) -> dict:
+    return json.loads(run.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
+
+
+def _metric_names(run: ProgramRun) -> set[tuple[str, str]]:
+    names = set()
+    for widget in _dashboard(run)["widgets"]:
+        for metric in widget["properties"].get("metrics", []):
+            if isinstance(metric[0], str):
+                names.add((metric[0], metric[1]))
+    return names
+
+
+def _alarms(run: ProgramRun) -> dict[str, dict]:
+    return {r.inputs["name"]: r.inputs for r in run.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+
+
+def test_observability_dashboard_covers_every_hop(run: ProgramRun) -> None:
+    dashboard = run.one("aws:cloudwatch/dashboard:Dashboard").inputs
+    assert dashboard["dashboardName"] == f"dashboard-fraud-{run.suffix}"
+    expected = {
+        ("AWS/ApiGateway", "Latency"), ("AWS/ApiGateway", "4XXError"), ("AWS/ApiGateway", "5XXError"),
+        ("AWS/ApplicationELB", "TargetResponseTime"), ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count"),
+        ("AWS/ECS", "CPUUtilization"), ("AWS/ECS", "MemoryUtilization"),
+        ("ECS/ContainerInsights", "RunningTaskCount"), ("ECS/ContainerInsights", "DesiredTaskCount"),
+        ("AWS/RDS", "DatabaseConnections"), ("AWS/RDS", "ServerlessDatabaseCapacity"), ("AWS/RDS", "CPUUtilization"),
+        ("AWS/Lambda", "Invocations"), ("AWS/Lambda", "Errors"), ("AWS/Lambda", "Throttles"),
+        ("AWS/Lambda", "Duration"), ("AWS/Lambda", "ConcurrentExecutions"), ("AWS/Lambda", "IteratorAge"),
+        ("AWS/SQS", "ApproximateNumberOfMessagesVisible"), ("AWS/WAFV2", "BlockedRequests"),
+    }  # fmt: skip
+    assert expected <= _metric_names(run)
+
+
+def test_observability_dashboard_shows_latency_percentiles_per_function_and_decisions(run: ProgramRun) -> None:
+    widgets = {w["properties"].get("title"): w for w in _dashboard(run)["widgets"]}
+    latency = widgets["API Gateway latency (ms)"]["properties"]["metrics"]
+    assert [m[-1]["stat"] for m in latency] == ["p50", "p90", "p99"]
+    errors = widgets["Lambda errors"]["properties"]["metrics"]
+    assert [m[3] for m in errors] == [f"lambda-{fn}-{run.suffix}" for fn in FUNCTIONS]
+    [[decisions]] = widgets["Fraud decisions per minute by outcome"]["properties"]["metrics"]
+    assert 'MetricName="Decisions"' in decisions["expression"]
+    alarms = next(w for w in _dashboard(run)["widgets"] if w["type"] == "alarm")
+    assert len(alarms["properties"]["alarms"]) == len(_alarms(run))
+
+
+def test_observability_alarms_cover_latency_errors_capacity_and_backlog(run: ProgramRun) -> None:
+    suffix = run.suffix
+    expected = {
+        "api-latency-p99", "alb-latency-p99", "api-5xx-rate", "alb-5xx-rate", "ecs-tasks-below-desired",
+        "alb-unhealthy-targets", "aurora-connections-high", "aurora-acu-at-max", "stream-iterator-age",
+        "analyzer-failures-queued", *[f"{fn}-error-rate" for fn in FUNCTIONS],
+    }  # fmt: skip
+    assert set(_alarms(run)) == {f"alarm-{purpose}-{suffix}" for purpose in expected}
+
+
+def test_observability_every_alarm_notifies_and_says_what_to_do(run: ProgramRun) -> None:
+    topic = f"arn:aws:sns:{run.config['aws:region']}:{ACCOUNT_ID}:topic/sns-alarms-{run.suffix}"
+    for name, alarm in _alarms(run).items():
+        assert alarm["alarmActions"] == [topic] and alarm["okActions"] == [topic], name
+        assert alarm["actionsEnabled"] is True
+        assert len(alarm["alarmDescription"]) > 40, f"{name} needs a description that says what to do"
+        assert alarm["treatMissingData"] in VALID_MISSING_DATA
+
+
+def test_observability_latency_alarms_fire_above_200ms_p99(run: ProgramRun) -> None:
+    alarms = _alarms(run)
+    api = alarms[f"alarm-api-latency-p99-{run.suffix}"]
+    assert (api["extendedStatistic"], api["threshold"]) == ("p99", 200)
+    assert api["dimensions"] == {"ApiName": f"apigw-fraud-{run.suffix}", "Stage": "v1"}
+    alb = alarms[f"alarm-alb-latency-p99-{run.suffix}"]
+    assert (alb["extendedStatistic"], alb["threshold"]) == ("p99", 0.2)
+
+
+def test_observability_lambda_error_rate_alarms_use_metric_math_over_one_percent(run: ProgramRun) -> None:
+    for fn in FUNCTIONS:
+        alarm = _alarms(run)[f"alarm-{fn}-error-rate-{run.suffix}"]
+        assert alarm["threshold"] == 1 and alarm["comparisonOperator"] == "GreaterThanThreshold"
+        queries = {q["id"]: q for q in alarm["metricQueries"]}
+        assert queries["numerator"]["metric"]["metricName"] == "Errors"
+        assert queries["denominator"]["metric"]["metricName"] == "Invocations"
+        assert queries["numerator"]["metric"]["dimensions"] == {"FunctionName": f"lambda-{fn}-{run.suffix}"}
+        assert "100 * numerator / denominator" in queries["rate"]["expression"]
+        assert queries["rate"]["returnData"] is True
+
+
+def test_observability_missing_task_data_is_an_incident_missing_traffic_is_not(run: ProgramRun) -> None:
+    alarms = _alarms(run)
+    assert alarms[f"alarm-ecs-tasks-below-desired-{run.suffix}"]["treatMissingData"] == "breaching"
+    for purpose in ("api-latency-p99", "api-5xx-rate", "analyzer-failures-queued", "stream-iterator-age"):
+        assert alarms[f"alarm-{purpose}-{run.suffix}"]["treatMissingData"] == "notBreaching"
+
+
+def test_observability_capacity_alarms_follow_the_database_size(run: ProgramRun) -> None:
+    alarms = _alarms(run)
+    assert alarms[f"alarm-aurora-acu-at-max-{run.suffix}"]["threshold"] == 4.0
+    # 80% of LEAST(memory / 9531392, 5000) at 4 ACU (8 GiB): 0.8 * 901.2, rounded down.
+    assert alarms[f"alarm-aurora-connections-high-{run.suffix}"]["threshold"] == 720
+    queue = alarms[f"alarm-analyzer-failures-queued-{run.suffix}"]
+    assert queue["dimensions"] == {"QueueName": f"sqs-analyzer-failures-{run.suffix}"} and queue["threshold"] == 0
+
+
+def test_observability_alarm_topic_is_encrypted_and_mails_the_on_call(run: ProgramRun) -> None:
+    topic = run.one("aws:sns/topic:Topic").inputs
+    assert topic["name"] == f"sns-alarms-{run.suffix}"
+    assert topic["kmsMasterKeyId"].endswith("key/fraud-data-key")
+    subscription = run.one("aws:sns/topicSubscription:TopicSubscription").inputs
+    assert (subscription["protocol"], subscription["endpoint"]) == ("email", run.config["fraud-detection:alarmEmail"])
+    [statement] = json.loads(run.one("aws:sns/topicPolicy:TopicPolicy").inputs["policy"])["Statement"]
+    assert statement["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert statement["Condition"]["StringEquals"]["aws:SourceAccount"] == ACCOUNT_ID
+
+
+def test_observability_xray_sampling_rule_and_group_per_stack(run: ProgramRun) -> None:
+    rule = run.one("aws:xray/samplingRule:SamplingRule").inputs
+    group = run.one("aws:xray/group:Group").inputs
+    assert rule["ruleName"] == group["groupName"] == f"fraud-{run.suffix}"
+    assert len(rule["ruleName"]) <= 32 and 0 < rule["fixedRate"] <= 1
+    assert f"lambda-analyzer-{run.suffix}" in group["filterExpression"]
+
+
+def test_observability_tracing_is_on_in_every_component(run: ProgramRun) -> None:
+    functions = run.of_type("aws:lambda/function:Function")
+    assert functions and all(f.inputs["tracingConfig"] == {"mode": "Active"} for f in functions)
+    assert run.one("aws:apigateway/stage:Stage").inputs["xrayTracingEnabled"] is True
+    containers = json.loads(run.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"])
+    assert "xray-daemon" in [c["name"] for c in containers]
+
+
+def test_observability_every_log_group_masks_card_data(run: ProgramRun) -> None:
+    log_groups = {r.inputs["name"] for r in run.of_type("aws:cloudwatch/logGroup:LogGroup")}
+    policies = run.of_type("aws:cloudwatch/logDataProtectionPolicy:LogDataProtectionPolicy")
+    assert {p.inputs["logGroupName"] for p in policies} == log_groups
+    for policy in policies:
+        document = json.loads(policy.inputs["policyDocument"])
+        operations = {next(iter(s["Operation"])) for s in document["Statement"]}
+        assert operations == {"Audit", "Deidentify"}
+        assert all(s["DataIdentifier"] == list(CARD_DATA_IDENTIFIERS) for s in document["Statement"])
+
+
+def test_observability_exports_the_dashboard_url(run: ProgramRun) -> None:
+    region = run.config["aws:region"]
+    assert run.outputs["dashboard_url"] == (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#dashboards:name=dashboard-fraud-{run.suffix}"
+    )
+    for key in ("api_url", "alb_dns_name", "dashboard_url", "reports_bucket_name"):
+        assert run.outputs[key]
