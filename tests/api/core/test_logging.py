@@ -1,0 +1,101 @@
+"""JSON logs with the request id, the X-Request-Id contract, and the PAN redaction backstop."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fraud_api.app.core.logging import JsonFormatter, configure_logging
+from fraud_common.card import PanRedactingFilter
+from tests.api.utils import TEST_PAN, make_settings, running_app, transaction
+
+
+def _json_lines(text: str) -> list[dict[str, object]]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def test_logging_request_id_is_taken_from_caller_and_echoed(client: TestClient) -> None:
+    response = client.get("/api/health", headers={"X-Request-Id": "apigw-1234.abcd"})
+    assert response.headers["X-Request-Id"] == "apigw-1234.abcd"
+
+
+def test_logging_request_id_is_generated_when_missing_or_unsafe(client: TestClient) -> None:
+    # GIVEN no id, an id with a newline-like payload, and a card number as id
+    generated = client.get("/api/health").headers["X-Request-Id"]
+    unsafe = client.get("/api/health", headers={"X-Request-Id": "a b<script>"}).headers["X-Request-Id"]
+    pan = client.get("/api/health", headers={"X-Request-Id": TEST_PAN}).headers["X-Request-Id"]
+    # THEN each got a fresh 32-hex id instead
+    for value in (generated, unsafe, pan):
+        assert len(value) == 32 and all(c in "0123456789abcdef" for c in value)
+
+
+def test_logging_emits_one_json_line_per_request_with_request_id(
+    database_url: str, model_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a service logging to stdout WHEN a transaction is scored with a caller's request id
+    with running_app(make_settings(database_url, model_path)) as client:
+        capsys.readouterr()
+        client.post("/api/v1/score", json=transaction(), headers={"X-Request-Id": "req-42"})
+        lines = _json_lines(capsys.readouterr().out)
+    # THEN the access line is JSON with the id, route template, status and duration, and no body
+    access = [e for e in lines if e["logger"] == "fraud_api.access"]
+    assert len(access) == 1
+    entry = access[0]
+    assert entry["request_id"] == "req-42"
+    assert (entry["method"], entry["path"], entry["status"]) == ("POST", "/api/v1/score", 200)
+    assert isinstance(entry["duration_ms"], float)
+    assert str(entry["ts"]).endswith("+00:00") and entry["level"] == "INFO"
+    assert "cardNumber" not in json.dumps(lines)
+
+
+def test_logging_unexpected_error_answers_500_with_request_id_and_redacted_traceback(
+    database_url: str, model_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a bug that raises with a card number in its message
+    with running_app(make_settings(database_url, model_path)) as client:
+
+        def broken(*_: object) -> None:
+            raise RuntimeError(f"bug while handling card {TEST_PAN}")
+
+        monkeypatch.setattr(client.app.state.runtime.service, "score", broken)  # type: ignore[attr-defined]
+        capsys.readouterr()
+        response = client.post("/api/v1/score", json=transaction(), headers={"X-Request-Id": "req-500"})
+        output = capsys.readouterr().out
+    # THEN the client gets a JSON 500 with its request id and nothing internal
+    assert response.status_code == 500
+    assert response.json() == {
+        "error": "internal_error",
+        "message": "unexpected error; quote the requestId",
+        "requestId": "req-500",
+    }
+    assert response.headers["X-Request-Id"] == "req-500"
+    # AND the log has the traceback with the request id, the card number masked
+    errors = [e for e in _json_lines(output) if e["level"] == "ERROR"]
+    assert errors and errors[0]["request_id"] == "req-500"
+    assert "RuntimeError" in str(errors[0]["exc_info"]) and "411111******1111" in str(errors[0]["exc_info"])
+    assert TEST_PAN not in output
+
+
+def test_logging_formatter_masks_pan_in_message_args_and_extras(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN the service's logging setup
+    configure_logging("INFO")
+    log = logging.getLogger("fraud_api.test")
+    # WHEN a careless call logs a card number every way it can
+    log.warning("card %s declined", "4111 1111 1111 1111", extra={"detail": f"retry of {TEST_PAN}", "cvv": "123"})
+    line = _json_lines(capsys.readouterr().out)[-1]
+    # THEN only BIN + last four survive, and the CVV-named field is dropped
+    assert line["message"] == "card 4111 11** **** 1111 declined"
+    assert line["detail"] == "retry of 411111******1111"
+    assert line["cvv"] == "[REDACTED]"
+
+
+def test_logging_root_handler_carries_the_redacting_filter() -> None:
+    configure_logging("INFO")
+    ours = [h for h in logging.getLogger().handlers if getattr(h, "_fraud_api", False)]
+    assert len(ours) == 1
+    assert isinstance(ours[0].formatter, JsonFormatter)
+    assert any(isinstance(f, PanRedactingFilter) for f in ours[0].filters)
