@@ -65,7 +65,8 @@ FIXED_ENV: Mapping[str, str] = {
     POWERTOOLS_TRACER_CAPTURE_RESPONSE: "false",
     POWERTOOLS_TRACER_CAPTURE_ERROR: "false",
 }
-"""Values every function must run with (PCI: no request body or error text in logs/traces)."""
+"""Defence in depth for PCI (no request body or error text in logs/traces): the handlers already
+pass these settings explicitly to their decorators; setting them too guards future handlers."""
 
 
 class MissingEnvironment(RuntimeError):
