@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
@@ -25,6 +24,7 @@ from components.policies import (
     via_service_key_statement,
 )
 from components.vpc import NetworkOutputs
+from fraud_common.api_config import initial_configuration
 from fraud_common.tables import TRANSACTIONS
 
 # Services that encrypt data with the data key on behalf of this account's roles.
@@ -33,8 +33,6 @@ DATA_KEY_SERVICES = ("dynamodb", "rds", "secretsmanager", "s3", "sqs", "sns", "l
 AUDIT_HOT_DAYS = 90
 ALB_LOG_PREFIX = "alb"
 S3_ACCESS_LOG_PREFIX = "s3"
-# Seed thresholds; operators tune them in the secret itself (rotation keeps them).
-DEFAULT_THRESHOLDS = {"review": 0.5, "decline": 0.85}
 
 
 def _hot_then_cold(retention_days: int, storage_class: str = "GLACIER_IR") -> LifecycleArgs:
@@ -301,17 +299,10 @@ class FraudDataPlane(pulumi.ComponentResource):
         aws.secretsmanager.SecretVersion(
             f"{self._resource_name}-api-config-initial",
             secret_id=secret.id,
+            # The same seed as local mode (fraud_common.api_config): card-hash keys are versioned
+            # and never rotated with the signing key.
             secret_string=pulumi.Output.all(signing_key.result, pan_hash_key.result).apply(
-                lambda keys: json.dumps(
-                    {
-                        "thresholds": DEFAULT_THRESHOLDS,
-                        "signingKey": keys[0],
-                        # Not rotated with the signing key: a new card-hash key would split every
-                        # card's history in two. Versioned so a planned re-keying stays possible.
-                        "panHashKeys": {"1": keys[1]},
-                        "panHashKeyVersion": "1",
-                    }
-                )
+                lambda keys: initial_configuration(*keys)
             ),
             # Pulumi seeds the secret once; rotation and operators own its value afterwards.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),

@@ -107,3 +107,19 @@ def _thresholds(raw: Any, problems: list[str]) -> tuple[float, float]:
     if len(values) == 2 and not 0 < review < decline <= 1:
         problems.append(f"thresholds must satisfy 0 < review < decline <= 1 (got review={review}, decline={decline})")
     return review, decline
+
+
+DEFAULT_THRESHOLDS: Mapping[str, float] = MappingProxyType({"review": 0.5, "decline": 0.85})
+"""Seed thresholds; operators tune them in the secret itself (rotation keeps them)."""
+
+
+def initial_configuration(signing_key: str, pan_hash_key: str) -> str:
+    """The secret's first value, as the Pulumi data plane and local mode both seed it."""
+    return json.dumps(
+        {
+            "thresholds": dict(DEFAULT_THRESHOLDS),
+            "signingKey": signing_key,
+            "panHashKeys": {"1": pan_hash_key},
+            "panHashKeyVersion": "1",
+        }
+    )
