@@ -163,26 +163,35 @@ class DayAggregate:
     terminals: defaultdict[str, _Party] = field(default_factory=lambda: defaultdict(_Party))
     customers: defaultdict[str, _Party] = field(default_factory=lambda: defaultdict(_Party))
     flagged: list[dict[str, Any]] = field(default_factory=list)
+    malformed: list[str] = field(default_factory=list)
 
     def add(self, item: Mapping[str, Any]) -> None:
         if item.get(items.ITEM_TYPE) == items.MARKER:
             return
+        scored = item.get(items.STATUS) == items.STATUS_SCORED
+        try:
+            amount = Decimal(item[items.AMOUNT])
+            currency, terminal, customer = str(item[items.CURRENCY]), str(item[TERMINAL_ID]), str(item[CUSTOMER_ID])
+            row = _flagged_row(item) if scored else None
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            # One damaged item must not cost the whole day's report; it is counted and named.
+            self.malformed.append(str(item.get("transactionId")))
+            return
         self.total += 1
-        amount = Decimal(item[items.AMOUNT])
-        money = self.amounts[str(item[items.CURRENCY])]
+        money = self.amounts[currency]
         money.transactions += 1
         money.total += amount
         money.max = max(money.max, amount)
         if isinstance(item.get(items.FRAUD_LABEL), bool):
             self.labelled += 1
             self.confirmed_fraud += int(item[items.FRAUD_LABEL])
-        parties = (self.terminals[str(item[TERMINAL_ID])], self.customers[str(item[CUSTOMER_ID])])
+        parties = (self.terminals[terminal], self.customers[customer])
         for party in parties:
             party.transactions += 1
-        if item.get(items.STATUS) != items.STATUS_SCORED:
+        if row is None:
             return
         self.scored += 1
-        decision, score = str(item[items.DECISION]), float(item[items.SCORE])
+        decision, score = str(row["decision"]), float(row["score"])
         self.decisions[decision] += 1
         self.model_versions[str(item.get(items.MODEL_VERSION))] += 1
         for party in parties:
@@ -192,7 +201,7 @@ class DayAggregate:
             party.flagged += decision in _FLAGGED
             party.declined += decision == "decline"
         if decision in _FLAGGED:
-            self.flagged.append(_flagged_row(item))
+            self.flagged.append(row)
 
     def report(self, *, generated_at: datetime, queries: int) -> dict[str, Any]:
         self.flagged.sort(key=lambda row: (-row["score"], row["transactionId"]))
@@ -219,6 +228,7 @@ class DayAggregate:
             "flaggedTransactions": self.flagged[:MAX_FLAGGED_IN_JSON],
             "flaggedTransactionsTruncated": len(self.flagged) > MAX_FLAGGED_IN_JSON,
             "source": {"index": BY_DAY.name, "queries": queries},
+            "malformedItems": self.malformed[:MAX_FLAGGED_IN_JSON],
         }
 
 
@@ -302,5 +312,6 @@ def run(event: Mapping[str, Any], now: datetime) -> dict[str, Any]:
         "transactions": aggregate.total,
         "flagged": len(aggregate.flagged),
         "queries": reader.queries,
+        "malformed": len(aggregate.malformed),
         "keys": [prefix + "report.json", prefix + "report.csv"],
     }

@@ -175,3 +175,18 @@ def test_reporter_bad_or_unfinished_date_is_refused(aws, lambda_context, bad):
     with pytest.raises(ValueError):
         lambda_handler({"date": bad}, lambda_context)
     assert aws["s3"].list_objects_v2(Bucket=BUCKET).get("KeyCount", 0) == 0
+
+
+def test_reporter_malformed_item_is_counted_not_fatal(aws, lambda_context):
+    # GIVEN the day's transactions plus one damaged item (no amount) in the same day shard index
+    _load(aws)
+    broken = _item(REPORT_DAY, 0) | {"transactionId": "tx-broken"}
+    broken["dayShard"] = day_shard(broken["timestamp"], "tx-broken")
+    del broken["amount"]
+    aws["dynamodb"].put_item(TableName=TABLE, Item=items.serialize(broken))
+    # WHEN the day is reported
+    summary = lambda_handler({"date": REPORT_DAY.isoformat()}, lambda_context)
+    # THEN the report is written for the N good items and names the damaged one
+    assert summary["transactions"] == N and summary["malformed"] == 1
+    report = json.loads(_objects(aws, REPORT_DAY)[f"reports/{REPORT_DAY:%Y/%m/%d}/report.json"])
+    assert report["malformedItems"] == ["tx-broken"]
