@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from harness import ACCOUNT_ID, ProgramRun, Recorded
 
-from components.lambda_package import source_files
+from components.lambda_package import ROOT, source_files
 from components.pipeline import PACKAGES, SCORING_TRAINING_MODULES
 from fraud_common import env
 
@@ -236,3 +239,18 @@ def test_pipeline_lambda_egress_is_https_to_aws_apis_only(dev: ProgramRun, prod:
 def test_pipeline_exports_function_names_and_failure_queue(run: ProgramRun) -> None:
     assert run.outputs["function_names"] == {fn: f"lambda-{fn}-{run.suffix}" for fn in FUNCTIONS}
     assert run.outputs["analyzer_failure_queue_url"].endswith(f"/sqs-analyzer-failures-{run.suffix}")
+
+
+def test_pipeline_analyzer_ships_exactly_the_scoring_modules_serving_imports(dev: ProgramRun) -> None:
+    # GIVEN what `import fraud_scoring` loads in a fresh interpreter (the serving path)
+    probe = (
+        "import sys, fraud_scoring\n"
+        "print('\\n'.join(m.__file__ for n, m in sys.modules.items() if n.startswith('fraud_scoring')))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    serving = {str(Path(f).relative_to(ROOT)) for f in loaded.stdout.split()}
+    # WHEN the analyzer is packaged
+    files = {f for f in _function(dev, "analyzer").inputs["code"].assets if f.startswith("fraud_scoring/")}
+    # THEN it holds those modules and the model artifacts, no training code
+    assert {f for f in files if f.endswith(".py")} == serving
+    assert {f for f in files if f.endswith(".json")} == {"fraud_scoring/model.json"}
