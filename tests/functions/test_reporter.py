@@ -15,6 +15,7 @@ from handler_support import BUCKET, PANS, TABLE, find_pans
 from fraud_common.tables import day_shard
 from functions.common import items
 from functions.common.aws import client
+from functions.reporter import daily
 from functions.reporter.handler import lambda_handler
 
 N = 30
@@ -170,7 +171,7 @@ def test_reporter_scheduled_event_reports_the_previous_utc_day(aws, lambda_conte
     assert report["fraudRate"] is None and report["flaggedTransactions"] == []
 
 
-@pytest.mark.parametrize("bad", ["2026-13-01", "yesterday", "20261120", TODAY.isoformat()])
+@pytest.mark.parametrize("bad", ["2026-13-01", "yesterday", "20261120", "2999-01-01"])
 def test_reporter_bad_or_unfinished_date_is_refused(aws, lambda_context, bad):
     with pytest.raises(ValueError):
         lambda_handler({"date": bad}, lambda_context)
@@ -190,3 +191,22 @@ def test_reporter_malformed_item_is_counted_not_fatal(aws, lambda_context):
     assert summary["transactions"] == N and summary["malformed"] == 1
     report = json.loads(_objects(aws, REPORT_DAY)[f"reports/{REPORT_DAY:%Y/%m/%d}/report.json"])
     assert report["malformedItems"] == ["tx-broken"]
+
+
+@pytest.mark.parametrize(
+    ("event", "expected"),
+    [
+        ({"time": "2026-11-22T00:05:00Z"}, date(2026, 11, 21)),
+        ({"time": "2026-11-22T00:30:00+02:00"}, date(2026, 11, 20)),
+        ({"date": "2026-11-01"}, date(2026, 11, 1)),
+        ({}, date(2026, 11, 21)),
+    ],
+)
+def test_reporter_report_day_follows_the_event_in_utc(event, expected):
+    now = datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    assert daily.report_day(event, now) == expected
+
+
+def test_reporter_report_day_refuses_the_running_day():
+    with pytest.raises(ValueError, match="not ended"):
+        daily.report_day({"date": "2026-11-22"}, datetime(2026, 11, 22, 23, 59, tzinfo=UTC))
