@@ -8,7 +8,7 @@ import pytest
 from handler_support import CONFIG, PAN_HASH_KEY, SIGNING_KEY
 
 from fraud_common import env
-from fraud_common.api_config import parse_api_configuration
+from fraud_common.api_config import initial_configuration, parse_api_configuration
 from functions.common.api_config import ApiConfigCache, ConfigurationUnavailable
 
 
@@ -18,6 +18,12 @@ def test_parse_api_configuration_seeded_shape_is_accepted():
     assert config.pan_key() == (PAN_HASH_KEY.encode(), "1")
     assert config.pan_key_for("9") is None
     assert SIGNING_KEY not in repr(config) and PAN_HASH_KEY not in repr(config)
+
+
+def test_parse_api_configuration_accepts_the_seed_value():
+    # The value Pulumi and local mode seed must be one the handlers and the rotator accept.
+    config = parse_api_configuration(initial_configuration("s" * 64, "p" * 64))
+    assert config.pan_hash_key_version == "1" and config.review_threshold < config.decline_threshold
 
 
 @pytest.mark.parametrize(
