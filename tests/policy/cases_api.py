@@ -1,0 +1,271 @@
+"""Compliant and non-compliant cases for the API Gateway, WAF, IAM and observability rules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from policy_support import Case, StackCase, doc, res
+
+SETTINGS = "aws:apigateway/methodSettings:MethodSettings"
+STAGE = "aws:apigateway/stage:Stage"
+METHOD = "aws:apigateway/method:Method"
+INTEGRATION = "aws:apigateway/integration:Integration"
+ACL = "aws:wafv2/webAcl:WebAcl"
+ACL_LOGGING = "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"
+ASSOCIATION = "aws:wafv2/webAclAssociation:WebAclAssociation"
+LB = "aws:lb/loadBalancer:LoadBalancer"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ATTACHMENT = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+DATA_PROTECTION = "aws:cloudwatch/logDataProtectionPolicy:LogDataProtectionPolicy"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+TOPIC = "aws:sns/topic:Topic"
+TOPIC_POLICY = "aws:sns/topicPolicy:TopicPolicy"
+
+SAFE_SETTINGS = {"metricsEnabled": True, "loggingLevel": "INFO", "dataTraceEnabled": False}
+ALB_PROXY = {"type": "HTTP_PROXY", "uri": "https://alb.example.com/api/{proxy}"}
+
+
+def managed(name: str, override: str = "none") -> dict[str, Any]:
+    return {
+        "name": name,
+        "priority": 10,
+        "overrideAction": {override: {}},
+        "statement": {"managedRuleGroupStatement": {"vendorName": "AWS", "name": name}},
+    }
+
+
+GOOD_RULES = [
+    {"name": "rate", "priority": 0, "action": {"block": {}}, "statement": {"rateBasedStatement": {"limit": 1000}}},
+    managed("AWSManagedRulesCommonRuleSet"),
+    managed("AWSManagedRulesKnownBadInputsRuleSet"),
+]
+LAMBDA_TRUST = doc({"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"})
+
+
+def allow(actions: list[str], resources: list[str], sid: str = "S") -> str:
+    return doc({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources})
+
+
+def protection(*identifiers: str) -> str:
+    ids = [f"arn:aws:dataprotection::aws:data-identifier/{i}" for i in identifiers]
+    return json.dumps(
+        {
+            "Name": "p",
+            "Version": "2021-06-01",
+            "Statement": [
+                {"Sid": "audit", "DataIdentifier": ids, "Operation": {"Audit": {"FindingsDestination": {}}}},
+                {"Sid": "redact", "DataIdentifier": ids, "Operation": {"Deidentify": {"MaskConfig": {}}}},
+            ],
+        }
+    )
+
+
+CARD = ("CreditCardNumber", "CreditCardSecurityCode", "CreditCardExpiration")
+
+CASES = [
+    Case("pci-apigateway-1-execution-logging", SETTINGS, {"settings": SAFE_SETTINGS}),
+    Case("pci-apigateway-1-execution-logging", SETTINGS, {"settings": {"loggingLevel": "OFF"}}, "OFF"),
+    Case("pci-apigateway-data-trace-off", SETTINGS, {"settings": SAFE_SETTINGS}),
+    Case(
+        "pci-apigateway-data-trace-off", SETTINGS, {"settings": {**SAFE_SETTINGS, "dataTraceEnabled": True}}, "bodies"
+    ),
+    Case(
+        "pci-apigateway-5-cache-encrypted",
+        SETTINGS,
+        {"settings": {**SAFE_SETTINGS, "cachingEnabled": True, "cacheDataEncrypted": True}},
+    ),
+    Case(
+        "pci-apigateway-5-cache-encrypted",
+        SETTINGS,
+        {"settings": {**SAFE_SETTINGS, "cachingEnabled": True}},
+        "encrypted",
+    ),
+    Case(
+        "pci-apigateway-9-access-logging",
+        STAGE,
+        {"stageName": "v1", "accessLogSettings": {"destinationArn": "arn:lg", "format": "{}"}},
+    ),
+    Case("pci-apigateway-9-access-logging", STAGE, {"stageName": "v1"}, "access logs"),
+    Case(
+        "pci-apigateway-method-authorization",
+        METHOD,
+        {"httpMethod": "POST", "authorization": "NONE", "apiKeyRequired": True},
+    ),
+    Case(
+        "pci-apigateway-method-authorization",
+        METHOD,
+        {"httpMethod": "GET", "authorization": "COGNITO_USER_POOLS"},
+        label="authorizer",
+    ),
+    Case("pci-apigateway-method-authorization", METHOD, {"httpMethod": "GET", "authorization": "NONE"}, "open"),
+    Case("pci-apigateway-backend-tls", INTEGRATION, ALB_PROXY),
+    Case(
+        "pci-apigateway-backend-tls",
+        INTEGRATION,
+        {**ALB_PROXY, "tlsConfig": {"insecureSkipVerification": True}},
+        config={"allowSelfSignedBackend": True},
+        label="self-signed-allowed",
+    ),
+    Case("pci-apigateway-backend-tls", INTEGRATION, {**ALB_PROXY, "uri": "http://alb.example.com/"}, "HTTPS"),
+    Case(
+        "pci-apigateway-backend-tls",
+        INTEGRATION,
+        {**ALB_PROXY, "tlsConfig": {"insecureSkipVerification": True}},
+        "issuer",
+        label="self-signed-forbidden",
+    ),
+    Case("pci-waf-10-has-rules", ACL, {"rules": GOOD_RULES}),
+    Case("pci-waf-10-has-rules", ACL, {"rules": []}, "no rules"),
+    Case("pci-waf-block-mode", ACL, {"rules": GOOD_RULES}),
+    Case("pci-waf-block-mode", ACL, {"rules": [managed("AWSManagedRulesCommonRuleSet", "count")]}, "counts"),
+    Case("pci-waf-managed-rules", ACL, {"rules": GOOD_RULES}),
+    Case("pci-waf-managed-rules", ACL, {"rules": GOOD_RULES[:2]}, "KnownBadInputs"),
+    Case(
+        "pci-waf-log-redaction",
+        ACL_LOGGING,
+        {"redactedFields": [{"singleHeader": {"name": "x-api-key"}}, {"singleHeader": {"name": "Authorization"}}]},
+    ),
+    Case(
+        "pci-waf-log-redaction",
+        ACL_LOGGING,
+        {"redactedFields": [{"singleHeader": {"name": "x-api-key"}}]},
+        "x-origin-verify",
+        {"redactedHeaders": ["x-api-key", "x-origin-verify"]},
+    ),
+    # IAM
+    Case("pci-iam-no-wildcard-actions", ROLE_POLICY, {"policy": allow(["dynamodb:GetItem"], ["arn:table"])}),
+    Case("pci-iam-no-wildcard-actions", ROLE_POLICY, {"policy": allow(["s3:*"], ["arn:bucket"])}, "s3:*"),
+    Case(
+        "pci-iam-no-wildcard-actions",
+        ROLE,
+        {"assumeRolePolicy": LAMBDA_TRUST, "inlinePolicies": [{"name": "p", "policy": allow(["*"], ["*"])}]},
+        "'*'",
+        label="inline",
+    ),
+    Case("pci-iam-scoped-resources", ROLE_POLICY, {"policy": allow(["xray:PutTraceSegments"], ["*"])}),
+    Case(
+        "pci-iam-scoped-resources",
+        ROLE_POLICY,
+        {"policy": allow(["dynamodb:Query"], ["arn:aws:dynamodb:t"])},
+        label="scoped",
+    ),
+    Case(
+        "pci-iam-scoped-resources",
+        ROLE_POLICY,
+        {"policy": allow(["xray:PutTraceSegments", "s3:GetObject"], ["*"])},
+        "s3:GetObject",
+    ),
+    Case(
+        "pci-iam-no-admin-policies",
+        ATTACHMENT,
+        {"policyArn": "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"},
+    ),
+    Case(
+        "pci-iam-no-admin-policies",
+        ATTACHMENT,
+        {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
+        "administrative",
+    ),
+    Case("pci-iam-scoped-trust", ROLE, {"assumeRolePolicy": LAMBDA_TRUST}),
+    Case(
+        "pci-iam-scoped-trust",
+        ROLE,
+        {"assumeRolePolicy": doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})},
+        "any",
+    ),
+    # Logs, alarms, topics
+    Case("pci-cloudwatch-log-group-cmk", LOG_GROUP, {"name": "/fraud/api", "kmsKeyId": "arn:key"}),
+    Case("pci-cloudwatch-log-group-cmk", LOG_GROUP, {"name": "/fraud/api"}, "kmsKeyId"),
+    Case("pci-cloudwatch-16-log-retention", LOG_GROUP, {"name": "/aws/lambda/fn", "retentionInDays": 7}),
+    Case("pci-cloudwatch-16-log-retention", LOG_GROUP, {"name": "/fraud/audit", "retentionInDays": 400}, label="audit"),
+    Case("pci-cloudwatch-16-log-retention", LOG_GROUP, {"name": "/aws/lambda/fn"}, "retention", label="never"),
+    Case(
+        "pci-cloudwatch-16-log-retention",
+        LOG_GROUP,
+        {"name": "/aws/lambda/fn", "retentionInDays": 3},
+        "3 days",
+        label="short-debug",
+    ),
+    Case(
+        "pci-cloudwatch-16-log-retention",
+        LOG_GROUP,
+        {"name": "/fraud/audit", "retentionInDays": 30},
+        "audit log group",
+        label="short-audit",
+    ),
+    Case(
+        "pci-cloudwatch-16-log-retention",
+        LOG_GROUP,
+        {"name": "/fraud/audit", "retentionInDays": 90},
+        config={"auditMinRetentionDays": 90},
+        label="dev-audit",
+    ),
+    Case("pci-cloudwatch-17-alarm-actions", ALARM, {"actionsEnabled": True, "alarmActions": ["arn:topic"]}),
+    Case(
+        "pci-cloudwatch-17-alarm-actions", ALARM, {"actionsEnabled": False, "alarmActions": ["arn:topic"]}, "disabled"
+    ),
+    Case("pci-cloudwatch-17-alarm-actions", ALARM, {"alarmActions": []}, "no one", label="no-actions"),
+    Case("pci-sns-1-topic-cmk", TOPIC, {"kmsMasterKeyId": "arn:key"}),
+    Case("pci-sns-1-topic-cmk", TOPIC, {"kmsMasterKeyId": "alias/aws/sns"}, "customer-managed"),
+    Case(
+        "pci-sns-no-public-policy",
+        TOPIC_POLICY,
+        {
+            "policy": doc(
+                {
+                    "Sid": "Alarms",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudwatch.amazonaws.com"},
+                    "Action": "sns:Publish",
+                    "Condition": {"StringEquals": {"aws:SourceAccount": "1"}},
+                }
+            )
+        },
+    ),
+    Case(
+        "pci-sns-no-public-policy",
+        TOPIC_POLICY,
+        {"policy": doc({"Sid": "Anyone", "Effect": "Allow", "Principal": "*", "Action": "sns:Publish"})},
+        "Anyone",
+    ),
+    Case(
+        "pci-cloudwatch-card-data-protection",
+        DATA_PROTECTION,
+        {"logGroupName": "/g", "policyDocument": protection(*CARD)},
+    ),
+    Case(
+        "pci-cloudwatch-card-data-protection",
+        DATA_PROTECTION,
+        {"logGroupName": "/g", "policyDocument": protection("CreditCardNumber")},
+        "CreditCardSecurityCode",
+    ),
+]
+
+
+def _front_door(*protected: str) -> list[Any]:
+    resources = [
+        res(STAGE, "stage", stageName="v1", arn="arn:stage"),
+        res(LB, "alb", loadBalancerType="application", internal=False, arn="arn:alb"),
+        res(ACL, "acl", name="waf", arn="arn:acl"),
+    ]
+    resources += [res(ASSOCIATION, f"assoc-{arn}", resourceArn=arn, webAclArn="arn:acl") for arn in protected]
+    return resources
+
+
+STACK_CASES = [
+    StackCase("pci-apigateway-4-waf", _front_door("arn:stage", "arn:alb")),
+    StackCase("pci-apigateway-4-waf", _front_door("arn:alb"), "API stage v1"),
+    StackCase("pci-elb-16-waf", _front_door("arn:stage", "arn:alb")),
+    StackCase("pci-elb-16-waf", [res(LB, "internal", loadBalancerType="application", internal=True)], label="internal"),
+    StackCase("pci-elb-16-waf", _front_door("arn:stage"), "internet-facing ALB"),
+    StackCase("pci-waf-11-logging", [res(ACL, "acl", arn="arn:acl"), res(ACL_LOGGING, "log", resourceArn="arn:acl")]),
+    StackCase("pci-waf-11-logging", [res(ACL, "acl", arn="arn:acl")], "no logging"),
+    StackCase(
+        "pci-cloudwatch-log-groups-protected",
+        [res(LOG_GROUP, "lg", name="/g"), res(DATA_PROTECTION, "dp", logGroupName="/g", policyDocument="{}")],
+    ),
+    StackCase("pci-cloudwatch-log-groups-protected", [res(LOG_GROUP, "lg", name="/g")], "protection"),
+]

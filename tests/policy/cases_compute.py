@@ -1,0 +1,182 @@
+"""Compliant and non-compliant cases for the Lambda, ECS and ECR rules."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from policy_support import Case, StackCase, res
+
+FUNCTION = "aws:lambda/function:Function"
+PERMISSION = "aws:lambda/permission:Permission"
+MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+SERVICE = "aws:ecs/service:Service"
+TASK = "aws:ecs/taskDefinition:TaskDefinition"
+REPOSITORY = "aws:ecr/repository:Repository"
+STREAM = "arn:aws:dynamodb:eu-west-1:1:table/t/stream/2026"
+
+VPC_CONFIG = {"subnetIds": ["subnet-1"], "securityGroupIds": ["sg-1"]}
+
+
+def container(**overrides: Any) -> dict[str, Any]:
+    return {
+        "name": "app",
+        "image": "app:1",
+        "readonlyRootFilesystem": True,
+        "privileged": False,
+        "user": "10001",
+        "environment": [{"name": "DB_SECRET_ARN", "value": "arn:aws:secretsmanager:eu-west-1:1:secret:db"}],
+        "logConfiguration": {"logDriver": "awslogs", "options": {"awslogs-group": "/fraud/api"}},
+        **overrides,
+    }
+
+
+def task(*containers: dict[str, Any], **props: Any) -> dict[str, Any]:
+    return {
+        "containerDefinitions": json.dumps(list(containers) or [container()]),
+        "networkMode": "awsvpc",
+        "taskRoleArn": "arn:role/task",
+        "executionRoleArn": "arn:role/exec",
+        **props,
+    }
+
+
+def mapping(**props: Any) -> dict[str, Any]:
+    return {
+        "eventSourceArn": STREAM,
+        "maximumRetryAttempts": 3,
+        "destinationConfig": {"onFailure": {"destinationArn": "arn:aws:sqs:eu-west-1:1:dlq"}},
+        **props,
+    }
+
+
+CASES = [
+    Case(
+        "pci-lambda-1-not-public",
+        PERMISSION,
+        {"principal": "events.amazonaws.com", "sourceArn": "arn:aws:events:eu-west-1:1:rule/r"},
+    ),
+    Case("pci-lambda-1-not-public", PERMISSION, {"principal": "123456789012"}, label="account"),
+    Case("pci-lambda-1-not-public", PERMISSION, {"principal": "*"}, "any principal"),
+    Case(
+        "pci-lambda-1-not-public",
+        PERMISSION,
+        {"principal": "apigateway.amazonaws.com"},
+        "sourceArn",
+        label="unscoped-service",
+    ),
+    Case(
+        "pci-lambda-1-not-public",
+        "aws:lambda/functionUrl:FunctionUrl",
+        {"authorizationType": "NONE"},
+        "IAM",
+        label="url",
+    ),
+    Case("pci-lambda-2-supported-runtime", FUNCTION, {"runtime": "python3.11"}),
+    Case("pci-lambda-2-supported-runtime", FUNCTION, {"packageType": "Image"}, label="image"),
+    Case("pci-lambda-2-supported-runtime", FUNCTION, {"runtime": "python3.8"}, "python3.8"),
+    Case(
+        "pci-lambda-2-supported-runtime",
+        FUNCTION,
+        {"runtime": "python3.12"},
+        "python3.12",
+        {"allowedRuntimes": ["python3.11"]},
+        label="config",
+    ),
+    Case("pci-lambda-3-in-vpc", FUNCTION, {"vpcConfig": VPC_CONFIG}),
+    Case("pci-lambda-3-in-vpc", FUNCTION, {"vpcConfig": {"subnetIds": ["subnet-1"], "securityGroupIds": []}}, "VPC"),
+    Case("pci-lambda-env-cmk", FUNCTION, {"environment": {"variables": {"A": "b"}}, "kmsKeyArn": "arn:key"}),
+    Case("pci-lambda-env-cmk", FUNCTION, {"environment": {"variables": {"A": "b"}}}, "kmsKeyArn"),
+    Case(
+        "pci-lambda-no-secrets-in-env",
+        FUNCTION,
+        {
+            "environment": {
+                "variables": {
+                    "API_CONFIG_SECRET_ARN": "arn:aws:secretsmanager:eu-west-1:1:secret:c",
+                    "LOG_LEVEL": "INFO",
+                }
+            }
+        },
+    ),
+    Case(
+        "pci-lambda-no-secrets-in-env",
+        FUNCTION,
+        {"environment": {"variables": {"DB_PASSWORD": "hunter2"}}},
+        "DB_PASSWORD",
+    ),
+    Case(
+        "pci-lambda-no-secrets-in-env",
+        FUNCTION,
+        {"environment": {"variables": {"CONFIG": "AKIAABCDEFGHIJKLMNOP"}}},
+        "access key",
+        label="access-key",
+    ),
+    Case("pci-lambda-stream-failure-destination", MAPPING, mapping()),
+    Case(
+        "pci-lambda-stream-failure-destination", MAPPING, {"eventSourceArn": "arn:aws:sqs:eu-west-1:1:q"}, label="queue"
+    ),
+    Case("pci-lambda-stream-failure-destination", MAPPING, mapping(destinationConfig={}), "on-failure"),
+    Case(
+        "pci-lambda-stream-failure-destination",
+        MAPPING,
+        mapping(maximumRetryAttempts=-1),
+        "forever",
+        label="infinite-retries",
+    ),
+    # ECS and ECR
+    Case("pci-ecs-2-no-public-ip", SERVICE, {"networkConfiguration": {"assignPublicIp": False}}),
+    Case("pci-ecs-2-no-public-ip", SERVICE, {"networkConfiguration": {"assignPublicIp": True}}, "public IPs"),
+    Case("pci-ecs-10-fargate-latest", SERVICE, {"launchType": "FARGATE", "platformVersion": "LATEST"}),
+    Case("pci-ecs-10-fargate-latest", SERVICE, {"launchType": "FARGATE", "platformVersion": "1.3.0"}, "1.3.0"),
+    Case("pci-ecs-4-non-privileged", TASK, task()),
+    Case("pci-ecs-4-non-privileged", TASK, task(container(privileged=True)), "privileged"),
+    Case("pci-ecs-5-read-only-root", TASK, task()),
+    Case(
+        "pci-ecs-5-read-only-root",
+        TASK,
+        task(container(), container(name="sidecar", readonlyRootFilesystem=False)),
+        "sidecar",
+    ),
+    Case("pci-ecs-3-no-host-namespaces", TASK, task()),
+    Case("pci-ecs-3-no-host-namespaces", TASK, task(pidMode="host"), "pidMode"),
+    Case("pci-ecs-8-no-secrets-in-env", TASK, task()),
+    Case(
+        "pci-ecs-8-no-secrets-in-env",
+        TASK,
+        task(container(environment=[{"name": "SIGNING_KEY", "value": "s3cr3t"}])),
+        "SIGNING_KEY",
+    ),
+    Case("pci-ecs-9-container-logging", TASK, task()),
+    Case("pci-ecs-9-container-logging", TASK, task(container(logConfiguration=None)), "log configuration"),
+    Case("pci-ecs-separate-task-roles", TASK, task()),
+    Case("pci-ecs-separate-task-roles", TASK, task(taskRoleArn="arn:role/x", executionRoleArn="arn:role/x"), "differ"),
+    Case("pci-ecr-1-scan-on-push", REPOSITORY, {"imageScanningConfiguration": {"scanOnPush": True}}),
+    Case("pci-ecr-1-scan-on-push", REPOSITORY, {}, "scanned"),
+    Case("pci-ecr-2-immutable-tags", REPOSITORY, {"imageTagMutability": "IMMUTABLE"}),
+    Case("pci-ecr-2-immutable-tags", REPOSITORY, {"imageTagMutability": "MUTABLE"}, "immutable"),
+]
+
+
+def _function(logging_config: dict[str, Any] | None = None) -> Any:
+    return res(
+        FUNCTION, "fn", name="lambda-processor-dev", **({"loggingConfig": logging_config} if logging_config else {})
+    )
+
+
+STACK_CASES = [
+    StackCase("pci-lambda-log-group", [_function(), res(LOG_GROUP, "lg", name="/aws/lambda/lambda-processor-dev")]),
+    StackCase(
+        "pci-lambda-log-group",
+        [_function({"logGroup": "/fraud/processor"}), res(LOG_GROUP, "lg", name="/fraud/processor")],
+        label="explicit",
+    ),
+    StackCase("pci-lambda-log-group", [_function()], "no log group"),
+    StackCase(
+        "pci-lambda-log-group",
+        [_function({"logGroup": "/fraud/elsewhere"}), res(LOG_GROUP, "lg", name="/aws/lambda/lambda-processor-dev")],
+        "/fraud/elsewhere",
+        label="explicit-missing",
+    ),
+]

@@ -1,0 +1,228 @@
+"""Compliant and non-compliant cases for the network, load balancer and certificate rules."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from policy_support import Case, StackCase, policy_resource, res
+
+SG = "aws:ec2/securityGroup:SecurityGroup"
+DEFAULT_SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
+LEGACY = "aws:ec2/securityGroupRule:SecurityGroupRule"
+FLOW_LOG = "aws:ec2/flowLog:FlowLog"
+LB = "aws:lb/loadBalancer:LoadBalancer"
+LISTENER = "aws:lb/listener:Listener"
+RULE = "aws:lb/listenerRule:ListenerRule"
+TG = "aws:lb/targetGroup:TargetGroup"
+SERVICE = "aws:ecs/service:Service"
+
+
+def rule(port: int, cidr: str = "0.0.0.0/0", protocol: str = "tcp", **extra: Any) -> dict[str, Any]:
+    return {"description": "why", "protocol": protocol, "fromPort": port, "toPort": port, "cidrBlocks": [cidr], **extra}
+
+
+def group(ingress: list[dict[str, Any]] | None = None, egress: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    return {"description": "what it admits", "ingress": ingress or [], "egress": egress or []}
+
+
+ALB_PROPS = {
+    "loadBalancerType": "application",
+    "internal": False,
+    "dropInvalidHeaderFields": True,
+    "desyncMitigationMode": "defensive",
+    "accessLogs": {"enabled": True, "bucket": "logs"},
+}
+REDIRECT = [{"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}]
+FORWARD = [{"type": "forward", "targetGroupArn": "arn:tg"}]
+NOT_FOUND = [{"type": "fixed-response", "fixedResponse": {"statusCode": "404", "contentType": "text/plain"}}]
+ORIGIN = {"httpHeader": {"httpHeaderName": "X-Origin-Verify", "values": ["s3cr3t"]}}
+PATH = {"pathPattern": {"values": ["/api/*"]}}
+
+CASES = [
+    Case("pci-ec2-2-default-sg-closed", DEFAULT_SG, {"vpcId": "vpc-1", "ingress": [], "egress": []}),
+    Case("pci-ec2-2-default-sg-closed", DEFAULT_SG, {"vpcId": "vpc-1", "egress": [rule(0, protocol="-1")]}, "egress"),
+    Case("pci-ec2-13-no-world-admin-ports", SG, group([rule(443)])),
+    Case("pci-ec2-13-no-world-admin-ports", SG, group([rule(22, cidr="10.0.0.0/16")]), label="private-ssh"),
+    Case("pci-ec2-13-no-world-admin-ports", SG, group([rule(22)]), "[22]"),
+    Case(
+        "pci-ec2-13-no-world-admin-ports",
+        SG,
+        group([rule(0, cidr="::/0", protocol="-1")]),
+        "all traffic",
+        label="ipv6-all",
+    ),
+    Case(
+        "pci-ec2-13-no-world-admin-ports",
+        INGRESS,
+        {"ipProtocol": "tcp", "fromPort": 3300, "toPort": 3400, "cidrIpv4": "0.0.0.0/0"},
+        "3389",
+        label="range",
+    ),
+    Case("pci-ec2-18-authorized-public-ports", SG, group([rule(443), rule(80)])),
+    Case("pci-ec2-18-authorized-public-ports", SG, group([rule(8080)]), "8080"),
+    Case(
+        "pci-ec2-18-authorized-public-ports",
+        LEGACY,
+        {"type": "ingress", "protocol": "udp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]},
+        "udp",
+        label="udp",
+    ),
+    Case(
+        "pci-ec2-18-authorized-public-ports",
+        SG,
+        group([rule(80)]),
+        "80",
+        {"authorizedPublicPorts": [443]},
+        label="config",
+    ),
+    Case(
+        "pci-ec2-restricted-egress",
+        EGRESS,
+        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0"},
+    ),
+    Case(
+        "pci-ec2-restricted-egress",
+        EGRESS,
+        {"ipProtocol": "tcp", "fromPort": 5432, "toPort": 5432, "referencedSecurityGroupId": "sg-db"},
+        label="to-group",
+    ),
+    Case("pci-ec2-restricted-egress", SG, group(egress=[rule(0, protocol="-1")]), "-1"),
+    Case("pci-ec2-sg-descriptions", SG, group([rule(443)])),
+    Case("pci-ec2-sg-descriptions", SG, {"description": "Managed by Pulumi"}, "description"),
+    Case(
+        "pci-ec2-sg-descriptions",
+        EGRESS,
+        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443},
+        "egress rule",
+        label="rule",
+    ),
+    Case("pci-ec2-15-subnet-no-public-ip", "aws:ec2/subnet:Subnet", {"mapPublicIpOnLaunch": False}),
+    Case("pci-ec2-15-subnet-no-public-ip", "aws:ec2/subnet:Subnet", {"mapPublicIpOnLaunch": True}, "public IPs"),
+    Case("pci-ec2-flow-log-all-traffic", FLOW_LOG, {"trafficType": "ALL", "logDestination": "arn:aws:s3:::logs"}),
+    Case(
+        "pci-ec2-flow-log-all-traffic", FLOW_LOG, {"trafficType": "REJECT", "logDestination": "arn:aws:s3:::l"}, "ALL"
+    ),
+    # Load balancers and certificates
+    Case("pci-elb-1-http-redirect", LISTENER, {"protocol": "HTTP", "port": 80, "defaultActions": REDIRECT}),
+    Case("pci-elb-1-http-redirect", LISTENER, {"protocol": "HTTP", "port": 80, "defaultActions": FORWARD}, "redirect"),
+    Case(
+        "pci-elb-17-tls-policy",
+        LISTENER,
+        {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-TLS13-1-2-2021-06", "certificateArn": "arn:cert"},
+    ),
+    Case(
+        "pci-elb-17-tls-policy",
+        LISTENER,
+        {"protocol": "HTTPS", "sslPolicy": "ELBSecurityPolicy-2016-08", "certificateArn": "arn:cert"},
+        "TLS 1.2",
+    ),
+    Case("pci-elb-4-drop-invalid-headers", LB, ALB_PROPS),
+    Case("pci-elb-4-drop-invalid-headers", LB, {**ALB_PROPS, "dropInvalidHeaderFields": False}, "invalid"),
+    Case("pci-elb-12-desync-mitigation", LB, {**ALB_PROPS, "desyncMitigationMode": "strictest"}),
+    Case("pci-elb-12-desync-mitigation", LB, {"loadBalancerType": "application"}, label="default"),
+    Case("pci-elb-12-desync-mitigation", LB, {**ALB_PROPS, "desyncMitigationMode": "monitor"}, "monitor"),
+    Case("pci-elb-5-access-logs", LB, ALB_PROPS),
+    Case("pci-elb-5-access-logs", LB, {**ALB_PROPS, "accessLogs": {"enabled": False, "bucket": "logs"}}, "access logs"),
+    Case("pci-elb-target-group-tls", TG, {"protocol": "HTTPS", "targetType": "instance", "vpcId": "vpc-1"}),
+    Case(
+        "pci-elb-target-group-tls", TG, {"protocol": "HTTP", "targetType": "ip", "vpcId": "vpc-1"}, label="tasks-in-vpc"
+    ),
+    Case("pci-elb-target-group-tls", TG, {"protocol": "HTTP", "targetType": "instance", "vpcId": "vpc-1"}, "HTTPS"),
+    Case("pci-acm-2-key-length", "tls:index/privateKey:PrivateKey", {"algorithm": "RSA", "rsaBits": 2048}),
+    Case("pci-acm-2-key-length", "tls:index/privateKey:PrivateKey", {"algorithm": "RSA", "rsaBits": 1024}, "1024"),
+    Case(
+        "pci-acm-2-key-length", "aws:acm/certificate:Certificate", {"keyAlgorithm": "RSA_1024"}, "RSA-2048", label="acm"
+    ),
+]
+
+
+def _vpc_stack(*, flow: str | None = "ALL", default_sg: bool = True, child_of_awsx: bool = False) -> list[Any]:
+    if child_of_awsx:
+        component = res("awsx:ec2:Vpc", "vpc", vpcId="vpc-1")
+        vpc = policy_resource("aws:ec2/vpc:Vpc", "vpc-vpc", {"id": "vpc-1"}, parent=component)
+        resources = [component, vpc]
+    else:
+        resources = [res("aws:ec2/vpc:Vpc", "vpc", id="vpc-1")]
+    if flow:
+        resources.append(res(FLOW_LOG, "flow", vpcId="vpc-1", trafficType=flow, logDestination="arn:aws:s3:::l"))
+    if default_sg:
+        resources.append(res(DEFAULT_SG, "default-sg", vpcId="vpc-1", ingress=[], egress=[]))
+    return resources
+
+
+def _alb_stack(
+    *,
+    attach_to_service: bool = False,
+    rule_conditions: list[Any] | None = None,
+    default_actions: list[Any] | None = None,
+) -> list[Any]:
+    resources = [
+        res(SG, "alb-sg", id="sg-alb", **group([rule(443)])),
+        res(LB, "alb", arn="arn:alb", securityGroups=["sg-alb"], **ALB_PROPS),
+        res(
+            LISTENER,
+            "https",
+            arn="arn:https",
+            loadBalancerArn="arn:alb",
+            protocol="HTTPS",
+            defaultActions=default_actions or NOT_FOUND,
+        ),
+        res(
+            RULE,
+            "forward",
+            listenerArn="arn:https",
+            actions=FORWARD,
+            conditions=rule_conditions if rule_conditions is not None else [PATH, ORIGIN],
+        ),
+    ]
+    if attach_to_service:
+        resources.append(res(SERVICE, "svc", networkConfiguration={"securityGroups": ["sg-alb"]}))
+    return resources
+
+
+def _dependent_flow_log() -> list[Any]:
+    """A first preview: the flow log's vpcId is unknown, only the property dependency links it."""
+    vpc = res("aws:ec2/vpc:Vpc", "vpc")
+    log = policy_resource(FLOW_LOG, "flow", {"trafficType": "ALL"}, property_dependencies={"vpcId": [vpc]})
+    return [vpc, log]
+
+
+STACK_CASES = [
+    StackCase("pci-ec2-6-vpc-flow-logs", _vpc_stack()),
+    StackCase("pci-ec2-6-vpc-flow-logs", _vpc_stack(child_of_awsx=True), label="awsx"),
+    StackCase("pci-ec2-6-vpc-flow-logs", _dependent_flow_log(), label="by-dependency"),
+    StackCase("pci-ec2-6-vpc-flow-logs", _vpc_stack(flow=None), "no flow log"),
+    StackCase("pci-ec2-6-vpc-flow-logs", _vpc_stack(flow="ACCEPT"), "ALL traffic", label="accept-only"),
+    StackCase("pci-ec2-2-default-sg-adopted", _vpc_stack()),
+    StackCase("pci-ec2-2-default-sg-adopted", _vpc_stack(default_sg=False), "default security group"),
+    StackCase("pci-ec2-public-ingress-alb-only", _alb_stack()),
+    StackCase("pci-ec2-public-ingress-alb-only", _alb_stack(attach_to_service=True), "svc"),
+    StackCase(
+        "pci-ec2-public-ingress-alb-only",
+        [
+            res(SG, "tasks", id="sg-t", **group()),
+            res(
+                INGRESS,
+                "open",
+                securityGroupId="sg-t",
+                ipProtocol="tcp",
+                fromPort=443,
+                toPort=443,
+                cidrIpv4="0.0.0.0/0",
+            ),
+            res(SERVICE, "svc", networkConfiguration={"securityGroups": ["sg-t"]}),
+        ],
+        "svc",
+        label="via-rule-resource",
+    ),
+    StackCase("pci-elb-public-alb-origin-verify", _alb_stack()),
+    StackCase("pci-elb-public-alb-origin-verify", _alb_stack(rule_conditions=[PATH]), "X-Origin-Verify".lower()),
+    StackCase(
+        "pci-elb-public-alb-origin-verify",
+        _alb_stack(default_actions=FORWARD),
+        "forwards by default",
+        label="default-forward",
+    ),
+]
