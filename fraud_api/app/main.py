@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None, *, secret_reader: SecretReader 
         resolved = settings if settings is not None else load_settings()
         configure_logging(resolved.LOG_LEVEL)
         runtime = Runtime.build(resolved, secret_reader)
-        runtime.start()
+        await runtime.start()
         app.state.runtime = runtime
         # Build the OpenAPI document now: the access log derives its route templates from it,
         # and the first request should not pay for it.
@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, *, secret_reader: SecretReader 
         try:
             yield
         finally:
-            runtime.stop()
+            await runtime.stop()
 
     app = FastAPI(
         title="fraud-api",

@@ -1,4 +1,4 @@
-"""SQL of fraud-api. Every function takes an autocommit connection and runs one statement.
+"""SQL of fraud-api. Every function takes an autocommit async connection and runs one statement.
 
 Times cross the boundary as epoch seconds (float): ``to_timestamp`` / ``extract(epoch ...)`` on
 the server side are cheaper than building a ``datetime`` per history row in Python.
@@ -11,23 +11,25 @@ from decimal import Decimal
 
 from psycopg.types.json import Jsonb
 
-from fraud_api.app.core.db import Connection
+from fraud_api.app.core.db import AsyncConnection
 from fraud_scoring import HISTORY_DAYS, History, HistoryItem
 
 DAY_S = 86_400.0
 
-# Two index range scans (customer_id, ts) and (terminal_id, ts), tagged by side. A row that is
-# both the customer's and the terminal's comes back twice, once per side, as the scorer expects.
+# Two index-only range scans on the covering indexes (customer_id, ts) and (terminal_id, ts),
+# tagged by side. A row that is both the customer's and the terminal's comes back twice, once
+# per side, as the scorer expects. The side's own id is not selected (the caller knows it):
+# converting ~170 rows per request is a visible share of the request's CPU.
 _HISTORY_SQL = """
-SELECT true, t.transaction_id, extract(epoch FROM t.ts)::float8, t.amount::float8, t.customer_id, t.terminal_id,
-       l.fraud, extract(epoch FROM l.label_time)::float8
-  FROM transactions t LEFT JOIN labels l ON l.transaction_id = t.transaction_id
- WHERE t.customer_id = %(customer)s AND t.ts > to_timestamp(%(since)s) AND t.ts <= to_timestamp(%(until)s)
+SELECT true, transaction_id, extract(epoch FROM ts)::float8, amount::float8, terminal_id,
+       label_fraud, extract(epoch FROM label_time)::float8
+  FROM transactions
+ WHERE customer_id = %(customer)s AND ts > to_timestamp(%(since)s) AND ts <= to_timestamp(%(until)s)
 UNION ALL
-SELECT false, t.transaction_id, extract(epoch FROM t.ts)::float8, t.amount::float8, t.customer_id, t.terminal_id,
-       l.fraud, extract(epoch FROM l.label_time)::float8
-  FROM transactions t LEFT JOIN labels l ON l.transaction_id = t.transaction_id
- WHERE t.terminal_id = %(terminal)s AND t.ts > to_timestamp(%(since)s) AND t.ts <= to_timestamp(%(until)s)
+SELECT false, transaction_id, extract(epoch FROM ts)::float8, amount::float8, customer_id,
+       label_fraud, extract(epoch FROM label_time)::float8
+  FROM transactions
+ WHERE terminal_id = %(terminal)s AND ts > to_timestamp(%(since)s) AND ts <= to_timestamp(%(until)s)
  ORDER BY 3
 """
 
@@ -42,35 +44,32 @@ RETURNING 1
 """
 
 _GET_SQL = """
-SELECT t.transaction_id, (extract(epoch FROM t.ts) * 1000)::bigint, t.customer_id, t.terminal_id, t.amount,
-       t.currency, t.merchant_category_code, t.channel, t.card_hash, t.card_key_version, t.card_bin,
-       t.card_last4, t.card_pan_length, t.score, t.decision, t.reasons, t.model_version, t.review_threshold,
-       t.decline_threshold, extract(epoch FROM t.scored_at)::float8,
-       l.fraud, extract(epoch FROM l.label_time)::float8, l.source
-  FROM transactions t LEFT JOIN labels l ON l.transaction_id = t.transaction_id
- WHERE t.transaction_id = %s
+SELECT transaction_id, (extract(epoch FROM ts) * 1000)::bigint, customer_id, terminal_id, amount,
+       currency, merchant_category_code, channel, card_hash, card_key_version, card_bin,
+       card_last4, card_pan_length, score, decision, reasons, model_version, review_threshold,
+       decline_threshold, extract(epoch FROM scored_at)::float8,
+       label_fraud, extract(epoch FROM label_time)::float8, label_source
+  FROM transactions
+ WHERE transaction_id = %s
 """
 
-# One statement: the transaction must exist and the label must not predate it; a label older
-# than the one already recorded does not replace it (feedback can arrive out of order).
+# One statement. The UPDATE's conditions are on the row itself, so under concurrent feedback
+# they are re-checked against the latest version: the label with the latest label time wins
+# (feedback can arrive out of order) and a label never predates its transaction.
 _LABEL_SQL = """
-WITH tx AS (
-    SELECT transaction_id, ts FROM transactions WHERE transaction_id = %(id)s
-), upsert AS (
-    INSERT INTO labels (transaction_id, fraud, label_time, source, request_id)
-    SELECT tx.transaction_id, %(fraud)s, to_timestamp(%(label_time)s), %(source)s, %(request_id)s
-      FROM tx WHERE to_timestamp(%(label_time)s) >= tx.ts
-    ON CONFLICT (transaction_id) DO UPDATE
-       SET fraud = EXCLUDED.fraud, label_time = EXCLUDED.label_time, source = EXCLUDED.source,
-           recorded_at = now(), request_id = EXCLUDED.request_id
-     WHERE labels.label_time <= EXCLUDED.label_time
-    RETURNING fraud, extract(epoch FROM label_time)::float8, source
+WITH cur AS (
+    SELECT ts, label_fraud, label_time, label_source FROM transactions WHERE transaction_id = %(id)s
+), upd AS (
+    UPDATE transactions
+       SET label_fraud = %(fraud)s, label_time = to_timestamp(%(label_time)s), label_source = %(source)s,
+           label_recorded_at = now(), label_request_id = %(request_id)s
+     WHERE transaction_id = %(id)s AND ts <= to_timestamp(%(label_time)s)
+       AND (label_time IS NULL OR label_time <= to_timestamp(%(label_time)s))
+    RETURNING label_fraud, extract(epoch FROM label_time)::float8 AS label_epoch, label_source
 )
-SELECT extract(epoch FROM (SELECT ts FROM tx))::float8, u.fraud, u.label_time, u.source,
-       l.fraud, extract(epoch FROM l.label_time)::float8, l.source
-  FROM (SELECT 1) one
-  LEFT JOIN upsert u (fraud, label_time, source) ON true
-  LEFT JOIN labels l ON l.transaction_id = %(id)s
+SELECT extract(epoch FROM cur.ts)::float8, upd.label_fraud, upd.label_epoch, upd.label_source,
+       cur.label_fraud, extract(epoch FROM cur.label_time)::float8, cur.label_source
+  FROM (SELECT 1) one LEFT JOIN cur ON true LEFT JOIN upd ON true
 """
 
 
@@ -144,25 +143,32 @@ class LabelOutcome:
     current: Label | None
 
 
-def fetch_history(conn: Connection, customer_id: str, terminal_id: str, timestamp: float) -> History:
-    """The customer's and the terminal's transactions in (t - HISTORY_DAYS, t], labels joined."""
+async def fetch_history(conn: AsyncConnection, customer_id: str, terminal_id: str, timestamp: float) -> History:
+    """The customer's and the terminal's transactions in (t - HISTORY_DAYS, t], with their labels."""
     params = {
         "customer": customer_id,
         "terminal": terminal_id,
         "since": timestamp - HISTORY_DAYS * DAY_S,
         "until": timestamp,
     }
-    customer: list[HistoryItem] = []
-    terminal: list[HistoryItem] = []
-    for is_customer, tx_id, ts, amount, cust, term, fraud, label_time in conn.execute(_HISTORY_SQL, params):
-        item = HistoryItem(tx_id, ts, amount, cust, term, fraud, label_time)
-        (customer if is_customer else terminal).append(item)
+    cur = await conn.execute(_HISTORY_SQL, params)
+    rows = await cur.fetchall()  # one conversion pass in C, not a Python iteration per row
+    customer = [
+        HistoryItem(tx_id, ts, amount, customer_id, other, fraud, label_time)
+        for is_customer, tx_id, ts, amount, other, fraud, label_time in rows
+        if is_customer
+    ]
+    terminal = [
+        HistoryItem(tx_id, ts, amount, other, terminal_id, fraud, label_time)
+        for is_customer, tx_id, ts, amount, other, fraud, label_time in rows
+        if not is_customer
+    ]
     return History(tuple(customer), tuple(terminal))
 
 
-def insert_transaction(conn: Connection, tx: NewTransaction) -> bool:
+async def insert_transaction(conn: AsyncConnection, tx: NewTransaction) -> bool:
     """Store the transaction and its decision; False if the id exists (nothing written)."""
-    cur = conn.execute(
+    cur = await conn.execute(
         _INSERT_SQL,
         (
             tx.transaction_id,
@@ -188,11 +194,12 @@ def insert_transaction(conn: Connection, tx: NewTransaction) -> bool:
             tx.request_id,
         ),
     )
-    return cur.fetchone() is not None
+    return await cur.fetchone() is not None
 
 
-def get_transaction(conn: Connection, transaction_id: str) -> StoredTransaction | None:
-    row = conn.execute(_GET_SQL, (transaction_id,)).fetchone()
+async def get_transaction(conn: AsyncConnection, transaction_id: str) -> StoredTransaction | None:
+    cur = await conn.execute(_GET_SQL, (transaction_id,))
+    row = await cur.fetchone()
     if row is None:
         return None
     *tx, fraud, label_time, source = row
@@ -224,13 +231,14 @@ def get_transaction(conn: Connection, transaction_id: str) -> StoredTransaction 
     )
 
 
-def record_label(
-    conn: Connection, transaction_id: str, fraud: bool, label_time: float, source: str, request_id: str | None
+async def record_label(
+    conn: AsyncConnection, transaction_id: str, fraud: bool, label_time: float, source: str, request_id: str | None
 ) -> LabelOutcome:
-    row = conn.execute(
+    cur = await conn.execute(
         _LABEL_SQL,
         {"id": transaction_id, "fraud": fraud, "label_time": label_time, "source": source, "request_id": request_id},
-    ).fetchone()
+    )
+    row = await cur.fetchone()
     assert row is not None  # the query always returns exactly one row
     tx_ts, new_fraud, new_time, new_source, cur_fraud, cur_time, cur_source = row
     if tx_ts is None:
@@ -241,5 +249,6 @@ def record_label(
     return LabelOutcome(True, label_time < tx_ts, False, current)
 
 
-def ping(conn: Connection) -> None:
-    conn.execute("SELECT 1").fetchone()
+async def ping(conn: AsyncConnection) -> None:
+    cur = await conn.execute("SELECT 1")
+    await cur.fetchone()

@@ -8,6 +8,7 @@ the migrations and the pool keeps reconnecting.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from dataclasses import dataclass
@@ -64,19 +65,19 @@ class Runtime:
         )
         return cls(settings, db, scorer, api_config, service, schema_ready, threading.Event())
 
-    def start(self) -> None:
+    async def start(self) -> None:
         if not self.settings.DB_MIGRATE_ON_START:
             self.schema_ready.set()
-        elif not self._try_migrate():
+        elif not await asyncio.to_thread(self._try_migrate):
             self._migrator = threading.Thread(target=self._migrate_until_done, name="fraud-api-migrator", daemon=True)
             self._migrator.start()
-        self.db.open()
+        await self.db.open()
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
         self._stop.set()
         if self._migrator is not None:
-            self._migrator.join(timeout=5.0)
-        self.db.close()
+            await asyncio.to_thread(self._migrator.join, 5.0)
+        await self.db.close()
 
     def _try_migrate(self) -> bool:
         """True once the schema is current; False if the database is unreachable (retry later).

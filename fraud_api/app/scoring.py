@@ -65,7 +65,7 @@ class ScoringService:
         if not self.schema_ready.is_set():
             raise DatabaseUnavailable("database schema not migrated yet (database unreachable at startup)")
 
-    def score(self, body: bytes, request_id: str | None) -> ScoreOutcome:
+    async def score(self, body: bytes, request_id: str | None) -> ScoreOutcome:
         """Score and store a transaction; a retry of a stored one returns the first decision.
 
         Raises InvalidTransaction (400), TransactionConflict (409), DatabaseUnavailable (503).
@@ -90,8 +90,8 @@ class ScoringService:
             card_hash=token.card_hash,
         )
         thresholds = Thresholds(review=config.review_threshold, decline=config.decline_threshold)
-        with self.db.connection() as conn:
-            history = repository.fetch_history(conn, request.customer_id, request.terminal_id, timestamp)
+        async with self.db.connection() as conn:
+            history = await repository.fetch_history(conn, request.customer_id, request.terminal_id, timestamp)
             result = self.scorer.score(transaction, history, thresholds)
             record = NewTransaction(
                 transaction_id=request.transaction_id,
@@ -116,44 +116,44 @@ class ScoringService:
                 decline_threshold=thresholds.decline,
                 request_id=request_id,
             )
-            if repository.insert_transaction(conn, record):
+            if await repository.insert_transaction(conn, record):
                 decision = Decision(
                     request.transaction_id, result.score, result.decision.value, result.reasons, result.model_version
                 )
                 return ScoreOutcome(decision, replayed=False)
             # The id exists (a retry, or a concurrent duplicate that committed first).
-            stored = repository.get_transaction(conn, request.transaction_id)
+            stored = await repository.get_transaction(conn, request.transaction_id)
         if stored is None:  # deleted in between: only possible by hand
             raise DatabaseUnavailable("transaction vanished while reading it back")
         if not _same_payload(request, stored, config):
             raise TransactionConflict(request.transaction_id)
         return ScoreOutcome(_decision(stored), replayed=True)
 
-    def get_decision(self, transaction_id: str) -> StoredTransaction:
+    async def get_decision(self, transaction_id: str) -> StoredTransaction:
         self._require_schema()
-        with self.db.connection() as conn:
-            stored = repository.get_transaction(conn, transaction_id)
+        async with self.db.connection() as conn:
+            stored = await repository.get_transaction(conn, transaction_id)
         if stored is None:
             raise NotFound(transaction_id)
         return stored
 
-    def record_label(
+    async def record_label(
         self, transaction_id: str, fraud: bool, label_time: float, source: str, request_id: str | None
     ) -> LabelOutcome:
         self._require_schema()
-        with self.db.connection() as conn:
-            outcome = repository.record_label(conn, transaction_id, fraud, label_time, source, request_id)
+        async with self.db.connection() as conn:
+            outcome = await repository.record_label(conn, transaction_id, fraud, label_time, source, request_id)
         if not outcome.found:
             raise NotFound(transaction_id)
         if outcome.before_transaction:
             raise LabelBeforeTransaction("labelTime is earlier than the transaction's timestamp")
         return outcome
 
-    def ready(self) -> None:
+    async def ready(self) -> None:
         """Raises DatabaseUnavailable unless the schema is in place and the database answers."""
         self._require_schema()
-        with self.db.connection() as conn:
-            repository.ping(conn)
+        async with self.db.connection() as conn:
+            await repository.ping(conn)
 
 
 def _decision(stored: StoredTransaction) -> Decision:

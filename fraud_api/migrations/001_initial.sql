@@ -28,20 +28,24 @@ CREATE TABLE IF NOT EXISTS transactions (
     review_threshold        double precision NOT NULL,
     decline_threshold       double precision NOT NULL,
     scored_at               timestamptz NOT NULL DEFAULT now(),
-    request_id              text
+    request_id              text,
+    -- the confirmed label (chargeback, analyst review), when one arrived; label_time is when it
+    -- became known: the scorer ignores it before then and for transactions younger than the
+    -- label delay. Kept on the row so history reads need no join.
+    label_fraud             boolean,
+    label_time              timestamptz,
+    label_source            text,
+    label_recorded_at       timestamptz,
+    label_request_id        text,
+    CONSTRAINT label_complete CHECK ((label_fraud IS NULL) = (label_time IS NULL) AND (label_fraud IS NULL) = (label_source IS NULL)),
+    CONSTRAINT label_after_transaction CHECK (label_time IS NULL OR label_time >= ts)
 );
 
 -- History for the features: one customer's / one terminal's transactions in a time window.
-CREATE INDEX IF NOT EXISTS transactions_customer_ts ON transactions (customer_id, ts DESC);
-CREATE INDEX IF NOT EXISTS transactions_terminal_ts ON transactions (terminal_id, ts DESC);
-
--- Confirmed labels (chargebacks, analyst review). label_time is when the label became known:
--- the scorer ignores a label before that time and for transactions younger than the label delay.
-CREATE TABLE IF NOT EXISTS labels (
-    transaction_id  text PRIMARY KEY REFERENCES transactions (transaction_id) ON DELETE CASCADE,
-    fraud           boolean NOT NULL,
-    label_time      timestamptz NOT NULL,
-    source          text NOT NULL,
-    recorded_at     timestamptz NOT NULL DEFAULT now(),
-    request_id      text
-);
+-- Covering indexes (INCLUDE every column the scorer reads) make these index-only scans: a
+-- customer's rows are spread over as many heap pages as it has transactions, so visiting the
+-- heap would cost one page per history row.
+CREATE INDEX IF NOT EXISTS transactions_customer_ts ON transactions (customer_id, ts)
+    INCLUDE (transaction_id, amount, terminal_id, label_fraud, label_time);
+CREATE INDEX IF NOT EXISTS transactions_terminal_ts ON transactions (terminal_id, ts)
+    INCLUDE (transaction_id, amount, customer_id, label_fraud, label_time);

@@ -1,8 +1,8 @@
-"""History read back from PostgreSQL: the windows the scorer needs, labels joined, features used."""
+"""History read back from PostgreSQL: the windows the scorer needs, labels included, features used."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
 
 import psycopg
 import pytest
@@ -10,15 +10,20 @@ from fastapi.testclient import TestClient
 
 from fraud_api.app import repository
 from fraud_api.app.core.config import Settings
-from fraud_scoring import HISTORY_DAYS
+from fraud_scoring import HISTORY_DAYS, History
 from tests.api.utils import ago, iso, new_id, transaction
 
 
-@pytest.fixture
-def conn(settings: Settings) -> Iterator[psycopg.Connection[tuple[object, ...]]]:
+def _history(settings: Settings, customer: str, terminal: str, timestamp: float) -> History:
+    """repository.fetch_history on its own async connection."""
     assert settings.DATABASE_URL is not None
-    with psycopg.connect(settings.DATABASE_URL.get_secret_value(), autocommit=True) as connection:
-        yield connection
+    url = settings.DATABASE_URL.get_secret_value()
+
+    async def fetch() -> History:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            return await repository.fetch_history(conn, customer, terminal, timestamp)
+
+    return asyncio.run(fetch())
 
 
 def _score(client: TestClient, **fields: object) -> str:
@@ -34,7 +39,7 @@ def _label(client: TestClient, tx_id: str, fraud: bool, days_ago: float) -> None
 
 
 def test_fetch_history_returns_customer_and_terminal_windows_with_labels(
-    client: TestClient, conn: psycopg.Connection[tuple[object, ...]]
+    client: TestClient, settings: Settings
 ) -> None:
     # GIVEN a customer and a terminal with transactions inside and outside the history window
     customer, terminal = new_id("cust"), new_id("term")
@@ -46,7 +51,7 @@ def test_fetch_history_returns_customer_and_terminal_windows_with_labels(
     _label(client, at_terminal, True, days_ago=10)
     # WHEN the history of a transaction now is fetched
     now = ago(seconds=0).timestamp()
-    history = repository.fetch_history(conn, customer, terminal, now)
+    history = _history(settings, customer, terminal, now)
     # THEN the customer side holds its two recent transactions, the terminal side its two, oldest
     # first, and the terminal's label came with its label time
     assert [h.transaction_id for h in history.customer] == [own_1, both]
@@ -58,15 +63,13 @@ def test_fetch_history_returns_customer_and_terminal_windows_with_labels(
     assert history.terminal[1].fraud is None and history.terminal[1].label_time is None
 
 
-def test_fetch_history_excludes_transactions_after_the_scored_one(
-    client: TestClient, conn: psycopg.Connection[tuple[object, ...]]
-) -> None:
+def test_fetch_history_excludes_transactions_after_the_scored_one(client: TestClient, settings: Settings) -> None:
     # GIVEN a customer with transactions 5 and 1 days ago
     customer = new_id("cust")
     older = _score(client, customerId=customer, timestamp=iso(ago(days=5)))
     _score(client, customerId=customer, timestamp=iso(ago(days=1)))
     # WHEN the history is fetched for a (late-arriving) transaction 3 days ago
-    history = repository.fetch_history(conn, customer, new_id("term"), ago(days=3).timestamp())
+    history = _history(settings, customer, new_id("term"), ago(days=3).timestamp())
     # THEN only the earlier one is returned: no future data leaks into a score
     assert [h.transaction_id for h in history.customer] == [older]
     assert history.terminal == ()

@@ -35,9 +35,10 @@ def test_migrate_empty_database_creates_schema_then_second_run_applies_nothing(f
     # THEN the first run applies every file, the second nothing, and the schema is there
     assert first == [f"{m.version:03d}_{m.name}" for m in discover()]
     assert second == []
-    assert {"transactions", "labels", "schema_migrations"} <= _tables(fresh_url)
+    assert {"transactions", "schema_migrations"} <= _tables(fresh_url)
     indexes = {str(r[0]) for r in query(fresh_url, "SELECT indexname FROM pg_indexes WHERE tablename = 'transactions'")}
     assert {"transactions_customer_ts", "transactions_terminal_ts"} <= indexes
+    assert query(fresh_url, "SELECT count(*) FROM transactions") == [(0,)]
 
 
 def test_migrate_concurrent_workers_apply_each_file_once(fresh_url: str) -> None:

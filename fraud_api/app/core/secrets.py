@@ -115,8 +115,9 @@ class DbCredentialsProvider:
 class RefreshingValue(Generic[T]):
     """A value parsed from a secret (or a fixed string) and re-read every ``refresh_s`` seconds.
 
-    ``get()`` never raises after the first successful load: a failed refresh is logged and the
-    previous value kept, with a retry after ``retry_s``.
+    ``get()`` never blocks on Secrets Manager and never raises after the first successful load:
+    a stale value triggers a refresh in a background thread while the current value keeps being
+    served; a failed refresh is logged, the previous value kept, and retried after ``retry_s``.
     """
 
     def __init__(
@@ -137,14 +138,8 @@ class RefreshingValue(Generic[T]):
         self._next_refresh = time.monotonic() + refresh_s
 
     def get(self) -> T:
-        if time.monotonic() < self._next_refresh:
-            return self._value
-        # One thread refreshes; the others keep serving the current value meanwhile.
-        if self._lock.acquire(blocking=False):
-            try:
-                self._refresh()
-            finally:
-                self._lock.release()
+        if time.monotonic() >= self._next_refresh and self._lock.acquire(blocking=False):
+            threading.Thread(target=self._refresh, name=f"refresh-{self._name}", daemon=True).start()
         return self._value
 
     def _refresh(self) -> None:
@@ -159,3 +154,5 @@ class RefreshingValue(Generic[T]):
         else:
             self._next_refresh = time.monotonic() + self._refresh_s
             logger.info("configuration refreshed", extra={"config": self._name})
+        finally:
+            self._lock.release()

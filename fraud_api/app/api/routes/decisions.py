@@ -32,11 +32,11 @@ def label_public(label: Label) -> LabelPublic:
     response_model_by_alias=True,
     responses={k: ERROR_RESPONSES[k] for k in (400, 404, 503)},
 )
-def read_decision(
+async def read_decision(
     transaction_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")], service: ServiceDep
 ) -> DecisionPublic:
     """Get the stored decision of a transaction, with the masked card and its label if any."""
-    tx = service.get_decision(transaction_id)
+    tx = await service.get_decision(transaction_id)
     # CardToken re-derives the mask from what is stored: BIN + last four at most (PCI DSS 3.4.1).
     token = CardToken(tx.card_hash, tx.card_key_version, tx.card_bin, tx.card_last4, tx.card_pan_length)
     return DecisionPublic(

@@ -24,7 +24,7 @@ MAX_FUTURE_S = 300.0
     response_model_by_alias=True,
     responses={k: ERROR_RESPONSES[k] for k in (400, 404, 503)},
 )
-def record_feedback(payload: FeedbackCreate, service: ServiceDep, request_id: RequestIdDep) -> FeedbackPublic:
+async def record_feedback(payload: FeedbackCreate, service: ServiceDep, request_id: RequestIdDep) -> FeedbackPublic:
     """Record a confirmed label (chargeback, analyst review) for a scored transaction.
 
     The latest labelTime wins; feedback that arrives out of order does not overwrite a newer label.
@@ -36,7 +36,9 @@ def record_feedback(payload: FeedbackCreate, service: ServiceDep, request_id: Re
     if label_time > now + MAX_FUTURE_S:
         raise InvalidRequest([("labelTime", "is more than 5 minutes in the future")])
     try:
-        outcome = service.record_label(payload.transaction_id, payload.fraud, label_time, payload.source, request_id)
+        outcome = await service.record_label(
+            payload.transaction_id, payload.fraud, label_time, payload.source, request_id
+        )
     except LabelBeforeTransaction as exc:
         raise InvalidRequest([("labelTime", str(exc))]) from None
     assert outcome.current is not None  # found and not before the transaction: a label is in force

@@ -19,7 +19,7 @@ async def health() -> HealthPublic:
 
 
 @router.get("/ready", response_model=HealthPublic, responses={503: ERROR_RESPONSES[503]})
-def ready(service: ServiceDep) -> HealthPublic:
+async def ready(service: ServiceDep) -> HealthPublic:
     """The schema is migrated and the database answers within the pool timeout."""
-    service.ready()
+    await service.ready()
     return HealthPublic(status="ready")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from fraud_api.app.api.deps import RequestIdDep, ServiceDep
 from fraud_api.app.api.errors import ERROR_RESPONSES
@@ -43,7 +42,7 @@ async def score_transaction(request: Request, service: ServiceDep, request_id: R
     `Idempotent-Replayed: true`); the same id with a different payload is refused with 409.
     """
     body = await _read_body(request)
-    outcome = await run_in_threadpool(service.score, body, request_id)
+    outcome = await service.score(body, request_id)
     d = outcome.decision
     content = {
         "transactionId": d.transaction_id,
