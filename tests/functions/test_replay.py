@@ -23,7 +23,7 @@ class InProcessLambda:
         self.context = context
         self.invocations: list[dict[str, Any]] = []
 
-    def invoke(self, FunctionName: str, Payload: str) -> dict[str, Any]:  # noqa: N803 (boto3's names)
+    def invoke(self, FunctionName: str, Payload: str) -> dict[str, Any]:  # boto3 keyword names
         event = json.loads(Payload)
         self.invocations.append(event)
         result = analyzer_handler(event, self.context)
