@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fraud_api.app import repository
-from fraud_api.app.core.db import Database, DatabaseUnavailable
+from fraud_api.app.core.db import AsyncConnection, Database, DatabaseUnavailable
 from fraud_api.app.repository import LabelOutcome, NewTransaction, StoredTransaction
 from fraud_common.api_config import ApiConfiguration
 from fraud_common.card import card_hash, tokenize
@@ -90,7 +90,8 @@ class ScoringService:
             card_hash=token.card_hash,
         )
         thresholds = Thresholds(review=config.review_threshold, decline=config.decline_threshold)
-        async with self.db.connection() as conn:
+
+        async def work(conn: AsyncConnection) -> Decision | StoredTransaction | None:
             history = await repository.fetch_history(conn, request.customer_id, request.terminal_id, timestamp)
             result = self.scorer.score(transaction, history, thresholds)
             record = NewTransaction(
@@ -117,22 +118,24 @@ class ScoringService:
                 request_id=request_id,
             )
             if await repository.insert_transaction(conn, record):
-                decision = Decision(
+                return Decision(
                     request.transaction_id, result.score, result.decision.value, result.reasons, result.model_version
                 )
-                return ScoreOutcome(decision, replayed=False)
             # The id exists (a retry, or a concurrent duplicate that committed first).
-            stored = await repository.get_transaction(conn, request.transaction_id)
-        if stored is None:  # deleted in between: only possible by hand
+            return await repository.get_transaction(conn, request.transaction_id)
+
+        outcome = await self.db.run(work)
+        if isinstance(outcome, Decision):
+            return ScoreOutcome(outcome, replayed=False)
+        if outcome is None:  # deleted in between: only possible by hand
             raise DatabaseUnavailable("transaction vanished while reading it back")
-        if not _same_payload(request, stored, config):
+        if not _same_payload(request, outcome, config):
             raise TransactionConflict(request.transaction_id)
-        return ScoreOutcome(_decision(stored), replayed=True)
+        return ScoreOutcome(_decision(outcome), replayed=True)
 
     async def get_decision(self, transaction_id: str) -> StoredTransaction:
         self._require_schema()
-        async with self.db.connection() as conn:
-            stored = await repository.get_transaction(conn, transaction_id)
+        stored = await self.db.run(lambda conn: repository.get_transaction(conn, transaction_id))
         if stored is None:
             raise NotFound(transaction_id)
         return stored
@@ -141,8 +144,9 @@ class ScoringService:
         self, transaction_id: str, fraud: bool, label_time: float, source: str, request_id: str | None
     ) -> LabelOutcome:
         self._require_schema()
-        async with self.db.connection() as conn:
-            outcome = await repository.record_label(conn, transaction_id, fraud, label_time, source, request_id)
+        outcome = await self.db.run(
+            lambda conn: repository.record_label(conn, transaction_id, fraud, label_time, source, request_id)
+        )
         if not outcome.found:
             raise NotFound(transaction_id)
         if outcome.before_transaction:
@@ -152,8 +156,7 @@ class ScoringService:
     async def ready(self) -> None:
         """Raises DatabaseUnavailable unless the schema is in place and the database answers."""
         self._require_schema()
-        async with self.db.connection() as conn:
-            await repository.ping(conn)
+        await self.db.run(repository.ping)
 
 
 def _decision(stored: StoredTransaction) -> Decision:

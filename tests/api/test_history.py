@@ -110,3 +110,20 @@ def test_score_fresh_fraud_label_is_ignored_within_label_delay(client: TestClien
     # THEN the label is not used yet: approved on the model alone
     assert result["decision"] == "approve"
     assert len(result["reasons"]) == 1
+
+
+def test_history_query_is_two_index_only_scans(client: TestClient, settings: Settings) -> None:
+    # GIVEN a vacuumed table (index-only scans need the visibility map; autovacuum keeps it set)
+    _score(client, timestamp=iso(ago(days=2)))
+    assert settings.DATABASE_URL is not None
+    with psycopg.connect(settings.DATABASE_URL.get_secret_value(), autocommit=True) as conn:
+        conn.execute("VACUUM ANALYZE transactions")
+        # Planner settings that leave only index scans possible, so a tiny test table still shows
+        # whether the indexes cover every column the history query reads.
+        conn.execute("SET enable_seqscan = off")
+        conn.execute("SET enable_bitmapscan = off")
+        params = {"customer": "cust-x", "terminal": "term-x", "since": 0.0, "until": 2e9}
+        plan = "\n".join(str(r[0]) for r in conn.execute(b"EXPLAIN " + repository._HISTORY_SQL.encode(), params))
+    # THEN both sides are index-only scans on the covering indexes: no heap page per history row
+    assert "Index Only Scan using transactions_customer_ts" in plan
+    assert "Index Only Scan using transactions_terminal_ts" in plan

@@ -6,10 +6,12 @@ running app, so they do not disturb the tier's shared server.
 
 from __future__ import annotations
 
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 
@@ -85,6 +87,39 @@ def test_outage_database_down_answers_503_fast_and_recovers(
     ids = [str(b["transactionId"]) for b in lost]
     stored = query(url, "SELECT transaction_id FROM transactions WHERE transaction_id = ANY(%s)", (ids,))
     assert stored == [(ids[0],)]
+
+
+def _signal_server(pg: EmbeddedPostgres, sig: signal.Signals) -> None:
+    """Send ``sig`` to the postmaster and every backend (SIGSTOP: a server that hangs)."""
+    postmaster = psutil.Process(int((pg.data_dir / "postmaster.pid").read_text().split()[0]))
+    for proc in [postmaster, *postmaster.children(recursive=True)]:
+        proc.send_signal(sig)
+
+
+def test_outage_database_hanging_answers_503_within_deadline_and_recovers(
+    own_pg: EmbeddedPostgres, outage_settings: Settings
+) -> None:
+    with running_app(outage_settings) as client:
+        # GIVEN a working service
+        assert client.post("/api/v1/score", json=transaction()).status_code == 200
+        # WHEN the database freezes: connections stay open but nothing answers (like a
+        # blackholed network or a stuck server, where no error ever comes back)
+        _signal_server(own_pg, signal.SIGSTOP)
+        try:
+            outcomes = [_timed_post(client, "/api/v1/score", transaction()) for _ in range(5)]
+            started = time.perf_counter()
+            ready = client.get("/api/ready")
+            ready_elapsed = time.perf_counter() - started
+        finally:
+            _signal_server(own_pg, signal.SIGCONT)
+        # THEN the service does not hang: JSON 503s within 100 ms
+        for elapsed, status, body in outcomes:
+            assert (status, body["error"]) == (503, "database_unavailable")
+            assert elapsed < BUDGET_S, f"503 took {elapsed * 1000:.0f} ms"
+        assert ready.status_code == 503 and ready_elapsed < BUDGET_S
+        # AND it serves again once the database thaws
+        _wait_for(client, "/api/ready", RECOVERY_S)
+        assert client.post("/api/v1/score", json=transaction()).status_code == 200
 
 
 def test_outage_database_down_at_startup_comes_ready_when_it_returns(

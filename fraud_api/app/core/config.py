@@ -57,7 +57,11 @@ class Settings(BaseSettings):
     outage answer well inside 100 ms, with room for the HTTP stack)."""
     DB_CONNECT_TIMEOUT_S: int = Field(default=3, ge=2, le=60)
     """libpq connect_timeout for the pool's background connection attempts (libpq minimum is 2)."""
-    DB_STATEMENT_TIMEOUT_MS: int = Field(default=150, ge=10, le=60_000)
+    DB_REQUEST_TIMEOUT_MS: int = Field(default=90, ge=10, le=60_000)
+    """Hard bound on a request's whole database part (checkout + statements), enforced on the client
+    side: a database that hangs (blackholed network, frozen server) is answered 503 within it."""
+    DB_STATEMENT_TIMEOUT_MS: int = Field(default=100, ge=10, le=60_000)
+    """Server-side statement_timeout: stops the work of a statement the client gave up on."""
     DB_SYNCHRONOUS_COMMIT: Literal["on", "off"] = "on"
     """"on": a decision is durable before it is returned. "off" saves the commit flush (on this
     benchmark machine most of the request's latency) at the price of losing the decisions of the
@@ -93,6 +97,11 @@ class Settings(BaseSettings):
             problems.append(
                 f"{ENV_PREFIX}DB_POOL_MIN_SIZE ({self.DB_POOL_MIN_SIZE}) must not exceed "
                 f"{ENV_PREFIX}DB_POOL_MAX_SIZE ({self.DB_POOL_MAX_SIZE})"
+            )
+        if self.DB_POOL_TIMEOUT_MS >= self.DB_REQUEST_TIMEOUT_MS:
+            problems.append(
+                f"{ENV_PREFIX}DB_POOL_TIMEOUT_MS ({self.DB_POOL_TIMEOUT_MS}) must be below "
+                f"{ENV_PREFIX}DB_REQUEST_TIMEOUT_MS ({self.DB_REQUEST_TIMEOUT_MS})"
             )
         if self.MODEL_PATH is not None and not self.MODEL_PATH.is_file():
             problems.append(f"{ENV_PREFIX}MODEL_PATH: no such file {self.MODEL_PATH}")
@@ -168,6 +177,10 @@ class Settings(BaseSettings):
     @property
     def pool_timeout_s(self) -> float:
         return self.DB_POOL_TIMEOUT_MS / 1000.0
+
+    @property
+    def request_timeout_s(self) -> float:
+        return self.DB_REQUEST_TIMEOUT_MS / 1000.0
 
 
 def load_settings() -> Settings:

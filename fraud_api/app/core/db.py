@@ -5,9 +5,9 @@ worker and no thread hand-offs, which on a small task was measurably faster than
 FastAPI's thread pool (GIL hand-offs between the loop and the worker threads). Migrations use a
 plain sync connection at startup.
 
-A request never waits on the database longer than ``DB_POOL_TIMEOUT_MS`` for a connection plus
-``DB_STATEMENT_TIMEOUT_MS`` per statement; every connectivity failure surfaces as
-``DatabaseUnavailable`` (answered 503). The pool reconnects in the background on its own, and a
+A request never waits on the database longer than ``DB_REQUEST_TIMEOUT_MS`` in total (of which
+at most ``DB_POOL_TIMEOUT_MS`` for a connection), even if the server hangs; every connectivity
+failure surfaces as ``DatabaseUnavailable`` (answered 503). The pool reconnects in the background on its own, and a
 connection attempt that fails authentication re-reads the rotated RDS secret and tries again.
 """
 
@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import TupleRow
@@ -30,6 +30,7 @@ logger = logging.getLogger(__name__)
 
 Connection = psycopg.Connection[TupleRow]
 AsyncConnection = psycopg.AsyncConnection[TupleRow]
+T = TypeVar("T")
 
 # SQLSTATE class 28 (invalid authorization): the password changed (rotation) or the user is wrong.
 _AUTH_SQLSTATES = frozenset({"28P01", "28000"})
@@ -156,6 +157,10 @@ class Database:
             open=False,
         )
 
+        # Work abandoned at its deadline finishes (or is cancelled) in the background; keep a
+        # reference so the task is not garbage-collected half-way.
+        self._abandoned: set[asyncio.Task[Any]] = set()
+
     async def open(self) -> None:
         # Do not wait for the pool to fill: the process must come up (and answer /api/health)
         # while the database is unreachable, then recover by itself.
@@ -175,6 +180,36 @@ class Database:
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             # OperationalError covers lost connections, admin shutdown and statement timeouts.
             raise DatabaseUnavailable(f"database error: {type(exc).__name__}") from exc
+
+    async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """Run ``work`` on a pooled connection within ``DB_REQUEST_TIMEOUT_MS``.
+
+        The work runs as its own task and the request waits on it through ``shield``: at the
+        deadline the request gets ``DatabaseUnavailable`` at once, while the task is cancelled in
+        the background. (Cancelling a query directly would make the request wait for psycopg to
+        cancel it on a server that may not answer.) An INSERT that the server commits after the
+        deadline is harmless: the client's retry gets that decision back (idempotency).
+        """
+
+        async def job() -> T:
+            async with self.connection() as conn:
+                return await work(conn)
+
+        task = asyncio.create_task(job())
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.settings.request_timeout_s)
+        except TimeoutError:
+            task.cancel()
+            self._abandoned.add(task)
+            task.add_done_callback(self._forget)
+            raise DatabaseUnavailable(
+                f"database did not answer within {self.settings.DB_REQUEST_TIMEOUT_MS} ms"
+            ) from None
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self._abandoned.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.info("abandoned database work ended", extra={"error": type(task.exception()).__name__})
 
     def connect_direct(self, statement_timeout_ms: int) -> Connection:
         """A sync connection outside the pool (migrations), with the same TLS and credentials."""

@@ -48,8 +48,8 @@ def test_settings_aws_defaults_require_verified_tls(ca_bundle: str) -> None:
     assert settings.ENVIRONMENT == "aws"
     kwargs = connect_kwargs(settings, settings.DB_STATEMENT_TIMEOUT_MS)
     assert kwargs["sslmode"] == "verify-full" and kwargs["sslrootcert"] == ca_bundle
-    assert "statement_timeout=150" in kwargs["options"]
-    assert settings.DB_POOL_TIMEOUT_MS == 50
+    assert "statement_timeout=100" in kwargs["options"] and "synchronous_commit=on" in kwargs["options"]
+    assert (settings.DB_POOL_TIMEOUT_MS, settings.DB_REQUEST_TIMEOUT_MS) == (50, 90)
 
 
 def test_settings_read_from_environment_with_prefix(monkeypatch: pytest.MonkeyPatch, ca_bundle: str) -> None:
@@ -93,16 +93,19 @@ def test_settings_rejects_missing_or_double_sources() -> None:
     assert "either FRAUD_API_DATABASE_URL or FRAUD_API_DB_HOST" in both
 
 
-def test_settings_rejects_pool_min_above_max_and_missing_model() -> None:
+def test_settings_rejects_inconsistent_pool_and_missing_model() -> None:
     error = _error(
         ENVIRONMENT="local",
         DATABASE_URL="postgresql:///x",
         API_CONFIG_JSON="{}",
         DB_POOL_MIN_SIZE=5,
         DB_POOL_MAX_SIZE=2,
+        DB_POOL_TIMEOUT_MS=100,
+        DB_REQUEST_TIMEOUT_MS=100,
         MODEL_PATH="/no/model.json",
     )
     assert "FRAUD_API_DB_POOL_MIN_SIZE (5) must not exceed FRAUD_API_DB_POOL_MAX_SIZE (2)" in error
+    assert "FRAUD_API_DB_POOL_TIMEOUT_MS (100) must be below FRAUD_API_DB_REQUEST_TIMEOUT_MS (100)" in error
     assert "FRAUD_API_MODEL_PATH: no such file" in error
 
 
