@@ -1,9 +1,9 @@
 """The PostgreSQL connection pool and the "database unavailable" contract.
 
 The request path is asyncio end to end (psycopg's AsyncConnectionPool): one event loop per
-worker and no thread hand-offs, which on a small task was measurably faster than sync psycopg in
-FastAPI's thread pool (GIL hand-offs between the loop and the worker threads). Migrations use a
-plain sync connection at startup.
+worker, no hand-off to FastAPI's thread pool (and no GIL ping-pong between the loop and worker
+threads), and a database call can be abandoned at a deadline without waiting for it, which a
+thread blocked in libpq cannot. Migrations use a plain sync connection at startup.
 
 A request never waits on the database longer than ``DB_REQUEST_TIMEOUT_MS`` in total (of which
 at most ``DB_POOL_TIMEOUT_MS`` for a connection), even if the server hangs; every connectivity

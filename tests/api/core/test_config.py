@@ -117,3 +117,9 @@ def test_settings_local_allows_plain_connection() -> None:
         DB_SSLMODE="disable",
     )
     assert connect_kwargs(settings, 100)["sslmode"] == "disable"
+
+
+def test_settings_every_variable_is_documented() -> None:
+    readme = (Path(__file__).resolve().parents[3] / "fraud_api" / "README.md").read_text(encoding="utf-8")
+    missing = [name for name in Settings.model_fields if f"`{name}`" not in readme and f"`{name}," not in readme]
+    assert missing == []
