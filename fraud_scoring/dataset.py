@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from fraud_scoring.features import DAY, FEATURE_NAMES, HISTORY_DAYS, LABEL_DELAY_DAYS, compute_features
+from fraud_scoring.features import CUSTOMER_WINDOW_DAYS, DAY, FEATURE_NAMES, LABEL_DELAY_DAYS, compute_features
 from fraud_scoring.types import History, HistoryItem, Transaction
 
 _USED_COLUMNS = ("TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TERMINAL_ID", "TX_AMOUNT", "TX_FRAUD")
@@ -94,7 +94,8 @@ def feature_matrix(
     ts_all = frame["TS"].to_numpy()
     t_rows = ts_all[rows]
     # Only transactions that can be history of some target row need HistoryItem objects.
-    lo_t, hi_t = t_rows.min() - HISTORY_DAYS * DAY, t_rows.max()
+    span = (CUSTOMER_WINDOW_DAYS + max(label_delay_days, LABEL_DELAY_DAYS)) * DAY
+    lo_t, hi_t = t_rows.min() - span, t_rows.max()
     window = np.flatnonzero((ts_all > lo_t) & (ts_all <= hi_t))
     sub = frame.iloc[window]
     cust_codes = pd.factorize(sub["CUSTOMER_ID"])[0]
@@ -110,16 +111,16 @@ def feature_matrix(
     term_items = [cust_items[i] for i in rank[by_term].tolist()]
 
     # Composite (entity, time) keys let one searchsorted find every row's history slice.
-    span = (hi_t - lo_t) + 2 * DAY
-    cust_key = cust_codes[by_cust] * span + (sub_ts[by_cust] - lo_t)
-    term_key = term_codes[by_term] * span + (sub_ts[by_term] - lo_t)
+    stride = (hi_t - lo_t) + 2 * DAY
+    cust_key = cust_codes[by_cust] * stride + (sub_ts[by_cust] - lo_t)
+    term_key = term_codes[by_term] * stride + (sub_ts[by_term] - lo_t)
     pos_in_sub = np.searchsorted(window, rows)
-    row_cust = cust_codes[pos_in_sub] * span
-    row_term = term_codes[pos_in_sub] * span
+    row_cust = cust_codes[pos_in_sub] * stride
+    row_term = term_codes[pos_in_sub] * stride
     rel = t_rows - lo_t
-    c_lo = np.searchsorted(cust_key, row_cust + rel - HISTORY_DAYS * DAY, side="right").tolist()
+    c_lo = np.searchsorted(cust_key, row_cust + rel - span, side="right").tolist()
     c_hi = np.searchsorted(cust_key, row_cust + rel, side="right").tolist()
-    m_lo = np.searchsorted(term_key, row_term + rel - HISTORY_DAYS * DAY, side="right").tolist()
+    m_lo = np.searchsorted(term_key, row_term + rel - span, side="right").tolist()
     m_hi = np.searchsorted(term_key, row_term + rel, side="right").tolist()
 
     target = frame.iloc[rows]

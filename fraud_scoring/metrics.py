@@ -76,13 +76,16 @@ def known_compromised_mask(
     return keep
 
 
-def evaluate(days: np.ndarray, customers: np.ndarray, y_true: np.ndarray, scores: np.ndarray) -> dict[str, float | int]:
-    """The benchmark's JSON figures (4 decimals; the handbook prints 3)."""
+def evaluate(
+    days: np.ndarray, customers: np.ndarray, y_true: np.ndarray, scores: np.ndarray
+) -> dict[str, float | int | None]:
+    """The benchmark's JSON figures (4 decimals; the handbook prints 3). AUC and AP are
+    ``None`` (JSON null) when the test set holds a single class."""
     y = np.asarray(y_true)
     both = len(np.unique(y)) == 2
     return {
-        "auc_roc": round(auc_roc(y, scores), 4) if both else float("nan"),
-        "average_precision": round(average_precision(y, scores), 4) if both else float("nan"),
+        "auc_roc": round(auc_roc(y, scores), 4) if both else None,
+        "average_precision": round(average_precision(y, scores), 4) if both else None,
         "card_precision_at_100": round(card_precision_at_k(days, customers, y, scores, 100), 4),
         "n_test": len(y),
         "n_fraud": int(y.sum()),

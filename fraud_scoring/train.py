@@ -27,7 +27,7 @@ import pandas as pd
 
 from fraud_scoring import gbdt
 from fraud_scoring.dataset import feature_matrix, prepare, window_rows
-from fraud_scoring.features import LABEL_DELAY_DAYS
+from fraud_scoring.features import FEATURE_NAMES, LABEL_DELAY_DAYS
 from fraud_scoring.metrics import evaluate, known_compromised_mask
 from fraud_scoring.model import SHIPPED_ARTIFACT, validate_artifact
 from fraud_scoring.simulator import SimulatorConfig, simulate
@@ -49,14 +49,26 @@ def _created_at(explicit: str | None) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def training_data(seeds: list[int], cfg: SimulatorConfig, start: str, days: float) -> tuple[np.ndarray, np.ndarray]:
-    """Features and labels of every transaction in [start, start + days) for each seed."""
+def training_data(
+    seeds: list[int], cfg: SimulatorConfig, start: str, days: float, blocked_cards: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of the transactions in [start, start + days) for each seed.
+
+    Unless ``blocked_cards``, transactions of cards that already have a known (delay-old) fraud
+    are left out: such cards are blocked in production and removed from the handbook's test
+    set, so the model only ever scores cards without one. Training on that population raised
+    AUC on the tuning seeds (0.879 -> 0.883) at equal AP.
+    """
     xs, ys = [], []
+    known_fraud = FEATURE_NAMES.index("customer_known_frauds")
     for seed in seeds:
         frame = prepare(simulate(seed, cfg))
         rows = window_rows(frame, start, days)
-        xs.append(feature_matrix(frame, rows))
-        ys.append(frame["TX_FRAUD"].to_numpy()[rows])
+        X = feature_matrix(frame, rows)
+        y = frame["TX_FRAUD"].to_numpy()[rows]
+        keep = np.ones(len(y), dtype=bool) if blocked_cards else X[:, known_fraud] == 0
+        xs.append(X[keep])
+        ys.append(y[keep])
     return np.vstack(xs), np.concatenate(ys)
 
 
@@ -87,7 +99,7 @@ def protocol_metrics(model_artifact: dict[str, Any], seed: int, cfg: SimulatorCo
 def build(args: argparse.Namespace) -> dict[str, Any]:
     cfg = SimulatorConfig(n_customers=args.customers, n_terminals=args.terminals, n_days=args.days)
     started = time.perf_counter()
-    X, y = training_data(args.seeds, cfg, args.from_date, args.days)
+    X, y = training_data(args.seeds, cfg, args.from_date, args.days, args.include_blocked_cards)
     booster = gbdt.fit(X, y, seed=args.lgbm_seed)
     train_scores = np.asarray(booster.predict(X))
     from fraud_scoring.metrics import auc_roc, average_precision
@@ -102,6 +114,9 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
             "start_date": cfg.start_date,
         },
         "rows_from": args.from_date,
+        "rows": "all transactions of cards without a known fraud"
+        if not args.include_blocked_cards
+        else "all transactions",
         "n_rows": len(y),
         "n_fraud": int(y.sum()),
         "label_delay_days": LABEL_DELAY_DAYS,
@@ -135,6 +150,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--terminals", type=int, default=SimulatorConfig.n_terminals)
     parser.add_argument("--days", type=int, default=SimulatorConfig.n_days)
     parser.add_argument("--lgbm-seed", type=int, default=0)
+    parser.add_argument(
+        "--include-blocked-cards", action="store_true", help="also train on cards that have a known fraud"
+    )
     parser.add_argument("--out", default=str(SHIPPED_ARTIFACT))
     parser.add_argument("--created-at", default=None, help="ISO timestamp to record (default: SOURCE_DATE_EPOCH/now)")
     args = parser.parse_args(argv)

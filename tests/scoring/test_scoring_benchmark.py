@@ -66,6 +66,7 @@ def test_benchmark_scores_ignore_test_labels_and_scenario(tmp_path: Path, capsys
     # THEN the scores are exactly the same
     pd.testing.assert_frame_equal(scores, base)
     assert result["n_fraud"] == 0
+    assert result["auc_roc"] is None  # undefined with one class, printed as JSON null
 
 
 def test_benchmark_shipped_model_runs(tmp_path: Path, capsys) -> None:
