@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -122,3 +124,24 @@ def test_pack_requirements_pin_the_same_versions_as_the_project() -> None:
     assert pack["pulumi-policy"] == "1.21.0"
     assert pack["pulumi"] == pins("requirements.txt")["pulumi"]
     assert pins("requirements-dev.txt").get("pulumi-policy") == pack["pulumi-policy"]
+
+
+def test_entry_point_imports_its_rules_the_way_the_analyzer_runs_it() -> None:
+    # The analyzer runs `runpy.run_path("<pack dir>")`. Here PolicyPack is a stub that records its
+    # arguments (the real one would start a server), in a child process with a deadline.
+    script = (
+        "import runpy, sys, pulumi_policy\n"
+        "pulumi_policy.PolicyPack = lambda **kw: print(kw['name'], len(kw['policies']), kw['enforcement_level'].name)\n"
+        f"runpy.run_path({str(POLICY_DIR)!r}, run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=POLICY_DIR, capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["fraud-detection-pci-dss", str(len(POLICIES)), "MANDATORY"]
+
+
+def test_readme_lists_every_rule_and_the_count() -> None:
+    readme = (POLICY_DIR / "README.md").read_text()
+    listed = set(re.findall(r"`(pci-[a-z0-9-]+)`", readme))
+    assert listed == set(RULES), (set(RULES) - listed, listed - set(RULES))
+    assert f"## Rules ({len(RULES)})" in readme
