@@ -113,7 +113,8 @@ def _iam_auth(_: str, props: Props, __: Config) -> Iterator[str]:
 def _managed_master_password(_: str, props: Props, __: Config) -> Iterator[str]:
     if props.get("replicationSourceIdentifier") or props.get("snapshotIdentifier"):
         return  # replicas and restores inherit the source's credentials
-    if props.get("manageMasterUserPassword") is not True or props.get("masterPassword"):
+    # Clusters name it masterPassword, instances password.
+    if props.get("manageMasterUserPassword") is not True or props.get("masterPassword") or props.get("password"):
         yield "the master password must be RDS-managed in Secrets Manager (manageMasterUserPassword), not set"
     elif not props.get("masterUserSecretKmsKeyId"):
         yield "the RDS-managed master secret must use a customer-managed key (masterUserSecretKmsKeyId)"

@@ -186,6 +186,13 @@ CASES = [
     Case("pci-rds-managed-master-password", CLUSTER, {"masterPassword": "hunter2hunter2"}, "RDS-managed"),
     Case(
         "pci-rds-managed-master-password",
+        "aws:rds/instance:Instance",
+        {"manageMasterUserPassword": True, "masterUserSecretKmsKeyId": KEY_ARN, "password": "hunter2hunter2"},
+        "RDS-managed",
+        label="instance",
+    ),
+    Case(
+        "pci-rds-managed-master-password",
         CLUSTER,
         {"manageMasterUserPassword": True},
         "customer-managed",
