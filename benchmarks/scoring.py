@@ -51,6 +51,10 @@ def make_case(rng: random.Random, k: int) -> tuple[Transaction, History]:
     return tx, History(tuple(customer), tuple(terminal))
 
 
+def _fields(it: HistoryItem) -> tuple[str, float, float, str, str, bool | None, float | None]:
+    return (it.transaction_id, it.timestamp, it.amount, it.customer_id, it.terminal_id, it.fraud, it.label_time)
+
+
 def main() -> None:
     scorer = Scorer.load()
     rng = random.Random(20180808)
@@ -75,28 +79,45 @@ def main() -> None:
             scorer.probability(f)
     model_only = rounds * len(features) / (time.perf_counter() - start)
 
-    # Latency of features + score, one call at a time, as a request handler would do it. The
-    # garbage collector stays on (as in production); the machine may be shared, so the best of
-    # three runs is reported.
-    runs = []
+    # Latency of features + score, one call at a time, as a request handler would do it, with
+    # the garbage collector on (as in production).
+    wall: list[float] = []
+    cpu: list[float] = []
     for _ in range(3):
-        latencies: list[float] = []
-        for _ in range(20):
-            for tx, hist in cases:
-                t0 = time.perf_counter_ns()
-                scorer.score(tx, hist)
-                latencies.append((time.perf_counter_ns() - t0) / 1000)
-        latencies.sort()
-        runs.append((latencies[int(len(latencies) * 0.99)], latencies[len(latencies) // 2], len(latencies)))
-    p99, p50, n_calls = min(runs)
+        for tx, stored in cases:
+            # As a handler would: build the history from the store's response, then score it.
+            hist = History(
+                tuple(HistoryItem(*_fields(it)) for it in stored.customer),
+                tuple(HistoryItem(*_fields(it)) for it in stored.terminal),
+            )
+            c0 = time.thread_time_ns()
+            t0 = time.perf_counter_ns()
+            scorer.score(tx, hist)
+            t1 = time.perf_counter_ns()
+            cpu.append((time.thread_time_ns() - c0) / 1000)
+            wall.append((t1 - t0) / 1000)
+    wall.sort()
+    cpu.sort()
+
+    def pct(values: list[float], q: float) -> float:
+        return values[min(int(len(values) * q), len(values) - 1)]
 
     print(f"model {scorer.model_version}, {len(features)} distinct cases")
     print(f"history: {n_cust:.0f} customer tx in 30 days, {n_term:.0f} terminal tx in {HISTORY_DAYS} days")
     print(f"scores/s from precomputed features (model+rules+decision): {per_second:,.0f}  [target >= 50,000]")
     print(f"model-only predictions/s: {model_only:,.0f}")
-    print(f"features+score latency: p50 {p50:.1f} us, p99 {p99:.1f} us ({n_calls} calls)  [target p99 <= 100 us]")
-    ok = per_second >= 50_000 and p99 <= 100
-    print("speed targets:", "met" if ok else "NOT met")
+    print(
+        f"features+score latency, wall: p50 {pct(wall, 0.5):.1f} us, p99 {pct(wall, 0.99):.1f} us; "
+        f"CPU time: p50 {pct(cpu, 0.5):.1f} us, p99 {pct(cpu, 0.99):.1f} us ({len(wall)} calls)  [target p99 <= 100 us]"
+    )
+    # On a shared machine the wall-clock tail is the scheduler's; CPU time is what the code
+    # costs and equals wall time on a dedicated core.
+    print(
+        "speed targets:",
+        "throughput " + ("met" if per_second >= 50_000 else "NOT met") + ",",
+        "p99 wall " + ("met" if pct(wall, 0.99) <= 100 else "NOT met") + ",",
+        "p99 CPU " + ("met" if pct(cpu, 0.99) <= 100 else "NOT met"),
+    )
 
 
 if __name__ == "__main__":
