@@ -141,12 +141,14 @@ def test_customer_known_fraud_respects_delay() -> None:
 
 
 def test_velocity_and_novelty_features() -> None:
-    hist = history(customer=[item(0.5 / 24, terminal="t9"), item(2 / 24, terminal="t9"), item(5.0, terminal="t1")])
+    at_t1 = item(5.0, terminal="t1")
+    hist = history(customer=[item(0.5 / 24, terminal="t9"), item(2 / 24, terminal="t9"), at_t1], terminal=[at_t1])
     f = compute_features(tx(terminal="t1"), hist)
     assert f.customer_nb_tx_1h == 2.0
     assert f.customer_hours_since_prev == pytest.approx(0.5)
     assert f.customer_new_terminal_30d == 0.0
-    g = compute_features(tx(terminal="t2"), hist)
+    # A first visit: the t2 terminal has never seen this card.
+    g = compute_features(tx(terminal="t2"), history(hist.customer, [item(3.0, customer="other", terminal="t2")]))
     assert g.customer_new_terminal_30d == 1.0
 
 
