@@ -20,8 +20,6 @@ so the figures are a lower bound for the service alone. Stops everything at the 
 
 from __future__ import annotations
 
-import locust  # noqa: I001 - first: it monkey-patches the standard library for gevent
-
 import argparse
 import json
 import math
@@ -33,12 +31,14 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import gevent
+import locust  # noqa: F401 - importing locust monkey-patches the standard library for gevent
 import psutil
 import psycopg
 from locust import FastHttpUser, task
@@ -115,8 +115,10 @@ def start_api(uri: str, port: int, args: argparse.Namespace) -> subprocess.Popen
         "PYTHONPATH": str(ROOT),
     }
     command = [sys.executable, "-m", "uvicorn", "fraud_api.app.main:app", "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    command += ["--loop", args.loop, "--http", "httptools", "--no-access-log", "--log-level", "warning"]
+    # The service's JSON log goes to a file (as the awslogs driver would take it), not to a terminal.
+    log = args.server_log.open("wb") if args.server_log else subprocess.DEVNULL
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -179,6 +181,7 @@ class StepResult:
     p99: float
     max: float
     cpu: dict[str, float]
+    error_kinds: dict[str, int]
 
     @property
     def ok(self) -> bool:
@@ -192,27 +195,33 @@ def percentile(ordered: list[float], q: float) -> float:
 
 
 class CpuMeter:
-    """CPU seconds used by each side during a step (psutil), as % of one core."""
+    """CPU seconds used by each side during a step, as % of one core.
+
+    A process tree's total is its own time, its live descendants' time, and what its reaped
+    children used (``children_*``): PostgreSQL backends and cancelled connections come and go.
+    """
 
     def __init__(self, api: subprocess.Popen[bytes], pg: EmbeddedPostgres) -> None:
-        self.groups = {"api": psutil.Process(api.pid), "postgres": psutil.Process(self._postmaster(pg))}
-        self.groups["loadgen"] = psutil.Process(os.getpid())
-
-    @staticmethod
-    def _postmaster(pg: EmbeddedPostgres) -> int:
-        return int((pg.data_dir / "postmaster.pid").read_text().split()[0])
+        postmaster = int((pg.data_dir / "postmaster.pid").read_text().split()[0])
+        self.groups = {
+            "api": psutil.Process(api.pid),
+            "postgres": psutil.Process(postmaster),
+            "loadgen": psutil.Process(os.getpid()),
+        }
 
     def sample(self) -> dict[str, float]:
         totals = {}
-        for name, proc in self.groups.items():
-            procs = [proc] + (proc.children(recursive=True) if name != "loadgen" else [])
-            total = 0.0
-            for p in procs:
-                try:
-                    t = p.cpu_times()
-                    total += t.user + t.system
-                except psutil.Error:
-                    pass
+        for name, root in self.groups.items():
+            t = root.cpu_times()
+            total = t.user + t.system
+            if name != "loadgen":
+                total += t.children_user + t.children_system
+                for child in root.children(recursive=True):
+                    try:
+                        c = child.cpu_times()
+                        total += c.user + c.system
+                    except psutil.Error:
+                        pass
             totals[name] = total
         return totals
 
@@ -222,14 +231,14 @@ def run_step(host: str, rate: float, duration: float, meter: CpuMeter, ramp: flo
     ScoreUser.period = users / rate
     env = Environment(user_classes=[ScoreUser], host=host)
     latencies: list[float] = []
-    errors = [0]
+    errors: Counter[str] = Counter()
     recording = [False]
 
     def on_request(response_time: float, exception: BaseException | None, **_: Any) -> None:
         if recording[0]:
             latencies.append(response_time)
             if exception is not None:
-                errors[0] += 1
+                errors[str(exception)[:80]] += 1
 
     env.events.request.add_listener(on_request)
     runner = env.create_local_runner()
@@ -247,12 +256,13 @@ def run_step(host: str, rate: float, duration: float, meter: CpuMeter, ramp: flo
         rate,
         len(ordered) / elapsed,
         len(ordered),
-        errors[0],
+        sum(errors.values()),
         percentile(ordered, 0.50),
         percentile(ordered, 0.95),
         percentile(ordered, 0.99),
         ordered[-1] if ordered else math.nan,
         cpu,
+        dict(errors.most_common(3)),
     )
 
 
@@ -268,6 +278,8 @@ def show(r: StepResult) -> None:
         f"{r.p99:>7.2f} {r.max:>7.1f}   {r.cpu['api']:.0f} / {r.cpu['postgres']:.0f} / {r.cpu['loadgen']:.0f}",
         flush=True,
     )
+    for kind, count in r.error_kinds.items():
+        print(f"{'':>10} {count} x {kind}")
 
 
 def search(host: str, results: list[StepResult], args: argparse.Namespace, meter: CpuMeter) -> float | None:
@@ -306,6 +318,8 @@ def main() -> None:
     )
     parser.add_argument("--search-duration", type=float, default=15.0)
     parser.add_argument("--search-steps", type=int, default=6, help="0 skips the search")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="uvicorn event loop")
+    parser.add_argument("--server-log", type=Path, help="write the service's log here (default: discarded)")
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--terminals", type=int, default=10000)
     args = parser.parse_args()

@@ -82,7 +82,8 @@ async def _conflict(_: Request, __: Exception) -> JSONResponse:
 
 
 async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
-    logger.warning("database unavailable", extra={"error": str(exc)})
+    assert isinstance(exc, DatabaseUnavailable)
+    logger.warning("database unavailable", extra={"error": str(exc), "pool": exc.pool})
     return error_response(
         503,
         {"error": "database_unavailable", "message": "the database is unavailable; retry shortly"},

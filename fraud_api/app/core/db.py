@@ -37,7 +37,15 @@ _AUTH_SQLSTATES = frozenset({"28P01", "28000"})
 
 
 class DatabaseUnavailable(Exception):
-    """The database could not serve this request in time (down, unreachable, overloaded)."""
+    """The database could not serve this request in time (down, unreachable, overloaded).
+
+    ``pool`` carries the pool's counters at that moment (logged with the 503), which tells an
+    operator an outage (no connections) from an overload (all connections busy).
+    """
+
+    def __init__(self, message: str, pool: dict[str, int] | None = None) -> None:
+        super().__init__(message)
+        self.pool = pool or {}
 
 
 def is_auth_failure(exc: psycopg.OperationalError) -> bool:
@@ -157,8 +165,8 @@ class Database:
             open=False,
         )
 
-        # Work abandoned at its deadline finishes (or is cancelled) in the background; keep a
-        # reference so the task is not garbage-collected half-way.
+        # Work abandoned at its deadline finishes in the background; keep a reference so the
+        # task is not garbage-collected half-way.
         self._abandoned: set[asyncio.Task[Any]] = set()
 
     async def open(self) -> None:
@@ -176,19 +184,25 @@ class Database:
             async with self.pool.connection() as conn:
                 yield conn
         except PoolTimeout as exc:
-            raise DatabaseUnavailable(f"no database connection within {self.settings.DB_POOL_TIMEOUT_MS} ms") from exc
+            raise DatabaseUnavailable(
+                f"no database connection within {self.settings.DB_POOL_TIMEOUT_MS} ms", self._pool_stats()
+            ) from exc
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             # OperationalError covers lost connections, admin shutdown and statement timeouts.
             raise DatabaseUnavailable(f"database error: {type(exc).__name__}") from exc
 
     async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
-        """Run ``work`` on a pooled connection within ``DB_REQUEST_TIMEOUT_MS``.
+        """Run ``work`` on a pooled connection; answer within ``DB_REQUEST_TIMEOUT_MS`` regardless.
 
         The work runs as its own task and the request waits on it through ``shield``: at the
-        deadline the request gets ``DatabaseUnavailable`` at once, while the task is cancelled in
-        the background. (Cancelling a query directly would make the request wait for psycopg to
-        cancel it on a server that may not answer.) An INSERT that the server commits after the
-        deadline is harmless: the client's retry gets that decision back (idempotency).
+        deadline the request gets ``DatabaseUnavailable`` at once while the work carries on in the
+        background and returns its connection when the server answers (the server's
+        ``statement_timeout`` bounds it). It is deliberately not cancelled: cancelling a query
+        costs a cancel request (a new connection to the server) and often the connection itself,
+        which under load turns a slow moment into a reconnection storm. A frozen server keeps
+        the abandoned work's connections; later requests then get 503 from the pool timeout. An
+        INSERT committed after the deadline is harmless: the client's retry gets that decision
+        back (idempotency).
         """
 
         async def job() -> T:
@@ -199,17 +213,21 @@ class Database:
         try:
             return await asyncio.wait_for(asyncio.shield(task), self.settings.request_timeout_s)
         except TimeoutError:
-            task.cancel()
             self._abandoned.add(task)
             task.add_done_callback(self._forget)
             raise DatabaseUnavailable(
-                f"database did not answer within {self.settings.DB_REQUEST_TIMEOUT_MS} ms"
+                f"database did not answer within {self.settings.DB_REQUEST_TIMEOUT_MS} ms", self._pool_stats()
             ) from None
+
+    def _pool_stats(self) -> dict[str, int]:
+        stats = self.pool.get_stats()
+        keys = ("pool_size", "pool_available", "requests_waiting", "connections_errors", "connections_lost")
+        return {k: stats.get(k, 0) for k in keys} | {"abandoned": len(self._abandoned)}
 
     def _forget(self, task: asyncio.Task[Any]) -> None:
         self._abandoned.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            logger.info("abandoned database work ended", extra={"error": type(task.exception()).__name__})
+            logger.info("abandoned database work failed", extra={"error": type(task.exception()).__name__})
 
     def connect_direct(self, statement_timeout_ms: int) -> Connection:
         """A sync connection outside the pool (migrations), with the same TLS and credentials."""
