@@ -166,7 +166,7 @@ class ScoreUser(FastHttpUser):
             "channel": "pos",
         }
         self.client.post(
-            "/api/v1/score", data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, name="score"
+            "/api/v1/score", data=json.dumps(body), headers={"Content-Type": "application/json"}, name="score"
         )
 
 
