@@ -17,9 +17,13 @@ async def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-async def get_service(request: Request) -> ScoringService:
+def service_of(request: Request) -> ScoringService:
     runtime: Runtime = request.app.state.runtime
     return runtime.service
+
+
+async def get_service(request: Request) -> ScoringService:
+    return service_of(request)
 
 
 async def get_request_id() -> str | None:
