@@ -1,0 +1,206 @@
+"""``python -m fraud_local``: run local mode until Ctrl-C, replay demo traffic, or run the reporter.
+
+    python -m fraud_local [--state-dir .local] [--port 8080] [--api-port 8081] [--aws-port 8082]
+    python -m fraud_local demo [--transactions 2000] [--rate 50] [--seed 7]
+    python -m fraud_local report [--date YYYY-MM-DD]
+
+``demo`` and ``report`` use the local mode already running on the state folder; ``demo`` starts
+one for its own duration when none is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import IO
+
+from fraud_local.config import (
+    DEFAULT_API_PORT,
+    DEFAULT_AWS_PORT,
+    DEFAULT_GATEWAY_PORT,
+    DEFAULT_STATE_DIR,
+    PortInUse,
+    Ports,
+    validate_api_key,
+)
+from fraud_local.demo import run_demo, shown
+from fraud_local.processes import ChildFailed
+from fraud_local.stack import AlreadyRunning, LocalStack, StackHandles, attach, run_report_for
+
+
+def _curl_example(h: StackHandles) -> str:
+    noon = (datetime.now(tz=UTC) - timedelta(days=1)).strftime("%Y-%m-%dT12:00:00Z")
+    body = (
+        f'{{"transactionId":"tx-1001","timestamp":"{noon}","customerId":"cust-1","terminalId":"term-1",'
+        '"amount":"42.50","currency":"EUR","cardNumber":"4111111111111111","channel":"pos"}'
+    )
+    key = '-H "x-api-key: $API_KEY"'
+    return "\n".join(
+        [
+            "Try it (ingestion path: processor -> DynamoDB -> stream -> analyzer):",
+            f"  export API_KEY={h.api_key}",
+            f"  curl -s -X POST {h.gateway_url}/transactions {key} \\",
+            f"       -H 'content-type: application/json' -d '{body}'",
+            f"  curl -s {h.gateway_url}/transactions/tx-1001 {key}",
+            "Real-time path (fraud-api, PostgreSQL):",
+            f"  curl -s -X POST {h.gateway_url}/api/v1/score {key} \\",
+            f"       -H 'content-type: application/json' -d '{body.replace('tx-1001', 'tx-1002')}'",
+        ]
+    )
+
+
+def banner(h: StackHandles, seconds: float) -> str:
+    r = h.resources
+    state = shown(h.state_dir)
+    first = "created now" if h.first_run else "reused"
+    return "\n".join(
+        [
+            f"fraud-detection local mode is up ({seconds:.1f} s); nothing leaves this machine.",
+            "",
+            f"  Gateway (API)  {h.gateway_url}   routes POST /transactions, GET /transactions/{{id}}, /api/*",
+            f"  API key        {h.api_key}   (header x-api-key)",
+            f"  fraud-api      {h.api_url}/api/docs   (reach it through the gateway: /api/*)",
+            f"  AWS (moto)     {h.aws_endpoint}   table {r.table_name}, bucket {r.reports_bucket}",
+            f"  PostgreSQL     {h.database_uri}   (Unix socket only)",
+            f"  State folder   {state}/   ({first}: keys in local.json, PostgreSQL data, logs/, reports/)",
+            "",
+            _curl_example(h),
+            "",
+            "Also: `make demo` (simulated traffic and a report) and `.venv/bin/python -m fraud_local report`.",
+            "moto keeps AWS data in memory: the table, stream, bucket and queues start empty on every run.",
+            "Press Ctrl-C to stop.",
+            "",
+        ]
+    )
+
+
+def run(args: argparse.Namespace, out: IO[str]) -> int:
+    stack = LocalStack(args.state_dir, Ports(args.port, args.api_port, args.aws_port), api_key=args.api_key)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    out.write("Starting PostgreSQL, moto, fraud-api, the stream poller and the gateway...\n")
+    out.flush()
+    started = time.monotonic()
+    handles = stack.start()
+    out.write(banner(handles, time.monotonic() - started) + "\n")
+    out.flush()
+    code = 0
+    while not stop.wait(1.0):
+        dead = [name for name, alive in stack.children_alive().items() if not alive]
+        if dead:
+            out.write(f"{', '.join(dead)} stopped unexpectedly; see {shown(handles.logs_dir)}/. Stopping.\n")
+            code = 1
+            break
+    # A second Ctrl-C must not interrupt the orderly stop (it would leave PostgreSQL running).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    out.write("Stopping the gateway, poller, fraud-api, moto and PostgreSQL...\n")
+    out.flush()
+    stack.stop()
+    out.write(f"Stopped. State kept in {shown(handles.state_dir)}/.\n")
+    return code
+
+
+def demo(args: argparse.Namespace, out: IO[str]) -> int:
+    running = attach(args.state_dir)
+    if running is not None:
+        out.write(f"Using the local mode running at {running.gateway_url}.\n")
+        run_demo(
+            running,
+            lambda day: run_report_for(running, day),
+            count=args.transactions,
+            rate=args.rate,
+            seed=args.seed,
+            out=out,
+        )
+        return 0
+    out.write("No local mode is running on this state folder: starting one for the demo...\n")
+    out.flush()
+    with LocalStack(args.state_dir, Ports(args.port, args.api_port, args.aws_port)) as handles:
+        run_demo(
+            handles,
+            lambda day: run_report_for(handles, day),
+            count=args.transactions,
+            rate=args.rate,
+            seed=args.seed,
+            out=out,
+        )
+    return 0
+
+
+def report(args: argparse.Namespace, out: IO[str]) -> int:
+    running = attach(args.state_dir)
+    if running is None:
+        out.write(f"No local mode is running on {shown(args.state_dir)}; start it with `make local` first.\n")
+        return 1
+    result = run_report_for(running, args.date)
+    s = result.summary
+    out.write(
+        f"Report for {s['date']}: {s['transactions']} transactions, {s['flagged']} flagged "
+        f"({s['queries']} queries, {s['malformed']} malformed items)\n"
+    )
+    for uri, path in zip(result.s3_uris, result.local_paths, strict=True):
+        out.write(f"  {uri}\n    copy: {shown(path)}\n")
+    return 0
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("expected YYYY-MM-DD") from None
+
+
+def _api_key(value: str) -> str:
+    try:
+        return validate_api_key(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_common(parser: argparse.ArgumentParser, *, ports: bool, subcommand: bool) -> None:
+    # On a subcommand, an option left out must not reset the value given before the subcommand
+    # (argparse lets a subparser's default win), hence SUPPRESS there.
+    def default(value: object) -> object:
+        return argparse.SUPPRESS if subcommand else value
+
+    parser.add_argument("--state-dir", type=Path, default=default(DEFAULT_STATE_DIR), help="state folder (.local)")
+    if ports:
+        parser.add_argument("--port", type=int, default=default(DEFAULT_GATEWAY_PORT), help="gateway port (8080)")
+        parser.add_argument("--api-port", type=int, default=default(DEFAULT_API_PORT), help="fraud-api port (8081)")
+        parser.add_argument("--aws-port", type=int, default=default(DEFAULT_AWS_PORT), help="moto port (8082)")
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(prog="python -m fraud_local", description="Run the fraud-detection system locally.")
+    _add_common(main, ports=True, subcommand=False)
+    main.add_argument("--api-key", type=_api_key, help="use (and store) this API key instead of the generated one")
+    commands = main.add_subparsers(dest="command")
+    demo_parser = commands.add_parser("demo", help="replay simulated traffic through the gateway, then report")
+    _add_common(demo_parser, ports=True, subcommand=True)
+    demo_parser.add_argument("--transactions", type=int, default=2000, help="how many (default 2000)")
+    demo_parser.add_argument("--rate", type=float, default=50.0, help="at most this many per second (default 50)")
+    demo_parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    report_parser = commands.add_parser("report", help="run the reporter once")
+    _add_common(report_parser, ports=False, subcommand=True)
+    report_parser.add_argument("--date", type=_date, help="UTC day to report (default: yesterday)")
+    return main
+
+
+def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
+    args = parser().parse_args(argv)
+    command = {"demo": demo, "report": report}.get(args.command, run)
+    try:
+        return command(args, out)
+    except (PortInUse, AlreadyRunning, ChildFailed) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2 if isinstance(exc, PortInUse | AlreadyRunning) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

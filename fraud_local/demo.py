@@ -1,0 +1,269 @@
+"""The demo: simulator traffic through the gateway, the reporter, and a summary a person can read.
+
+The traffic is the fraud handbook's simulator (``fraud_scoring.simulator``) sized to the requested
+number of transactions over the last few days (the last simulated day is yesterday, UTC, so the
+reporter can report every day of it). Each customer gets one test card number. Transactions are
+sent in time order at the requested rate; once the analyzer has scored them all, the reporter
+runs for each day, and the summary compares the reports' flagged transactions with the
+simulator's ground truth: frauds caught and precision.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import math
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+from fraud_local.reporter import ReportResult
+from fraud_local.stack import StackHandles
+
+DEMO_DAYS = 7
+DEMO_TERMINALS = 1000
+CONCURRENCY = 8
+SCORING_TIMEOUT_S = 900.0
+_TX_PER_CUSTOMER_DAY = 1.8  # the simulator's mean (uniform 0-4 a day, ~3 % dropped)
+
+
+@dataclass(frozen=True)
+class Traffic:
+    bodies: list[dict[str, Any]]
+    frauds: frozenset[str]
+    days: list[date]
+
+
+def luhn_complete(prefix: str) -> str:
+    """``prefix`` plus the Luhn check digit."""
+    total = 0
+    for i, char in enumerate(reversed(prefix)):
+        digit = int(char)
+        if i % 2 == 0:
+            digit = digit * 2 - 9 if digit > 4 else digit * 2
+        total += digit
+    return prefix + str((10 - total % 10) % 10)
+
+
+def build_traffic(count: int, seed: int, today: date) -> Traffic:
+    """``count`` simulated transactions on the ``DEMO_DAYS`` days before ``today``, in time order."""
+    from fraud_scoring.simulator import SimulatorConfig, simulate  # numpy/pandas: demo only
+
+    # 1,000 terminals on the simulator's 100 x 100 grid leave ~8 within reach of each customer
+    # (radius 5), so nearly every customer transacts; customers are added until there is enough.
+    customers = max(10, math.ceil(count / (DEMO_DAYS * _TX_PER_CUSTOMER_DAY) * 1.1))
+    frame = simulate(seed, SimulatorConfig(n_customers=customers, n_terminals=DEMO_TERMINALS, n_days=DEMO_DAYS))
+    while len(frame) < count:
+        customers = math.ceil(customers * 1.25)
+        frame = simulate(seed, SimulatorConfig(n_customers=customers, n_terminals=DEMO_TERMINALS, n_days=DEMO_DAYS))
+    frame = frame.head(count)
+    start = datetime.combine(today - timedelta(days=DEMO_DAYS), datetime.min.time(), tzinfo=UTC)
+    run = datetime.now(tz=UTC).strftime("%H%M%S")
+    bodies: list[dict[str, Any]] = []
+    frauds: set[str] = set()
+    for row in frame.itertuples(index=False):
+        transaction_id = f"demo-{run}-{row.TRANSACTION_ID:06d}"
+        moment = start + timedelta(seconds=int(row.TX_TIME_SECONDS))
+        bodies.append(
+            {
+                "transactionId": transaction_id,
+                "timestamp": moment.isoformat().replace("+00:00", "Z"),
+                "customerId": f"cust-{row.CUSTOMER_ID}",
+                "terminalId": f"term-{row.TERMINAL_ID}",
+                "amount": f"{row.TX_AMOUNT:.2f}",
+                "currency": "EUR",
+                "cardNumber": luhn_complete(f"400000{row.CUSTOMER_ID:09d}"),
+                "merchantCategoryCode": "5411",
+                "channel": "pos",
+            }
+        )
+        if row.TX_FRAUD:
+            frauds.add(transaction_id)
+    days = sorted({date.fromisoformat(b["timestamp"][:10]) for b in bodies})
+    return Traffic(bodies, frozenset(frauds), days)
+
+
+class Progress:
+    """A one-line progress bar on a terminal; a line per 10 % elsewhere (logs, CI)."""
+
+    def __init__(self, label: str, total: int, out: IO[str]) -> None:
+        self.label, self.total, self.out = label, max(total, 1), out
+        self.started = time.monotonic()
+        self._tty = out.isatty()
+        self._last_decile = -1
+
+    def update(self, done: int) -> None:
+        elapsed = max(time.monotonic() - self.started, 1e-6)
+        rate = done / elapsed
+        share = min(done / self.total, 1.0)
+        if self._tty:
+            bar = "#" * int(share * 30)
+            eta = (self.total - done) / rate if rate > 0 else 0.0
+            self.out.write(f"\r  {self.label:<9} [{bar:<30}] {done:>6}/{self.total} {rate:6.1f}/s  eta {eta:4.0f} s ")
+            self.out.flush()
+        elif int(share * 10) > self._last_decile:
+            self._last_decile = int(share * 10)
+            self.out.write(f"  {self.label}: {done}/{self.total} ({rate:.1f}/s)\n")
+
+    def close(self) -> None:
+        if self._tty:
+            self.out.write("\n")
+
+
+@dataclass
+class SendOutcome:
+    statuses: Counter[int] = field(default_factory=Counter)
+    completed: list[str] = field(default_factory=list)
+    """Ids in the order their 201 came back (the order they entered the stream, give or take
+    the few requests in flight)."""
+    seconds: float = 0.0
+
+
+async def send(handles: StackHandles, bodies: list[dict[str, Any]], rate: float, progress: Progress) -> SendOutcome:
+    """POST every body to the gateway, at most ``rate`` per second, ``CONCURRENCY`` in flight."""
+    outcome = SendOutcome()
+    started = time.monotonic()
+    slots = asyncio.Semaphore(CONCURRENCY)
+    headers = {"x-api-key": handles.api_key}
+    async with httpx.AsyncClient(base_url=handles.gateway_url, headers=headers, timeout=60.0) as client:
+
+        async def one(index: int, body: dict[str, Any]) -> None:
+            delay = started + index / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            async with slots:
+                response = await client.post("/transactions", json=body)
+            outcome.statuses[response.status_code] += 1
+            if response.status_code == 201:
+                outcome.completed.append(body["transactionId"])
+            progress.update(sum(outcome.statuses.values()))
+
+        await asyncio.gather(*(one(i, body) for i, body in enumerate(bodies)))
+    outcome.seconds = time.monotonic() - started
+    progress.close()
+    return outcome
+
+
+def wait_until_scored(handles: StackHandles, completed: list[str], progress: Progress) -> float:
+    """Seconds until the analyzer has scored everything sent (the stream is read in order, so
+    the last ids to complete are the last to be scored); progress by binary search."""
+    started = time.monotonic()
+    with httpx.Client(base_url=handles.gateway_url, headers={"x-api-key": handles.api_key}, timeout=30.0) as client:
+
+        def scored(index: int) -> bool:
+            response = client.get(f"/transactions/{completed[index]}")
+            return response.status_code == 200 and response.json().get("status") == "SCORED"
+
+        tail = range(max(0, len(completed) - 2 * CONCURRENCY), len(completed))
+        while time.monotonic() - started < SCORING_TIMEOUT_S:
+            if all(scored(i) for i in tail):
+                progress.update(len(completed))
+                progress.close()
+                return time.monotonic() - started
+            low, high = 0, len(completed)
+            while low < high:  # first index not yet scored
+                middle = (low + high) // 2
+                low, high = (middle + 1, high) if scored(middle) else (low, middle)
+            progress.update(low)
+            time.sleep(0.5)
+    raise TimeoutError(f"transactions still unscored after {SCORING_TIMEOUT_S:.0f} s; see the poller's log")
+
+
+def flagged_ids(report: ReportResult) -> set[str]:
+    """Every flagged transaction of a day (the CSV lists them all; the JSON caps its list)."""
+    csv_path = next(p for p in report.local_paths if p.suffix == ".csv")
+    with csv_path.open(encoding="utf-8", newline="") as handle:
+        return {row["transactionId"] for row in csv.DictReader(handle)}
+
+
+def run_demo(
+    handles: StackHandles,
+    report: Callable[[date], ReportResult],
+    *,
+    count: int,
+    rate: float,
+    seed: int,
+    out: IO[str] = sys.stdout,
+) -> dict[str, Any]:
+    """Send the traffic, wait for the decisions, report every day; print and return the summary."""
+    started = time.monotonic()
+    today = datetime.now(tz=UTC).date()
+    traffic = build_traffic(count, seed, today)
+    out.write(
+        f"Replaying {len(traffic.bodies):,} simulated transactions (seed {seed}, {len(traffic.days)} days up to "
+        f"yesterday) through {handles.gateway_url} at up to {rate:g}/s\n"
+    )
+    sent = asyncio.run(send(handles, traffic.bodies, rate, Progress("sending", len(traffic.bodies), out)))
+    scoring_s = wait_until_scored(handles, sent.completed, Progress("scoring", len(sent.completed), out))
+    reports = [report(day) for day in traffic.days]
+    flagged = set().union(*(flagged_ids(r) for r in reports))
+    decisions: Counter[str] = Counter()
+    for result in reports:
+        decisions.update(_report_json(result).get("decisions", {}))
+    caught = flagged & traffic.frauds
+    summary = {
+        "sent": len(traffic.bodies),
+        "stored": sent.statuses.get(201, 0),
+        "rejected": sum(n for status, n in sent.statuses.items() if status != 201),
+        "scored": sum(decisions.values()),
+        "decisions": dict(decisions),
+        "flagged": len(flagged),
+        "frauds": len(traffic.frauds),
+        "caught": len(caught),
+        "precision": len(caught) / len(flagged) if flagged else None,
+        "recall": len(caught) / len(traffic.frauds) if traffic.frauds else None,
+        "throughput_tps": sent.statuses.get(201, 0) / (sent.seconds + scoring_s),
+        "seconds": time.monotonic() - started,
+        "reports": reports,
+    }
+    out.write(format_summary(summary))
+    return summary
+
+
+def _report_json(result: ReportResult) -> dict[str, Any]:
+    data = json.loads(result.json_path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
+def _percent(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    reports: list[ReportResult] = s["reports"]
+    d = {name: f"{s['decisions'].get(name, 0):,}" for name in ("approve", "review", "decline")}
+    first, last = reports[0], reports[-1]
+    folder = first.json_path.parent.parent.parent.parent
+    bucket = first.s3_uris[0].rsplit("/reports/", 1)[0]
+    lines = [
+        "",
+        f"Demo finished in {s['seconds']:.0f} s",
+        f"  transactions   {s['sent']:,} sent, {s['stored']:,} stored, {s['rejected']:,} rejected, "
+        f"{s['scored']:,} scored",
+        f"  decisions      approve {d['approve']} · review {d['review']} · decline {d['decline']}",
+        f"  flagged        {s['flagged']:,} (review or decline)",
+        f"  frauds caught  {s['caught']:,} of {s['frauds']:,} frauds in the traffic (recall {_percent(s['recall'])})",
+        f"  precision      {_percent(s['precision'])} of flagged transactions were fraud",
+        f"  throughput     {s['throughput_tps']:.1f} transactions/s from POST to decision",
+        f"  reports        {len(reports)} days, {first.summary['date']} to {last.summary['date']}:",
+        f"                 {bucket}/reports/YYYY/MM/DD/report.json (+ .csv) in moto",
+        f"                 copies in {shown(folder)}/YYYY/MM/DD/ (kept after moto stops)",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it (shorter to read)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
