@@ -10,7 +10,17 @@ from fastapi.testclient import TestClient
 
 from fraud_api.app.core.config import Settings
 from fraud_common.card import card_hash
-from tests.api.utils import MODEL_VERSION, OTHER_PAN, PAN_KEY, TEST_PAN, query, transaction
+from tests.api.utils import (
+    API_CONFIG,
+    MODEL_VERSION,
+    OTHER_PAN,
+    PAN_KEY,
+    TEST_PAN,
+    make_settings,
+    query,
+    running_app,
+    transaction,
+)
 
 
 def _stored(settings: Settings, transaction_id: str) -> dict[str, Any]:
@@ -183,3 +193,27 @@ def test_score_pan_as_transaction_id_is_refused(client: TestClient) -> None:
     assert response.status_code == 400
     assert response.json()["problems"][0]["field"] == "transactionId"
     assert TEST_PAN not in response.text
+
+
+def test_score_retry_after_pan_key_rotation_still_matches_first_decision(
+    client: TestClient, settings: Settings
+) -> None:
+    # GIVEN a transaction scored while the PAN hash key version was "1"
+    body = transaction(amount="77.00")
+    first = client.post("/api/v1/score", json=body).json()
+    assert settings.DATABASE_URL is not None
+    url = settings.DATABASE_URL.get_secret_value()
+    model = settings.MODEL_PATH
+    assert model is not None
+    rotated = {**API_CONFIG, "panHashKeys": {"1": PAN_KEY, "2": "n" * 64}, "panHashKeyVersion": "2"}
+    retired = {**API_CONFIG, "panHashKeys": {"2": "n" * 64}, "panHashKeyVersion": "2"}
+    for config in (rotated, retired):
+        # WHEN the key is rotated to "2" (then "1" retired) and the client retries
+        with running_app(make_settings(url, model, API_CONFIG_JSON=json.dumps(config))) as rotated_client:
+            retry = rotated_client.post("/api/v1/score", json=body)
+            other_card = rotated_client.post("/api/v1/score", json={**body, "cardNumber": OTHER_PAN})
+        # THEN the retry is recognised (hash under the stored key version, or BIN + last four once
+        # that key is gone) and a different card is still a conflict
+        assert retry.status_code == 200 and retry.json() == first
+        assert other_card.status_code == 409
+    assert _stored(settings, body["transactionId"])["card_key_version"] == "1"
