@@ -184,11 +184,20 @@ def _known_labels(items: Sequence[HistoryItem], t: float) -> list[int]:
 def _known_fraud_times(items: Sequence[HistoryItem], t: float) -> list[float]:
     """Timestamps of the known frauds among ``items`` (already older than the label delay).
 
-    One pass in the usual no-fraud case; label times are only read for fraud-labelled items.
+    One pass over the items; label times are only read for fraud-labelled items.
     """
-    if True not in [it.fraud for it in items]:
-        return []
-    return [it.timestamp for it in items if it.fraud and (it.label_time is None or it.label_time <= t)]
+    flags = [it.fraud for it in items]
+    found: list[float] = []
+    # list.index finds the (few) fraud labels at C speed; only those items are inspected.
+    i = -1
+    while True:
+        try:
+            i = flags.index(True, i + 1)
+        except ValueError:
+            return found
+        lt = items[i].label_time
+        if lt is None or lt <= t:
+            found.append(items[i].timestamp)
 
 
 def _median(values: list[float]) -> float:
