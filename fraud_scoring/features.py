@@ -15,9 +15,11 @@ Conventions, for a transaction at time ``t`` (epoch seconds, UTC) and ``D`` = on
   ``label_time`` means "known from timestamp + L", the handbook's convention. Unknown labels
   count as "not fraud" in the terminal risk windows and are skipped by the streak features.
 * Only history in (t - (30 + L) D, t] (``HISTORY_DAYS`` = 37 days for the serving delay)
-  about the same customer / terminal and with a
-  different transaction id is looked at; everything else the caller passes is ignored. So
-  future transactions and fresh labels can never leak into a score.
+  about the same customer / terminal and with a different transaction id is looked at;
+  everything else the caller passes is ignored, so future transactions and fresh labels can
+  never leak into a score. Items at exactly ``t`` count as past (simultaneous) payments.
+* Both histories must be complete for that span: "first use of this terminal" is read from
+  the terminal's history, which holds the customer's payments there too.
 * "Days since" features use ``HISTORY_DAYS`` as the value for "nothing in the history".
 """
 
