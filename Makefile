@@ -49,5 +49,13 @@ preview: $(DEPS)
 bench: $(DEPS)
 	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
 
+# Local mode: the whole system on 127.0.0.1 until Ctrl-C; extra flags in ARGS (e.g. ARGS="--port 9080").
+local: $(DEPS)
+	$(PY) -m fraud_local $(ARGS)
+
+# Simulated traffic through the local gateway, then the reporter; uses a running `make local` if any.
+demo: $(DEPS)
+	$(PY) -m fraud_local demo $(ARGS)
+
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

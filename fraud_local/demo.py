@@ -16,6 +16,7 @@ import json
 import math
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -66,7 +67,7 @@ def build_traffic(count: int, seed: int, today: date) -> Traffic:
         frame = simulate(seed, SimulatorConfig(n_customers=customers, n_terminals=DEMO_TERMINALS, n_days=DEMO_DAYS))
     frame = frame.head(count)
     start = datetime.combine(today - timedelta(days=DEMO_DAYS), datetime.min.time(), tzinfo=UTC)
-    run = datetime.now(tz=UTC).strftime("%H%M%S")
+    run = uuid.uuid4().hex[:6]  # a second demo on the same running system gets new ids
     bodies: list[dict[str, Any]] = []
     frauds: set[str] = set()
     for row in frame.itertuples(index=False):
@@ -124,6 +125,9 @@ class SendOutcome:
     completed: list[str] = field(default_factory=list)
     """Ids in the order their 201 came back (the order they entered the stream, give or take
     the few requests in flight)."""
+    sent_at: dict[str, float] = field(default_factory=dict)
+    """Wall-clock time (epoch seconds) each POST was sent, by transaction id."""
+    post_seconds: list[float] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -140,7 +144,10 @@ async def send(handles: StackHandles, bodies: list[dict[str, Any]], rate: float,
             if delay > 0:
                 await asyncio.sleep(delay)
             async with slots:
+                outcome.sent_at[body["transactionId"]] = time.time()
+                begun = time.perf_counter()
                 response = await client.post("/transactions", json=body)
+                outcome.post_seconds.append(time.perf_counter() - begun)
             outcome.statuses[response.status_code] += 1
             if response.status_code == 201:
                 outcome.completed.append(body["transactionId"])

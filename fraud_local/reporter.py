@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -48,7 +49,9 @@ def run_report(endpoint: str, resources: Resources, state_dir: Path, day: date |
         env["FRAUD_LOCAL_REPORT_DATE"] = day.isoformat()
     child = Child("reporter", ["-m", "fraud_local.reporter"], env, logs / "reporter.log")
     try:
-        code = child.process.wait(REPORT_TIMEOUT_S)
+        code: int | None = child.process.wait(REPORT_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        code = None
     finally:
         child.stop()
     if code != 0 or not result_file.exists():
