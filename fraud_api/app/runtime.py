@@ -18,6 +18,7 @@ import psycopg
 from fraud_api.app.core.config import Settings
 from fraud_api.app.core.db import Database
 from fraud_api.app.core.migrations import MigrationError, migrate
+from fraud_api.app.core.overload import LoopLagMonitor
 from fraud_api.app.core.secrets import (
     DbCredentialsProvider,
     RefreshingValue,
@@ -42,6 +43,7 @@ class Runtime:
     api_config: RefreshingValue[ApiConfiguration]
     service: ScoringService
     schema_ready: threading.Event
+    overload: LoopLagMonitor
     _stop: threading.Event
     _migrator: threading.Thread | None = None
 
@@ -58,12 +60,13 @@ class Runtime:
         scorer = Scorer.load(settings.MODEL_PATH)
         db = Database(settings, credentials)
         schema_ready = threading.Event()
-        service = ScoringService(db, scorer, api_config.get, schema_ready)
+        overload = LoopLagMonitor(settings.OVERLOAD_LAG_MS)
+        service = ScoringService(db, scorer, api_config.get, schema_ready, overload)
         logger.info(
             "fraud-api configured",
             extra={"model_version": scorer.model_version, "environment": settings.ENVIRONMENT},
         )
-        return cls(settings, db, scorer, api_config, service, schema_ready, threading.Event())
+        return cls(settings, db, scorer, api_config, service, schema_ready, overload, threading.Event())
 
     async def start(self) -> None:
         if not self.settings.DB_MIGRATE_ON_START:
@@ -72,9 +75,11 @@ class Runtime:
             self._migrator = threading.Thread(target=self._migrate_until_done, name="fraud-api-migrator", daemon=True)
             self._migrator.start()
         await self.db.open()
+        await self.overload.start()
 
     async def stop(self) -> None:
         self._stop.set()
+        await self.overload.stop()
         if self._migrator is not None:
             await asyncio.to_thread(self._migrator.join, 5.0)
         await self.db.close()

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fraud_api.app import repository
-from fraud_api.app.core.db import AsyncConnection, Database, DatabaseUnavailable
+from fraud_api.app.core.db import AsyncConnection, Database, DatabaseUnavailable, ensure_not_abandoned
+from fraud_api.app.core.overload import LoopLagMonitor
 from fraud_api.app.repository import LabelOutcome, NewTransaction, StoredTransaction
 from fraud_common.api_config import ApiConfiguration
 from fraud_common.card import card_hash, tokenize
@@ -55,11 +56,17 @@ class ScoringService:
         scorer: Scorer,
         api_config: Callable[[], ApiConfiguration],
         schema_ready: threading.Event,
+        overload: LoopLagMonitor,
     ) -> None:
+        self.overload = overload
         self.db = db
         self.scorer = scorer
         self.api_config = api_config
         self.schema_ready = schema_ready
+
+    def _admit(self) -> None:
+        self.overload.admit()
+        self._require_schema()
 
     def _require_schema(self) -> None:
         if not self.schema_ready.is_set():
@@ -68,8 +75,10 @@ class ScoringService:
     async def score(self, body: bytes, request_id: str | None) -> ScoreOutcome:
         """Score and store a transaction; a retry of a stored one returns the first decision.
 
-        Raises InvalidTransaction (400), TransactionConflict (409), DatabaseUnavailable (503).
+        Raises InvalidTransaction (400), TransactionConflict (409), DatabaseUnavailable and
+        Overloaded (503).
         """
+        self.overload.admit()
         request = parse_transaction(body)
         self._require_schema()
         config = self.api_config()
@@ -94,6 +103,7 @@ class ScoringService:
         async def work(conn: AsyncConnection) -> Decision | StoredTransaction | None:
             history = await repository.fetch_history(conn, request.customer_id, request.terminal_id, timestamp)
             result = self.scorer.score(transaction, history, thresholds)
+            ensure_not_abandoned()  # the caller already got a 503: do not store a decision nobody saw
             record = NewTransaction(
                 transaction_id=request.transaction_id,
                 timestamp=timestamp,
@@ -134,7 +144,7 @@ class ScoringService:
         return ScoreOutcome(_decision(outcome), replayed=True)
 
     async def get_decision(self, transaction_id: str) -> StoredTransaction:
-        self._require_schema()
+        self._admit()
         stored = await self.db.run(lambda conn: repository.get_transaction(conn, transaction_id))
         if stored is None:
             raise NotFound(transaction_id)
@@ -143,7 +153,7 @@ class ScoringService:
     async def record_label(
         self, transaction_id: str, fraud: bool, label_time: float, source: str, request_id: str | None
     ) -> LabelOutcome:
-        self._require_schema()
+        self._admit()
         outcome = await self.db.run(
             lambda conn: repository.record_label(conn, transaction_id, fraud, label_time, source, request_id)
         )

@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fraud_api.app.core.db import DatabaseUnavailable
 from fraud_api.app.core.logging import request_id_var
+from fraud_api.app.core.overload import Overloaded
 from fraud_api.app.models import ErrorPublic
 from fraud_api.app.scoring import NotFound, TransactionConflict
 from fraud_common.transaction import InvalidTransaction
@@ -38,7 +39,10 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"model": ErrorPublic, "description": "Invalid request: `problems` lists every field problem."},
     404: {"model": ErrorPublic, "description": "No such transaction."},
     409: {"model": ErrorPublic, "description": "transactionId already scored with a different payload."},
-    503: {"model": ErrorPublic, "description": "Database unavailable; retry (Retry-After)."},
+    503: {
+        "model": ErrorPublic,
+        "description": "`database_unavailable` or `overloaded`; retry after `Retry-After` seconds.",
+    },
 }
 
 
@@ -91,6 +95,15 @@ async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _overloaded(_: Request, exc: Exception) -> JSONResponse:
+    logger.warning("overloaded", extra={"error": str(exc)})
+    return error_response(
+        503,
+        {"error": "overloaded", "message": "the service is overloaded; retry shortly"},
+        headers={"Retry-After": RETRY_AFTER_S},
+    )
+
+
 async def _http_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
@@ -104,4 +117,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(TransactionConflict, _conflict)
     app.add_exception_handler(DatabaseUnavailable, _unavailable)
+    app.add_exception_handler(Overloaded, _overloaded)
     app.add_exception_handler(StarletteHTTPException, _http_error)

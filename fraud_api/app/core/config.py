@@ -52,12 +52,14 @@ class Settings(BaseSettings):
     # -- pool and timeouts: they bound how long a request can wait on the database ---------------
     DB_POOL_MIN_SIZE: int = Field(default=2, ge=0, le=100)
     DB_POOL_MAX_SIZE: int = Field(default=10, ge=1, le=200)
+    DB_POOL_MAX_WAITING: int = Field(default=32, ge=0, le=10_000)
+    """Requests allowed to queue for a connection per worker (0: unlimited); beyond, 503 at once."""
     DB_POOL_TIMEOUT_MS: int = Field(default=50, ge=5, le=30_000)
     """How long a request waits for a pooled connection before answering 503 (keeps a database
     outage answer well inside 100 ms, with room for the HTTP stack)."""
     DB_CONNECT_TIMEOUT_S: int = Field(default=3, ge=2, le=60)
     """libpq connect_timeout for the pool's background connection attempts (libpq minimum is 2)."""
-    DB_REQUEST_TIMEOUT_MS: int = Field(default=90, ge=10, le=60_000)
+    DB_REQUEST_TIMEOUT_MS: int = Field(default=80, ge=10, le=60_000)
     """Hard bound on a request's whole database part (checkout + statements), enforced on the client
     side: a database that hangs (blackholed network, frozen server) is answered 503 within it."""
     DB_STATEMENT_TIMEOUT_MS: int = Field(default=100, ge=10, le=60_000)
@@ -72,6 +74,9 @@ class Settings(BaseSettings):
     DB_MAX_LIFETIME_S: float = Field(default=1800.0, ge=60.0)
     DB_MIGRATE_ON_START: bool = True
     DB_MIGRATION_TIMEOUT_S: int = Field(default=120, ge=5, le=3600)
+
+    OVERLOAD_LAG_MS: float = Field(default=30.0, ge=0.0, le=10_000.0)
+    """Refuse new work (503 overloaded) while the worker's event loop runs this far behind; 0 disables."""
 
     # -- API configuration (thresholds, PAN hash keys) -----------------------------------------
     API_CONFIG_SECRET_ARN: str | None = None

@@ -18,12 +18,14 @@ import logging
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from time import monotonic
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import TupleRow
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 
 from fraud_api.app.core.config import Settings
 from fraud_api.app.core.secrets import DbCredentialsProvider
@@ -41,6 +43,27 @@ request, and a connection idle for longer (e.g. across a database restart) is st
 
 # SQLSTATE class 28 (invalid authorization): the password changed (rotation) or the user is wrong.
 _AUTH_SQLSTATES = frozenset({"28P01", "28000"})
+
+
+@dataclass
+class _Job:
+    abandoned: bool = False
+    has_connection: bool = False
+
+
+_current_job: ContextVar[_Job | None] = ContextVar("fraud_api_db_job", default=None)
+
+
+class WorkAbandoned(Exception):
+    """The request this database work was for has already been answered (deadline passed)."""
+
+
+def ensure_not_abandoned() -> None:
+    """Call between statements: stops work whose request was already answered 503, so an
+    overloaded service does not spend its capacity on answers nobody waits for."""
+    job = _current_job.get()
+    if job is not None and job.abandoned:
+        raise WorkAbandoned
 
 
 class DatabaseUnavailable(Exception):
@@ -164,6 +187,8 @@ class Database:
             min_size=settings.DB_POOL_MIN_SIZE,
             max_size=settings.DB_POOL_MAX_SIZE,
             timeout=settings.pool_timeout_s,
+            # Overload: refuse at once rather than queue requests that would time out anyway.
+            max_waiting=settings.DB_POOL_MAX_WAITING,
             # A liveness round trip at checkout for connections idle longer than CHECK_BYPASS_S:
             # one broken by a database restart is discarded here (within the checkout timeout)
             # instead of failing the request.
@@ -201,6 +226,10 @@ class Database:
                     yield conn
                 finally:
                     self._returned_at[conn] = monotonic()
+        except TooManyRequests as exc:
+            raise DatabaseUnavailable(
+                "too many requests waiting for a database connection", self._pool_stats()
+            ) from exc
         except PoolTimeout as exc:
             raise DatabaseUnavailable(
                 f"no database connection within {self.settings.DB_POOL_TIMEOUT_MS} ms", self._pool_stats()
@@ -212,25 +241,34 @@ class Database:
     async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` on a pooled connection; answer within ``DB_REQUEST_TIMEOUT_MS`` regardless.
 
-        The work runs as its own task and the request waits on it through ``shield``: at the
-        deadline the request gets ``DatabaseUnavailable`` at once while the work carries on in the
-        background and returns its connection when the server answers (the server's
-        ``statement_timeout`` bounds it). It is deliberately not cancelled: cancelling a query
-        costs a cancel request (a new connection to the server) and often the connection itself,
-        which under load turns a slow moment into a reconnection storm. A frozen server keeps
-        the abandoned work's connections; later requests then get 503 from the pool timeout. An
-        INSERT committed after the deadline is harmless: the client's retry gets that decision
-        back (idempotency).
+        The work runs as its own task and the request waits on it through ``shield``. At the
+        deadline the request gets ``DatabaseUnavailable`` at once, and the work:
+
+        * still queued for a connection: is cancelled (nothing is in flight on the server);
+        * holding a connection: is not cancelled (cancelling a query costs a cancel request on
+          a new connection and often the connection itself, which under load turns a slow
+          moment into a reconnection storm). The statement in flight finishes, bounded by the
+          server's ``statement_timeout``; ``ensure_not_abandoned()`` stops the work before its
+          next statement. A frozen server keeps these connections; later requests then get
+          503 from the pool timeout. An INSERT committed after the deadline is harmless: the
+          client's retry gets that decision back (idempotency).
         """
+        state = _Job()
 
         async def job() -> T:
+            _current_job.set(state)  # the task runs in its own copy of the context
             async with self.connection() as conn:
+                state.has_connection = True
+                ensure_not_abandoned()
                 return await work(conn)
 
         task = asyncio.create_task(job())
         try:
             return await asyncio.wait_for(asyncio.shield(task), self.settings.request_timeout_s)
         except TimeoutError:
+            state.abandoned = True
+            if not state.has_connection:
+                task.cancel()
             self._abandoned.add(task)
             task.add_done_callback(self._forget)
             raise DatabaseUnavailable(
@@ -244,8 +282,11 @@ class Database:
 
     def _forget(self, task: asyncio.Task[Any]) -> None:
         self._abandoned.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            logger.info("abandoned database work failed", extra={"error": type(task.exception()).__name__})
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None and not isinstance(error, WorkAbandoned | DatabaseUnavailable):
+            logger.info("abandoned database work failed", extra={"error": type(error).__name__})
 
     def connect_direct(self, statement_timeout_ms: int) -> Connection:
         """A sync connection outside the pool (migrations), with the same TLS and credentials."""

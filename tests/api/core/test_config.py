@@ -49,7 +49,7 @@ def test_settings_aws_defaults_require_verified_tls(ca_bundle: str) -> None:
     kwargs = connect_kwargs(settings, settings.DB_STATEMENT_TIMEOUT_MS)
     assert kwargs["sslmode"] == "verify-full" and kwargs["sslrootcert"] == ca_bundle
     assert "statement_timeout=100" in kwargs["options"] and "synchronous_commit=on" in kwargs["options"]
-    assert (settings.DB_POOL_TIMEOUT_MS, settings.DB_REQUEST_TIMEOUT_MS) == (50, 90)
+    assert (settings.DB_POOL_TIMEOUT_MS, settings.DB_REQUEST_TIMEOUT_MS) == (50, 80)
 
 
 def test_settings_read_from_environment_with_prefix(monkeypatch: pytest.MonkeyPatch, ca_bundle: str) -> None:

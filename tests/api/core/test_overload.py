@@ -1,0 +1,70 @@
+"""Load shedding on event-loop lag."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from fraud_api.app.core.overload import LoopLagMonitor, Overloaded
+from tests.api.utils import transaction
+
+
+def test_overload_monitor_sheds_while_loop_is_behind_and_recovers() -> None:
+    async def scenario() -> tuple[bool, float, bool]:
+        monitor = LoopLagMonitor(limit_ms=30.0)
+        await monitor.start()
+        await asyncio.sleep(0.05)
+        monitor.admit()  # GIVEN an idle loop: admitted
+        # WHEN the loop is blocked for 120 ms (a CPU-starved worker)
+        time.sleep(0.12)
+        await asyncio.sleep(0)  # let the late timer fire and record the lag
+        await asyncio.sleep(0.001)
+        try:
+            monitor.admit()
+            shed = False
+        except Overloaded:
+            shed = True
+        lag = monitor.lag_ms
+        # THEN, once the loop keeps up again, work is admitted again
+        await asyncio.sleep(0.05)
+        try:
+            monitor.admit()
+            recovered = True
+        except Overloaded:
+            recovered = False
+        await monitor.stop()
+        return shed, lag, recovered
+
+    shed, lag, recovered = asyncio.run(scenario())
+    assert shed and lag > 30.0
+    assert recovered
+
+
+def test_overload_disabled_with_zero_limit() -> None:
+    monitor = LoopLagMonitor(limit_ms=0.0)
+    monitor.lag_ms = 10_000.0
+    monitor.admit()  # never sheds
+
+
+def test_overload_score_answers_503_overloaded_without_doing_work(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a worker whose loop is 100 ms behind (a monitor that is not running keeps that value)
+    service = client.app.state.runtime.service  # type: ignore[attr-defined]
+    behind = LoopLagMonitor(limit_ms=30.0)
+    behind.lag_ms = 100.0
+    monkeypatch.setattr(service, "overload", behind)
+    # WHEN a transaction arrives THEN it is refused at once with a retryable 503
+    body = transaction()
+    response = client.post("/api/v1/score", json=body)
+    assert response.status_code == 503
+    assert response.json()["error"] == "overloaded"
+    assert response.headers["Retry-After"] == "1"
+    assert behind.shed == 1
+    # AND nothing was stored: once the loop catches up, the same request is scored normally
+    behind.lag_ms = 0.0
+    retry = client.post("/api/v1/score", json=body)
+    assert retry.status_code == 200 and "Idempotent-Replayed" not in retry.headers
