@@ -36,10 +36,15 @@ SCORING_TIMEOUT_S = 900.0
 _TX_PER_CUSTOMER_DAY = 1.8  # the simulator's mean (uniform 0-4 a day, ~3 % dropped)
 
 
+SCENARIOS = {1: "amount above 220", 2: "compromised terminal", 3: "compromised card"}
+"""The simulator's fraud scenarios (shared/reference/fraud-simulator.md, 1.4)."""
+
+
 @dataclass(frozen=True)
 class Traffic:
     bodies: list[dict[str, Any]]
-    frauds: frozenset[str]
+    frauds: dict[str, int]
+    """Fraudulent transaction ids and their scenario (``SCENARIOS``)."""
     days: list[date]
 
 
@@ -69,7 +74,7 @@ def build_traffic(count: int, seed: int, today: date) -> Traffic:
     start = datetime.combine(today - timedelta(days=DEMO_DAYS), datetime.min.time(), tzinfo=UTC)
     run = uuid.uuid4().hex[:6]  # a second demo on the same running system gets new ids
     bodies: list[dict[str, Any]] = []
-    frauds: set[str] = set()
+    frauds: dict[str, int] = {}
     for row in frame.itertuples(index=False):
         transaction_id = f"demo-{run}-{row.TRANSACTION_ID:06d}"
         moment = start + timedelta(seconds=int(row.TX_TIME_SECONDS))
@@ -87,9 +92,9 @@ def build_traffic(count: int, seed: int, today: date) -> Traffic:
             }
         )
         if row.TX_FRAUD:
-            frauds.add(transaction_id)
+            frauds[transaction_id] = int(row.TX_FRAUD_SCENARIO)
     days = sorted({date.fromisoformat(b["timestamp"][:10]) for b in bodies})
-    return Traffic(bodies, frozenset(frauds), days)
+    return Traffic(bodies, frauds, days)
 
 
 class Progress:
@@ -100,10 +105,14 @@ class Progress:
         self.started = time.monotonic()
         self._tty = out.isatty()
         self._last_decile = -1
+        self._first: int | None = None
 
     def update(self, done: int) -> None:
+        # The rate counts what happened since the bar appeared (scoring may have begun earlier).
+        if self._first is None:
+            self._first = done
         elapsed = max(time.monotonic() - self.started, 1e-6)
-        rate = done / elapsed
+        rate = (done - self._first) / elapsed
         share = min(done / self.total, 1.0)
         if self._tty:
             bar = "#" * int(share * 30)
@@ -215,7 +224,11 @@ def run_demo(
     decisions: Counter[str] = Counter()
     for result in reports:
         decisions.update(_report_json(result).get("decisions", {}))
-    caught = flagged & traffic.frauds
+    caught = flagged & traffic.frauds.keys()
+    by_kind = {
+        name: (sum(1 for t in caught if traffic.frauds[t] == number), list(traffic.frauds.values()).count(number))
+        for number, name in SCENARIOS.items()
+    }
     summary = {
         "sent": len(traffic.bodies),
         "stored": sent.statuses.get(201, 0),
@@ -227,6 +240,7 @@ def run_demo(
         "caught": len(caught),
         "precision": len(caught) / len(flagged) if flagged else None,
         "recall": len(caught) / len(traffic.frauds) if traffic.frauds else None,
+        "caught_by_kind": by_kind,
         "throughput_tps": sent.statuses.get(201, 0) / (sent.seconds + scoring_s),
         "seconds": time.monotonic() - started,
         "reports": reports,
@@ -258,6 +272,10 @@ def format_summary(s: dict[str, Any]) -> str:
         f"  decisions      approve {d['approve']} · review {d['review']} · decline {d['decline']}",
         f"  flagged        {s['flagged']:,} (review or decline)",
         f"  frauds caught  {s['caught']:,} of {s['frauds']:,} frauds in the traffic (recall {_percent(s['recall'])})",
+        "                 by kind: "
+        + " · ".join(f"{name} {caught}/{total}" for name, (caught, total) in s["caught_by_kind"].items()),
+        "                 (a compromised terminal shows only through confirmed fraud labels from",
+        "                 chargebacks and analyst review; this demo sends none back)",
         f"  precision      {_percent(s['precision'])} of flagged transactions were fraud",
         f"  throughput     {s['throughput_tps']:.1f} transactions/s from POST to decision",
         f"  reports        {len(reports)} days, {first.summary['date']} to {last.summary['date']}:",

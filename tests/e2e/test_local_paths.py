@@ -204,6 +204,9 @@ def test_demo_replays_simulated_traffic_and_summarises_it_from_the_reports(
     assert summary["sent"] == summary["stored"] == 60 and summary["rejected"] == 0
     assert summary["scored"] >= 60
     assert summary["caught"] <= min(summary["flagged"], summary["frauds"])
+    kinds = summary["caught_by_kind"].values()
+    assert sum(caught for caught, _ in kinds) == summary["caught"]
+    assert sum(total for _, total in kinds) == summary["frauds"]
     text = out.getvalue()
     assert "Demo finished" in text and "frauds caught" in text and "precision" in text
     assert all(path.exists() for report in summary["reports"] for path in report.local_paths)
