@@ -64,6 +64,7 @@ def _exercise(url: str, model_path: Path) -> None:
         client.get(f"/api/v1/decisions/{ids[0]}")
         client.get(f"/api/v1/decisions/{TEST_PAN}")
         client.get("/api/v1/decisions/x", headers={"X-Request-Id": TEST_PAN})
+        client.get(f"/api/unrouted/{TEST_PAN}")  # 404: the access log has no route template
 
 
 def _contains_pan(text: str) -> bool:

@@ -11,13 +11,13 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fraud_api.app.core.logging import request_id_var
+from fraud_api.app.core.logging import ACCESS_LOGGER, request_id_var
 from fraud_common.card import redact_pans
 
 REQUEST_ID_HEADER = "x-request-id"
 # Accept a caller's id (API Gateway's, the ALB's trace id) only if it is short and inert.
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:=/+-]{1,128}$")
-access_logger = logging.getLogger("fraud_api.access")
+access_logger = logging.getLogger(ACCESS_LOGGER)
 logger = logging.getLogger("fraud_api.errors")
 _INTERNAL_START: Message = {
     "type": "http.response.start",
