@@ -321,7 +321,7 @@ def main() -> None:
     )
     parser.add_argument("--search-duration", type=float, default=15.0)
     parser.add_argument("--search-steps", type=int, default=6, help="0 skips the search")
-    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio", help="uvicorn event loop")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="uvloop", help="event loop (image: uvloop)")
     parser.add_argument("--server-log", type=Path, help="write the service's log here (default: discarded)")
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--terminals", type=int, default=10000)

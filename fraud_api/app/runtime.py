@@ -74,7 +74,7 @@ class Runtime:
         elif not await asyncio.to_thread(self._try_migrate):
             self._migrator = threading.Thread(target=self._migrate_until_done, name="fraud-api-migrator", daemon=True)
             self._migrator.start()
-        await self.db.open()
+        await self.db.open(fill=self.schema_ready.is_set())
         await self.overload.start()
 
     async def stop(self) -> None:

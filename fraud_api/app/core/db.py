@@ -209,10 +209,17 @@ class Database:
             return
         await AsyncConnectionPool.check_connection(conn)
 
-    async def open(self) -> None:
-        # Do not wait for the pool to fill: the process must come up (and answer /api/health)
-        # while the database is unreachable, then recover by itself.
+    async def open(self, fill: bool) -> None:
+        """Start the pool. With ``fill`` (the database answered at startup) wait, briefly, for
+        ``DB_POOL_MIN_SIZE`` connections so the first burst of traffic does not find it empty;
+        never fail on it: the process must come up (and answer /api/health) while the database
+        is unreachable, then recover by itself."""
         await self.pool.open(wait=False)
+        if fill:
+            try:
+                await self.pool.wait(timeout=float(self.settings.DB_CONNECT_TIMEOUT_S))
+            except PoolTimeout:
+                logger.warning("connection pool not full at startup; continuing")
 
     async def close(self) -> None:
         await self.pool.close(timeout=2.0)
