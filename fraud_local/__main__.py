@@ -30,7 +30,14 @@ from fraud_local.config import (
 )
 from fraud_local.demo import run_demo, shown
 from fraud_local.processes import ChildFailed
-from fraud_local.stack import AlreadyRunning, LocalStack, StackHandles, attach, run_report_for
+from fraud_local.stack import (
+    AlreadyRunning,
+    LocalStack,
+    StackHandles,
+    already_running,
+    attach,
+    run_report_for,
+)
 
 
 def _curl_example(h: StackHandles) -> str:
@@ -80,7 +87,11 @@ def banner(h: StackHandles, seconds: float) -> str:
 
 
 def run(args: argparse.Namespace, out: IO[str]) -> int:
-    stack = LocalStack(args.state_dir, Ports(args.port, args.api_port, args.aws_port), api_key=args.api_key)
+    # Checked first, so that nothing is said to start: this state folder in use, then the ports.
+    if attach(args.state_dir) is not None:
+        raise already_running(args.state_dir)
+    ports = Ports(args.port, args.api_port, args.aws_port).resolve()
+    stack = LocalStack(args.state_dir, ports, api_key=args.api_key)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from functools import cache
 from typing import Any
 
 import boto3
@@ -69,12 +70,17 @@ class Resources:
         return cls(**{name: str(data[name]) for name in cls.__dataclass_fields__})
 
 
-def client(service: str, endpoint: str) -> Any:
-    """A boto3 client for moto at ``endpoint`` that ignores the caller's own AWS configuration."""
-    session = boto3.session.Session(
+@cache
+def _session() -> boto3.session.Session:
+    # One session: it caches the parsed service models, the slow part of making a client.
+    return boto3.session.Session(
         aws_access_key_id="local", aws_secret_access_key="local", aws_session_token="local", region_name=REGION
     )
-    return session.client(
+
+
+def client(service: str, endpoint: str) -> Any:
+    """A boto3 client for moto at ``endpoint`` that ignores the caller's own AWS configuration."""
+    return _session().client(
         service,
         endpoint_url=endpoint,
         config=_CLIENT_CONFIG.merge(Config(account_id_endpoint_mode="disabled")),

@@ -136,7 +136,8 @@ class LocalStack:
             except Exception as exc:
                 errors.append(exc)
             self._postgres = None
-        (self.state_dir / RUN_FILE).unlink(missing_ok=True)
+        if self._lock is not None:  # only the holder of the lock owns the run file
+            (self.state_dir / RUN_FILE).unlink(missing_ok=True)
         self._release_lock()
         self.handles = None
         if errors:
@@ -217,12 +218,7 @@ class LocalStack:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             handle.close()
-            running = read_run_file(self.state_dir)
-            who = f" (pid {running['pid']}, {running['gatewayUrl']})" if running else ""
-            raise AlreadyRunning(
-                f"local mode is already running with the state folder {self.state_dir}{who}; "
-                "stop it first (Ctrl-C in its terminal), or use another --state-dir"
-            ) from None
+            raise already_running(self.state_dir) from None
         self._lock = handle
 
     def _release_lock(self) -> None:
@@ -245,6 +241,15 @@ class LocalStack:
                 "resources": h.resources.as_dict(),
             },
         )
+
+
+def already_running(state_dir: Path) -> AlreadyRunning:
+    running = read_run_file(state_dir)
+    who = f" (pid {running['pid']}, {running['gatewayUrl']})" if running else ""
+    return AlreadyRunning(
+        f"local mode is already running with the state folder {state_dir.resolve()}{who}; "
+        "stop it first (Ctrl-C in its terminal), or use another --state-dir"
+    )
 
 
 def read_run_file(state_dir: Path) -> dict[str, Any] | None:

@@ -116,7 +116,7 @@ class _Handles:
 
 
 def test_stack_second_run_on_the_same_state_folder_reuses_keys_and_postgresql_data(
-    tmp_path: Path, model_path: Path
+    tmp_path: Path, model_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # GIVEN a first run that scored a transaction on the real-time path
     state = tmp_path / "state"
@@ -129,6 +129,9 @@ def test_stack_second_run_on_the_same_state_folder_reuses_keys_and_postgresql_da
         # WHEN another local mode is started on the same folder while the first runs
         with pytest.raises(AlreadyRunning, match="already running"):
             LocalStack(state, FREE_PORTS).start()
+        assert main(["--state-dir", str(state), "--port", "0", "--api-port", "0", "--aws-port", "0"]) == 2
+        assert "already running with the state folder" in capsys.readouterr().err
+        assert (state / RUN_FILE).exists()  # the refused starts left the running one's file alone
     finally:
         first.stop()
     assert stat.S_IMODE((state / SECRETS_FILE).stat().st_mode) == 0o600
