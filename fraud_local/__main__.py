@@ -118,29 +118,16 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def demo(args: argparse.Namespace, out: IO[str]) -> int:
+    options = {"count": args.transactions, "rate": args.rate, "seed": args.seed, "out": out}
     running = attach(args.state_dir)
     if running is not None:
         out.write(f"Using the local mode running at {running.gateway_url}.\n")
-        run_demo(
-            running,
-            lambda day: run_report_for(running, day),
-            count=args.transactions,
-            rate=args.rate,
-            seed=args.seed,
-            out=out,
-        )
+        run_demo(running, **options)
         return 0
     out.write("No local mode is running on this state folder: starting one for the demo...\n")
     out.flush()
     with LocalStack(args.state_dir, Ports(args.port, args.api_port, args.aws_port)) as handles:
-        run_demo(
-            handles,
-            lambda day: run_report_for(handles, day),
-            count=args.transactions,
-            rate=args.rate,
-            seed=args.seed,
-            out=out,
-        )
+        run_demo(handles, **options)
     return 0
 
 

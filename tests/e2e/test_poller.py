@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 
-from fraud_local.poller import STREAM_FILTER, Delivery, MappingSettings, lambda_record, matches
+from fraud_local.poller import STREAM_FILTER, Delivery, MappingSettings, StreamPoller, lambda_record, matches
 
 STREAM = "arn:aws:dynamodb:us-east-2:123456789012:table/transactions-local/stream/2026-11-21T00:00:00.000"
 
@@ -117,3 +119,45 @@ def test_delivery_function_error_bisects_the_batch_so_only_the_poison_record_fai
     assert function.calls.count(["3"]) == 4 and function.calls[-1] == ["4"]
     assert [[r["sequenceNumber"] for r in m["records"]] for m in failures] == [["3"]]
     assert target.delivered == 3 and target.failed == 1
+
+
+class FakeStreams:
+    """One shard; the first read fails, the second brings five records, then nothing more."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    def describe_stream(self, StreamArn: str) -> dict[str, Any]:
+        return {"StreamDescription": {"Shards": [{"ShardId": "shard-1"}]}}
+
+    def get_shard_iterator(self, **kwargs: Any) -> dict[str, Any]:
+        assert kwargs["ShardIteratorType"] == "TRIM_HORIZON"
+        return {"ShardIterator": "it-0"}
+
+    def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:
+        self.reads += 1
+        if self.reads == 1:
+            raise ConnectionError("moto restarting")
+        raws = [record(1), record(2, event="MODIFY"), record(3), record(4, status=None), record(5)]
+        return {"Records": raws if self.reads == 2 else [], "NextShardIterator": f"it-{self.reads}"}
+
+
+def test_stream_poller_batches_the_filtered_records_and_survives_a_failed_read() -> None:
+    # GIVEN a stream whose first read fails, then holds new transactions, a MODIFY and a marker
+    function = Function(lambda _: {})
+    failures: list[dict[str, Any]] = []
+    settings = MappingSettings(batch_size=2, batching_window_s=0.05, poll_interval_s=0.01)
+    poller = StreamPoller(FakeStreams(), STREAM, function, failures.append, "arn:function", settings)
+    # WHEN it polls until the three new transactions have been delivered
+    worker = threading.Thread(target=poller.run)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while sum(map(len, function.calls)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        poller.stop()
+        worker.join(5)
+    # THEN a full batch went at once and the rest after the batching window, filtered as deployed
+    assert function.calls == [["1", "3"], ["5"]]
+    assert failures == [] and not worker.is_alive()
