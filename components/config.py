@@ -17,6 +17,8 @@ from typing import Literal, TypeVar
 
 import pulumi
 
+from fraud_common import stream
+
 PROJECT = "fraud-detection"
 
 # The longest suffix every derived physical name still fits (the tightest limit is the
@@ -352,10 +354,14 @@ def _read_pipeline(r: _Reader) -> PipelineConfig:
         lambda_timeout_seconds=timeout,
         lambda_memory_mb=r.integer("lambdaMemoryMb", 512, 128, 10240),
         reserved_concurrency=reserved,
-        stream_batch_size=r.integer("streamBatchSize", 100, 1, 10000),
-        stream_batching_window_seconds=r.integer("streamBatchingWindowSeconds", 1, 0, 300),
-        stream_max_retries=r.integer("streamMaxRetries", 3, 0, 10000),
-        stream_max_record_age_seconds=r.integer("streamMaxRecordAgeSeconds", 3600, 60, 604800),
+        stream_batch_size=r.integer("streamBatchSize", stream.DEFAULT_BATCH_SIZE, 1, 10000),
+        stream_batching_window_seconds=r.integer(
+            "streamBatchingWindowSeconds", stream.DEFAULT_BATCHING_WINDOW_SECONDS, 0, 300
+        ),
+        stream_max_retries=r.integer("streamMaxRetries", stream.DEFAULT_MAX_RETRIES, 0, 10000),
+        stream_max_record_age_seconds=r.integer(
+            "streamMaxRecordAgeSeconds", stream.DEFAULT_MAX_RECORD_AGE_SECONDS, 60, 604800
+        ),
         report_schedule=r.string(
             "reportSchedule", "cron(15 0 * * ? *)", pattern=_SCHEDULE_RE, allowed="an EventBridge cron() or rate()"
         ),

@@ -17,6 +17,7 @@ from components.lambda_package import code_archive
 from components.naming import Kind, Namer
 from components.vpc import NetworkOutputs
 from fraud_common import env
+from fraud_common.stream import INSERT_FILTER
 from fraud_common.tables import BY_DAY, CUSTOMER_HISTORY, TERMINAL_HISTORY
 
 RUNTIME = "python3.11"
@@ -238,18 +239,15 @@ class FraudPipeline(pulumi.ComponentResource):
             allow(["kms:Decrypt", "kms:GenerateDataKey"], [a.data.data_key_arn], "UseDataKey"),
         ]
 
-    def _environment(self, fn: str) -> dict[str, pulumi.Input[str]]:
+    def _environment(self, fn: str) -> dict[str, pulumi.Output[str] | str]:
         """Exactly the variables the handler requires (fraud_common.env), plus the PCI-fixed ones."""
         data = self._args.data
-        available: dict[str, pulumi.Input[str]] = {
-            env.TABLE_NAME: data.table_name,
-            env.API_CONFIG_SECRET_ARN: data.api_config_secret_arn,
-            env.REPORTS_BUCKET: data.reports_bucket_name,
-            env.POWERTOOLS_SERVICE_NAME: env.SERVICE_NAMES[fn],
-            env.POWERTOOLS_METRICS_NAMESPACE: env.METRICS_NAMESPACE,
-            env.LOG_LEVEL: "INFO",
-        }
-        return {**{name: available[name] for name in env.FUNCTION_ENV[fn]}, **env.FIXED_ENV}
+        return env.function_environment(
+            fn,
+            table_name=data.table_name,
+            api_config_secret_arn=data.api_config_secret_arn,
+            reports_bucket=data.reports_bucket_name,
+        )
 
     def _create_function(self, fn: str, statements: list[dict[str, object]]) -> aws.lambda_.Function:
         a, cfg = self._args, self._args.pipeline
@@ -322,11 +320,7 @@ class FraudPipeline(pulumi.ComponentResource):
             # Only new transactions wake the analyzer; its own SCORED updates never do.
             filter_criteria=aws.lambda_.EventSourceMappingFilterCriteriaArgs(
                 filters=[
-                    aws.lambda_.EventSourceMappingFilterCriteriaFilterArgs(
-                        pattern=json.dumps(
-                            {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"status": {"S": ["RECEIVED"]}}}}
-                        )
-                    )
+                    aws.lambda_.EventSourceMappingFilterCriteriaFilterArgs(pattern=json.dumps(dict(INSERT_FILTER)))
                 ]
             ),
             opts=self._child,

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from typing import TypeVar
+
+V = TypeVar("V")
+"""A value: a plain string locally, a Pulumi Output in the component."""
 
 # -- application ---------------------------------------------------------------------------
 TABLE_NAME = "TABLE_NAME"
@@ -67,6 +71,25 @@ FIXED_ENV: Mapping[str, str] = {
 }
 """Defence in depth for PCI (no request body or error text in logs/traces): the handlers already
 pass these settings explicitly to their decorators; setting them too guards future handlers."""
+
+
+def function_environment(
+    function: str, *, table_name: V, api_config_secret_arn: V, reports_bucket: V, log_level: str = "INFO"
+) -> dict[str, V | str]:
+    """Exactly the variables ``function`` requires (``FUNCTION_ENV``) plus ``FIXED_ENV``.
+
+    Used by the Pulumi component (with Output values) and by local mode, so both configure the
+    handlers the same way.
+    """
+    available: dict[str, V | str] = {
+        TABLE_NAME: table_name,
+        API_CONFIG_SECRET_ARN: api_config_secret_arn,
+        REPORTS_BUCKET: reports_bucket,
+        POWERTOOLS_SERVICE_NAME: SERVICE_NAMES[function],
+        POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+        LOG_LEVEL: log_level,
+    }
+    return {**{name: available[name] for name in FUNCTION_ENV[function]}, **FIXED_ENV}
 
 
 class MissingEnvironment(RuntimeError):

@@ -154,15 +154,12 @@ def function_environment(function: str, resources: Resources, *, model_path: str
     Exactly ``env.FUNCTION_ENV[function]`` plus ``env.FIXED_ENV``, like the component; plus, for
     local mode only, tracing off (there is no X-Ray daemon) and an optional model artifact.
     """
-    available = {
-        env.TABLE_NAME: resources.table_name,
-        env.API_CONFIG_SECRET_ARN: resources.api_config_secret_arn,
-        env.REPORTS_BUCKET: resources.reports_bucket,
-        env.POWERTOOLS_SERVICE_NAME: env.SERVICE_NAMES[function],
-        env.POWERTOOLS_METRICS_NAMESPACE: env.METRICS_NAMESPACE,
-        env.LOG_LEVEL: "INFO",
-    }
-    variables = {**{name: available[name] for name in env.FUNCTION_ENV[function]}, **env.FIXED_ENV}
+    variables = env.function_environment(
+        function,
+        table_name=resources.table_name,
+        api_config_secret_arn=resources.api_config_secret_arn,
+        reports_bucket=resources.reports_bucket,
+    )
     variables["POWERTOOLS_TRACE_DISABLED"] = "true"
     if model_path:
         variables[env.SCORING_MODEL_PATH] = model_path

@@ -25,22 +25,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from fraud_common import stream
 from fraud_local.config import REGION
 
 logger = logging.getLogger("fraud_local.poller")
 
-STREAM_FILTER: Mapping[str, Any] = {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"status": {"S": ["RECEIVED"]}}}}
-"""The event source mapping's filter pattern (``components/pipeline.py``, ``_connect_stream``)."""
+STREAM_FILTER: Mapping[str, Any] = stream.INSERT_FILTER
+"""The event source mapping's filter pattern, shared with ``components/pipeline.py``."""
 
 
 @dataclass(frozen=True)
 class MappingSettings:
-    """The deployed mapping's defaults (``components/config.py``: streamBatchSize,
-    streamBatchingWindowSeconds, streamMaxRetries); bisect on function error is on."""
+    """The deployed mapping's defaults (``fraud_common.stream``, also the stack config's defaults);
+    bisect on function error is on."""
 
-    batch_size: int = 100
-    batching_window_s: float = 1.0
-    max_retries: int = 3
+    batch_size: int = stream.DEFAULT_BATCH_SIZE
+    batching_window_s: float = stream.DEFAULT_BATCHING_WINDOW_SECONDS
+    max_retries: int = stream.DEFAULT_MAX_RETRIES
     poll_interval_s: float = 0.25
     """Lambda polls each shard about four times a second."""
     retry_backoff_s: float = 0.2
