@@ -7,6 +7,7 @@ problems list each field; no message echoes a submitted value (a card number may
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -85,9 +86,34 @@ async def _conflict(_: Request, __: Exception) -> JSONResponse:
     )
 
 
+class _Sampled:
+    """At most one warning per ``period_s`` per kind, carrying how many were folded into it.
+
+    During an outage or an overload every request fails the same way; one line per request
+    would cost ~1 ms of CPU each exactly when CPU is short, and flood the logs. The access log
+    still records every request's status.
+    """
+
+    def __init__(self, period_s: float = 1.0) -> None:
+        self.period_s = period_s
+        self._next: dict[str, float] = {}
+        self._folded: dict[str, int] = {}
+
+    def warn(self, kind: str, message: str, extra: dict[str, Any]) -> None:
+        now = time.monotonic()
+        if now < self._next.get(kind, 0.0):
+            self._folded[kind] = self._folded.get(kind, 0) + 1
+            return
+        self._next[kind] = now + self.period_s
+        logger.warning(message, extra={**extra, "similar_since_last": self._folded.pop(kind, 0)})
+
+
+_sampled = _Sampled()
+
+
 async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DatabaseUnavailable)
-    logger.warning("database unavailable", extra={"error": str(exc), "pool": exc.pool})
+    _sampled.warn("unavailable", "database unavailable", {"error": str(exc), "pool": exc.pool})
     return error_response(
         503,
         {"error": "database_unavailable", "message": "the database is unavailable; retry shortly"},
@@ -96,7 +122,7 @@ async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
 
 
 async def _overloaded(_: Request, exc: Exception) -> JSONResponse:
-    logger.warning("overloaded", extra={"error": str(exc)})
+    _sampled.warn("overloaded", "overloaded", {"error": str(exc)})
     return error_response(
         503,
         {"error": "overloaded", "message": "the service is overloaded; retry shortly"},

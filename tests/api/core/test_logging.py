@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from pathlib import Path
 
 import pytest
@@ -99,3 +100,20 @@ def test_logging_root_handler_carries_the_redacting_filter() -> None:
     assert len(ours) == 1
     assert isinstance(ours[0].formatter, JsonFormatter)
     assert any(isinstance(f, PanRedactingFilter) for f in ours[0].filters)
+
+
+def test_logging_repeated_503_warnings_are_sampled(caplog: pytest.LogCaptureFixture) -> None:
+    # GIVEN an outage in which every request fails the same way
+    from fraud_api.app.api.errors import _Sampled
+
+    sampled = _Sampled(period_s=0.05)
+    with caplog.at_level(logging.WARNING, logger="fraud_api.app.api.errors"):
+        # WHEN 50 failures happen within the sampling period, then one more after it
+        for _ in range(50):
+            sampled.warn("unavailable", "database unavailable", {"error": "x"})
+        time.sleep(0.06)
+        sampled.warn("unavailable", "database unavailable", {"error": "x"})
+    # THEN two lines were written, the second counting the 49 folded into it
+    records = [r for r in caplog.records if r.message == "database unavailable"]
+    assert len(records) == 2
+    assert records[1].similar_since_last == 49  # type: ignore[attr-defined]
