@@ -7,8 +7,9 @@ thread blocked in libpq cannot. Migrations use a plain sync connection at startu
 
 A request never waits on the database longer than ``DB_REQUEST_TIMEOUT_MS`` in total (of which
 at most ``DB_POOL_TIMEOUT_MS`` for a connection), even if the server hangs; every connectivity
-failure surfaces as ``DatabaseUnavailable`` (answered 503). The pool reconnects in the background on its own, and a
-connection attempt that fails authentication re-reads the rotated RDS secret and tries again.
+failure surfaces as ``DatabaseUnavailable`` (answered 503). The pool reconnects in the
+background on its own, and a connection attempt that fails authentication re-reads the rotated
+RDS secret and tries again.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from fraud_api.app.api.errors import _Sampled
 from fraud_api.app.core.logging import JsonFormatter, configure_logging
 from fraud_common.card import PanRedactingFilter
 from tests.api.utils import TEST_PAN, make_settings, running_app, transaction
@@ -104,8 +105,6 @@ def test_logging_root_handler_carries_the_redacting_filter() -> None:
 
 def test_logging_repeated_503_warnings_are_sampled(caplog: pytest.LogCaptureFixture) -> None:
     # GIVEN an outage in which every request fails the same way
-    from fraud_api.app.api.errors import _Sampled
-
     sampled = _Sampled(period_s=0.05)
     with caplog.at_level(logging.WARNING, logger="fraud_api.app.api.errors"):
         # WHEN 50 failures happen within the sampling period, then one more after it
