@@ -52,15 +52,18 @@ def test_fetch_history_returns_customer_and_terminal_windows_with_labels(
     # WHEN the history of a transaction now is fetched
     now = ago(seconds=0).timestamp()
     history = _history(settings, customer, terminal, now)
-    # THEN the customer side holds its two recent transactions, the terminal side its two, oldest
-    # first, and the terminal's label came with its label time
-    assert [h.transaction_id for h in history.customer] == [own_1, both]
-    assert [h.transaction_id for h in history.terminal] == [at_terminal, both]
-    labelled = history.terminal[0]
+    # THEN the customer side holds its two recent transactions, the terminal side its two, and the
+    # terminal's label came with its label time (order is the scorer's business: it sorts)
+    customer_side = sorted(history.customer, key=lambda h: h.timestamp)
+    terminal_side = sorted(history.terminal, key=lambda h: h.timestamp)
+    assert [h.transaction_id for h in customer_side] == [own_1, both]
+    assert [h.transaction_id for h in terminal_side] == [at_terminal, both]
+    labelled = terminal_side[0]
     assert labelled.fraud is True
     assert labelled.label_time == pytest.approx(ago(days=10).timestamp(), abs=5)
-    assert history.customer[1].amount == 42.5 and history.customer[1].terminal_id == terminal
-    assert history.terminal[1].fraud is None and history.terminal[1].label_time is None
+    assert customer_side[1].amount == 42.5 and customer_side[1].terminal_id == terminal
+    assert customer_side[1].customer_id == customer and terminal_side[0].terminal_id == terminal
+    assert terminal_side[1].fraud is None and terminal_side[1].label_time is None
 
 
 def test_fetch_history_excludes_transactions_after_the_scored_one(client: TestClient, settings: Settings) -> None:
