@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from fraud_api.app import repository
 from fraud_api.app.core.db import AsyncConnection, Database, DatabaseUnavailable, ensure_not_abandoned
-from fraud_api.app.core.overload import LoopLagMonitor
+from fraud_api.app.core.overload import LoopLagMonitor, Overloaded
 from fraud_api.app.repository import LabelOutcome, NewTransaction, StoredTransaction
 from fraud_common.api_config import ApiConfiguration
 from fraud_common.card import card_hash, tokenize
@@ -65,7 +65,12 @@ class ScoringService:
         self.schema_ready = schema_ready
 
     def _admit(self) -> None:
+        """Refuse new work cheaply, before parsing anything, while this worker is behind (loop
+        lag) or its database work is at the limit; then require the schema."""
         self.overload.admit()
+        if self.db.saturated:
+            self.overload.shed += 1
+            raise Overloaded(f"{self.db.in_flight} database operations in flight")
         self._require_schema()
 
     def _require_schema(self) -> None:
@@ -78,9 +83,8 @@ class ScoringService:
         Raises InvalidTransaction (400), TransactionConflict (409), DatabaseUnavailable and
         Overloaded (503).
         """
-        self.overload.admit()
+        self._admit()
         request = parse_transaction(body)
-        self._require_schema()
         config = self.api_config()
         key, key_version = config.pan_key()
         token = tokenize(request.card_number, key, key_version)

@@ -52,8 +52,10 @@ class Settings(BaseSettings):
     # -- pool and timeouts: they bound how long a request can wait on the database ---------------
     DB_POOL_MIN_SIZE: int = Field(default=2, ge=0, le=100)
     DB_POOL_MAX_SIZE: int = Field(default=10, ge=1, le=200)
-    DB_POOL_MAX_WAITING: int = Field(default=32, ge=0, le=10_000)
-    """Requests allowed to queue for a connection per worker (0: unlimited); beyond, 503 at once."""
+    DB_POOL_MAX_WAITING: int = Field(default=8, ge=1, le=10_000)
+    """Requests allowed to queue for a connection per worker; beyond (pool size + this in flight)
+    new requests get 503 ``overloaded`` at once, before any work, so the admitted ones finish in
+    time instead of all of them timing out together."""
     DB_POOL_TIMEOUT_MS: int = Field(default=50, ge=5, le=30_000)
     """How long a request waits for a pooled connection before answering 503 (keeps a database
     outage answer well inside 100 ms, with room for the HTTP stack)."""

@@ -203,6 +203,14 @@ class Database:
         # Work abandoned at its deadline finishes in the background; keep a reference so the
         # task is not garbage-collected half-way.
         self._abandoned: set[asyncio.Task[Any]] = set()
+        # Database work in flight (including abandoned work still holding a connection).
+        self.in_flight = 0
+        self.max_in_flight = settings.DB_POOL_MAX_SIZE + settings.DB_POOL_MAX_WAITING
+
+    @property
+    def saturated(self) -> bool:
+        """True when new work could only queue behind more than the pool can serve in time."""
+        return self.in_flight >= self.max_in_flight
 
     async def _check(self, conn: AsyncConnection) -> None:
         returned = self._returned_at.get(conn)
@@ -271,6 +279,8 @@ class Database:
                 return await work(conn)
 
         task = asyncio.create_task(job())
+        self.in_flight += 1
+        task.add_done_callback(self._done)
         try:
             return await asyncio.wait_for(asyncio.shield(task), self.settings.request_timeout_s)
         except TimeoutError:
@@ -283,10 +293,13 @@ class Database:
                 f"database did not answer within {self.settings.DB_REQUEST_TIMEOUT_MS} ms", self._pool_stats()
             ) from None
 
+    def _done(self, _: asyncio.Task[Any]) -> None:
+        self.in_flight -= 1
+
     def _pool_stats(self) -> dict[str, int]:
         stats = self.pool.get_stats()
         keys = ("pool_size", "pool_available", "requests_waiting", "connections_errors", "connections_lost")
-        return {k: stats.get(k, 0) for k in keys} | {"abandoned": len(self._abandoned)}
+        return {k: stats.get(k, 0) for k in keys} | {"abandoned": len(self._abandoned), "in_flight": self.in_flight}
 
     def _forget(self, task: asyncio.Task[Any]) -> None:
         self._abandoned.discard(task)
