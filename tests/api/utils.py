@@ -92,7 +92,7 @@ def transaction(**overrides: Any) -> dict[str, Any]:
     return body
 
 
-def make_settings(database_url: str, model_path: Path, **overrides: Any) -> Settings:
+def make_settings(database_url: str, model_path: Path | None, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "ENVIRONMENT": "local",
         "DATABASE_URL": database_url,

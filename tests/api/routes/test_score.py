@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from fraud_api.app.core.config import Settings
 from fraud_common.card import card_hash
+from fraud_scoring import Scorer
 from tests.api.utils import (
     API_CONFIG,
     MODEL_VERSION,
@@ -217,3 +218,14 @@ def test_score_retry_after_pan_key_rotation_still_matches_first_decision(
         assert retry.status_code == 200 and retry.json() == first
         assert other_card.status_code == 409
     assert _stored(settings, body["transactionId"])["card_key_version"] == "1"
+
+
+def test_score_with_shipped_model_answers_its_version(settings: Settings) -> None:
+    # GIVEN the service with no MODEL_PATH: the artifact shipped in fraud_scoring, as in the image
+    assert settings.DATABASE_URL is not None
+    shipped = Scorer.load().model_version
+    with running_app(make_settings(settings.DATABASE_URL.get_secret_value(), None)) as shipped_client:
+        # WHEN a transaction is scored THEN the shipped model's version decided it
+        response = shipped_client.post("/api/v1/score", json=transaction())
+    assert response.status_code == 200
+    assert response.json()["modelVersion"] == shipped != MODEL_VERSION
