@@ -17,6 +17,7 @@ import psycopg
 
 from fraud_api.app.core.config import Settings
 from fraud_api.app.core.db import Database
+from fraud_api.app.core.metrics import DecisionMetrics
 from fraud_api.app.core.migrations import MigrationError, migrate
 from fraud_api.app.core.overload import LoopLagMonitor
 from fraud_api.app.core.secrets import (
@@ -44,6 +45,7 @@ class Runtime:
     service: ScoringService
     schema_ready: threading.Event
     overload: LoopLagMonitor
+    metrics: DecisionMetrics
     _stop: threading.Event
     _migrator: threading.Thread | None = None
 
@@ -61,12 +63,13 @@ class Runtime:
         db = Database(settings, credentials)
         schema_ready = threading.Event()
         overload = LoopLagMonitor(settings.OVERLOAD_LAG_MS)
-        service = ScoringService(db, scorer, api_config.get, schema_ready, overload)
+        metrics = DecisionMetrics()
+        service = ScoringService(db, scorer, api_config.get, schema_ready, overload, metrics)
         logger.info(
             "fraud-api configured",
             extra={"model_version": scorer.model_version, "environment": settings.ENVIRONMENT},
         )
-        return cls(settings, db, scorer, api_config, service, schema_ready, overload, threading.Event())
+        return cls(settings, db, scorer, api_config, service, schema_ready, overload, metrics, threading.Event())
 
     async def start(self) -> None:
         if not self.settings.DB_MIGRATE_ON_START:
@@ -76,9 +79,11 @@ class Runtime:
             self._migrator.start()
         await self.db.open(fill=self.schema_ready.is_set())
         await self.overload.start()
+        await self.metrics.start()
 
     async def stop(self) -> None:
         self._stop.set()
+        await self.metrics.stop()
         await self.overload.stop()
         if self._migrator is not None:
             await asyncio.to_thread(self._migrator.join, 5.0)

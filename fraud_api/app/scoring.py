@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from fraud_api.app import repository
 from fraud_api.app.core.db import AsyncConnection, Database, DatabaseUnavailable, ensure_not_abandoned
+from fraud_api.app.core.metrics import DecisionMetrics
 from fraud_api.app.core.overload import LoopLagMonitor, Overloaded
 from fraud_api.app.repository import LabelOutcome, NewTransaction, StoredTransaction
 from fraud_common.api_config import ApiConfiguration
@@ -57,8 +58,10 @@ class ScoringService:
         api_config: Callable[[], ApiConfiguration],
         schema_ready: threading.Event,
         overload: LoopLagMonitor,
+        metrics: DecisionMetrics,
     ) -> None:
         self.overload = overload
+        self.metrics = metrics
         self.db = db
         self.scorer = scorer
         self.api_config = api_config
@@ -140,6 +143,7 @@ class ScoringService:
 
         outcome = await self.db.run(work)
         if isinstance(outcome, Decision):
+            self.metrics.record(outcome.decision)  # new decisions only: a replay is not a second one
             return ScoreOutcome(outcome, replayed=False)
         if outcome is None:  # deleted in between: only possible by hand
             raise DatabaseUnavailable("transaction vanished while reading it back")

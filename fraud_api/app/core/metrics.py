@@ -1,0 +1,85 @@
+"""Decisions per outcome as CloudWatch embedded metric format (EMF) lines on stdout.
+
+The dashboard's "fraud decisions per minute by outcome" sums the same metric (`Decisions`, with a
+`Decision` dimension, namespace `FraudDetection`) from the analyzer Lambda and from here. The
+awslogs driver ships stdout to CloudWatch Logs, which turns EMF lines into metrics: no agent,
+no API call on the request path. Counts are aggregated per worker and written once a minute (one
+line per outcome), not per request.
+
+The line is written directly, not through the JSON log formatter: EMF needs `_aws` at the top
+level and an epoch-millisecond timestamp, which the log redaction would take for a card number.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import sys
+import time
+from collections import Counter
+from typing import TextIO
+
+from fraud_common.env import METRICS_NAMESPACE
+
+SERVICE = "fraud-api"
+FLUSH_INTERVAL_S = 60.0
+
+
+class DecisionMetrics:
+    """Counts decisions; `flush()` writes and resets them."""
+
+    def __init__(self, stream: TextIO | None = None, namespace: str = METRICS_NAMESPACE) -> None:
+        self._stream = stream
+        self._namespace = namespace
+        self._counts: Counter[str] = Counter()
+        self._task: asyncio.Task[None] | None = None
+
+    def record(self, decision: str) -> None:
+        self._counts[decision] += 1
+
+    def lines(self, now_ms: int) -> list[str]:
+        """The EMF lines for the counts so far (one per outcome); resets the counts."""
+        counts, self._counts = self._counts, Counter()
+        return [
+            json.dumps(
+                {
+                    "_aws": {
+                        "Timestamp": now_ms,
+                        "CloudWatchMetrics": [
+                            {
+                                "Namespace": self._namespace,
+                                "Dimensions": [["service", "Decision"]],
+                                "Metrics": [{"Name": "Decisions", "Unit": "Count"}],
+                            }
+                        ],
+                    },
+                    "service": SERVICE,
+                    "Decision": decision,
+                    "Decisions": count,
+                },
+                separators=(",", ":"),
+            )
+            for decision, count in sorted(counts.items())
+        ]
+
+    def flush(self) -> None:
+        stream = self._stream or sys.stdout
+        for line in self.lines(int(time.time() * 1000)):
+            stream.write(line + "\n")
+        stream.flush()
+
+    async def start(self, interval_s: float = FLUSH_INTERVAL_S) -> None:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(interval_s)
+                self.flush()
+
+        self._task = asyncio.create_task(loop(), name="fraud-api-metrics")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self.flush()  # what the last minute counted is not lost at shutdown
