@@ -29,6 +29,7 @@ from components.pipeline import PipelineOutputs
 from components.vpc import NetworkOutputs
 from components.waf import WebFirewall, WebFirewallArgs
 
+# The request pool's database user (fraud_api migration 002 creates it; tests keep the names equal).
 DB_USER = "fraud_api"
 ALB_LOG_PREFIX = "alb"
 SERVICE_LINKED_ROLES = (

@@ -3,8 +3,9 @@
 The contract with the image (fraud_api/Dockerfile): it listens on CONTAINER_PORT, answers
 HEALTH_PATH while the process is alive, runs as an unprivileged user, writes only to /tmp, and
 reads its settings from FRAUD_API_* variables. No secret value is in the environment: the service
-reads the RDS-managed secret and the API configuration secret with its task role at run time,
-because it must read them again after each rotation.
+reads the RDS-managed secret (for its migrations) and the API configuration secret with its task
+role at run time, because it must read them again after each rotation, and its requests log in
+to the database with IAM tokens, so no password is involved at all.
 """
 
 from __future__ import annotations
@@ -56,6 +57,9 @@ def container_definitions(
         "FRAUD_API_DB_NAME": db_name,
         "FRAUD_API_DB_SECRET_ARN": db_secret_arn,
         "FRAUD_API_DB_SSLMODE": "verify-full",
+        # Requests run as the service's own database user with IAM tokens (the task role's
+        # rds-db:connect); only migrations use the master secret.
+        "FRAUD_API_DB_IAM_AUTH": "true",
         "FRAUD_API_API_CONFIG_SECRET_ARN": api_config_secret_arn,
         "AWS_REGION": region,
         "WEB_CONCURRENCY": "2",

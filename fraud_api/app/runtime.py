@@ -15,16 +15,19 @@ from dataclasses import dataclass
 
 import psycopg
 
-from fraud_api.app.core.config import Settings
+from fraud_api.app.core.config import SERVICE_DB_USER, Settings
 from fraud_api.app.core.db import Database
 from fraud_api.app.core.metrics import DecisionMetrics
 from fraud_api.app.core.migrations import MigrationError, migrate
 from fraud_api.app.core.overload import LoopLagMonitor
 from fraud_api.app.core.secrets import (
+    CredentialsSource,
     DbCredentialsProvider,
+    IamTokenCredentials,
     RefreshingValue,
     SecretError,
     SecretReader,
+    rds_token_signer,
     secrets_manager_reader,
 )
 from fraud_api.app.scoring import ScoringService
@@ -54,13 +57,21 @@ class Runtime:
         reader = secret_reader
         if reader is None and (settings.DB_SECRET_ARN or settings.API_CONFIG_SECRET_ARN):
             reader = secrets_manager_reader(settings.AWS_REGION, settings.AWS_ENDPOINT_URL)
-        credentials = None
+        master = None
         if settings.DB_SECRET_ARN:
             assert reader is not None
-            credentials = DbCredentialsProvider(settings.DB_SECRET_ARN, reader, settings.DB_USER)
+            master = DbCredentialsProvider(settings.DB_SECRET_ARN, reader, settings.DB_USER)
+        # With IAM authentication the requests run as the least-privileged service user; only the
+        # migrations, which own the schema, use the master secret.
+        pool_credentials: CredentialsSource | None = master
+        if settings.DB_IAM_AUTH:
+            signer = rds_token_signer(settings.AWS_REGION, settings.AWS_ENDPOINT_URL)
+            pool_credentials = IamTokenCredentials(
+                settings.DB_HOST or "localhost", settings.DB_PORT, SERVICE_DB_USER, signer
+            )
         api_config = _api_config_source(settings, reader)
         scorer = Scorer.load(settings.MODEL_PATH)
-        db = Database(settings, credentials)
+        db = Database(settings, pool_credentials, migration_credentials=master)
         schema_ready = threading.Event()
         overload = LoopLagMonitor(settings.OVERLOAD_LAG_MS)
         metrics = DecisionMetrics()

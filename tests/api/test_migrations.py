@@ -70,6 +70,8 @@ def test_migrate_edited_applied_file_is_refused(fresh_url: str, tmp_path: Path) 
     # GIVEN a database migrated with 001, and a copy of 001 edited afterwards
     with psycopg.connect(fresh_url, autocommit=True) as conn:
         migrate(conn)
+        for migration in discover():
+            (tmp_path / f"{migration.version:03d}_{migration.name}.sql").write_text(migration.sql, encoding="utf-8")
         edited = tmp_path / "001_initial.sql"
         edited.write_text(discover()[0].sql + "\n-- edited\n", encoding="utf-8")
         # WHEN the edited set runs THEN it is refused, naming the file

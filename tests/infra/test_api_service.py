@@ -7,9 +7,11 @@ import json
 import pytest
 from harness import ACCOUNT_ID, ProgramRun, Recorded, run_program
 
+from components.api_service import DB_USER
 from components.containers import CONTAINER, CONTAINER_PORT, HEALTH_PATH
 from components.load_balancer import ORIGIN_VERIFY_HEADER, SSL_POLICY, TEST_TRAFFIC_HEADER
 from components.waf import MANAGED_RULE_GROUPS, REDACTED_HEADERS
+from fraud_api.app.core.config import SERVICE_DB_USER
 
 
 def _containers(run: ProgramRun) -> dict[str, dict]:
@@ -86,6 +88,7 @@ def test_api_container_environment_carries_no_secret_value(run: ProgramRun) -> N
     assert environment["FRAUD_API_DB_SECRET_ARN"].startswith("arn:aws:secretsmanager:")
     assert environment["FRAUD_API_API_CONFIG_SECRET_ARN"].startswith("arn:aws:secretsmanager:")
     assert environment["FRAUD_API_DB_SSLMODE"] == "verify-full"
+    assert environment["FRAUD_API_DB_IAM_AUTH"] == "true"
     assert not [n for n in environment if any(w in n for w in ("PASSWORD", "TOKEN", "KEY"))]
     # Secrets are read by the task role at run time (re-read after rotation), never injected.
     assert "secrets" not in api
@@ -327,3 +330,7 @@ def test_api_exports_the_front_door(run: ProgramRun) -> None:
     assert run.outputs["api_key_id"]
     assert run.outputs["ecs_cluster_name"] == f"ecs-fraud-{run.suffix}"
     assert run.outputs["ecs_service_name"] == f"svc-fraud-api-{run.suffix}"
+
+
+def test_api_task_role_names_the_database_user_the_service_logs_in_as() -> None:
+    assert DB_USER == SERVICE_DB_USER

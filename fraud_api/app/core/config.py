@@ -28,6 +28,9 @@ _TLS_MODES = ("require", "verify-ca", "verify-full")
 # Values people leave in templates; refusing them turns a silent misconfiguration into a clear error.
 _PLACEHOLDERS = frozenset({"changethis", "changeme", "change-me", "placeholder", "todo", "xxx", "secret", "password"})
 _SECRET_ARN = re.compile(r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:.+$")
+SERVICE_DB_USER = "fraud_api"
+"""The request pool's database user with DB_IAM_AUTH (migration 002 creates it, least privilege;
+the Pulumi task role grants ``rds-db:connect`` to exactly this name)."""
 RDS_CA_BUNDLE = "/etc/ssl/certs/rds-global-bundle.pem"
 """Where the image installs the Amazon RDS CA bundle (see fraud_api/Dockerfile)."""
 
@@ -45,6 +48,9 @@ class Settings(BaseSettings):
     DB_USER: str | None = None
     """Overrides the secret's ``username`` (normally left unset)."""
     DB_SECRET_ARN: str | None = None
+    DB_IAM_AUTH: bool = False
+    """Log the request pool in as SERVICE_DB_USER with RDS IAM tokens from the task role (no
+    password anywhere); migrations keep using DB_SECRET_ARN, the RDS-managed master secret."""
     DB_SSLMODE: SslMode = "verify-full"
     DB_SSLROOTCERT: str = RDS_CA_BUNDLE
     DB_APPLICATION_NAME: str = "fraud-api"

@@ -29,7 +29,7 @@ from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
 
 from fraud_api.app.core.config import Settings
-from fraud_api.app.core.secrets import DbCredentialsProvider
+from fraud_api.app.core.secrets import CredentialsSource
 
 logger = logging.getLogger(__name__)
 
@@ -87,11 +87,11 @@ def is_auth_failure(exc: psycopg.OperationalError) -> bool:
     return "password authentication failed" in text or "authentication failed for user" in text
 
 
-def sync_connection_class(credentials: DbCredentialsProvider | None) -> type[Connection]:
+def sync_connection_class(credentials: CredentialsSource | None) -> type[Connection]:
     """A Connection class whose ``connect`` adds the current secret credentials (migrations)."""
     if credentials is None:
         return psycopg.Connection
-    provider: DbCredentialsProvider = credentials
+    provider: CredentialsSource = credentials
 
     class SecretCredentialsConnection(psycopg.Connection[TupleRow]):
         @classmethod
@@ -110,7 +110,7 @@ def sync_connection_class(credentials: DbCredentialsProvider | None) -> type[Con
     return SecretCredentialsConnection
 
 
-def async_connection_class(credentials: DbCredentialsProvider | None) -> type[AsyncConnection]:
+def async_connection_class(credentials: CredentialsSource | None) -> type[AsyncConnection]:
     """The pool's AsyncConnection class, with the same credential handling.
 
     psycopg_pool calls ``connection_class.connect(conninfo, **kwargs)`` for every new connection,
@@ -119,7 +119,7 @@ def async_connection_class(credentials: DbCredentialsProvider | None) -> type[As
     """
     if credentials is None:
         return psycopg.AsyncConnection
-    provider: DbCredentialsProvider = credentials
+    provider: CredentialsSource = credentials
 
     class SecretCredentialsAsyncConnection(psycopg.AsyncConnection[TupleRow]):
         @classmethod
@@ -175,12 +175,20 @@ def connect_kwargs(settings: Settings, statement_timeout_ms: int) -> dict[str, A
 class Database:
     """The pool plus the mapping of every connectivity failure to ``DatabaseUnavailable``."""
 
-    def __init__(self, settings: Settings, credentials: DbCredentialsProvider | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        credentials: CredentialsSource | None = None,
+        *,
+        migration_credentials: CredentialsSource | None,
+    ) -> None:
+        """``credentials`` log the request pool in; ``migration_credentials`` the migration
+        connection, which must own the schema (None: the user of DATABASE_URL)."""
         self.settings = settings
         self.credentials = credentials
         self.conninfo = conninfo(settings)
         self._returned_at: weakref.WeakKeyDictionary[AsyncConnection, float] = weakref.WeakKeyDictionary()
-        self._sync_class = sync_connection_class(credentials)
+        self._sync_class = sync_connection_class(migration_credentials)
         self.pool: AsyncConnectionPool[AsyncConnection] = AsyncConnectionPool(
             self.conninfo,
             connection_class=async_connection_class(credentials),

@@ -20,10 +20,18 @@ import time
 from collections import Counter
 from typing import TextIO
 
+from fraud_common.card import luhn_valid
 from fraud_common.env import METRICS_NAMESPACE
 
 SERVICE = "fraud-api"
 FLUSH_INTERVAL_S = 60.0
+
+
+def log_safe_epoch_ms(ms: int) -> int:
+    """Epoch milliseconds, moved by 1 ms when they would pass the Luhn check: a 13-digit number
+    that looks like a card number must never appear in a log (the PAN sweeps and CloudWatch's
+    data protection would flag or mask it). Changing the last digit by one always breaks Luhn."""
+    return ms + 1 if luhn_valid(str(ms)) else ms
 
 
 class DecisionMetrics:
@@ -65,7 +73,7 @@ class DecisionMetrics:
 
     def flush(self) -> None:
         stream = self._stream or sys.stdout
-        for line in self.lines(int(time.time() * 1000)):
+        for line in self.lines(log_safe_epoch_ms(int(time.time() * 1000))):
             stream.write(line + "\n")
         stream.flush()
 

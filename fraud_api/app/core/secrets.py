@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -65,6 +65,59 @@ class DbCredentials:
 
     def __repr__(self) -> str:
         return f"DbCredentials(username={self.username!r}, password=***)"
+
+
+class CredentialsSource(Protocol):
+    """Where a connection attempt gets its user and password; ``invalidate()`` after a refusal."""
+
+    def get(self) -> DbCredentials: ...
+
+    def invalidate(self) -> None: ...
+
+
+# RDS IAM tokens are valid for 15 minutes; a new one is signed well before that.
+IAM_TOKEN_REUSE_S = 600.0
+TokenSigner = Callable[[str, int, str], str]
+"""(host, port, user) -> an RDS IAM authentication token."""
+
+
+def rds_token_signer(region: str | None = None, endpoint_url: str | None = None) -> TokenSigner:
+    """Signs tokens with the task role's credentials (a local SigV4 signature: no network call)."""
+    import boto3
+
+    client = boto3.client("rds", region_name=region, endpoint_url=endpoint_url)
+
+    def sign(host: str, port: int, user: str) -> str:
+        token: str = client.generate_db_auth_token(DBHostname=host, Port=port, DBUsername=user)
+        return token
+
+    return sign
+
+
+class IamTokenCredentials:
+    """The service's own database user, authenticated with RDS IAM tokens (``rds-db:connect``).
+
+    No password exists anywhere: each connection presents a short-lived token signed with the task
+    role. Tokens are reused for IAM_TOKEN_REUSE_S (signing costs ~1 ms) and re-signed after a
+    refused login.
+    """
+
+    def __init__(self, host: str, port: int, user: str, signer: TokenSigner) -> None:
+        self._host, self._port, self._user, self._signer = host, port, user, signer
+        self._lock = threading.Lock()
+        self._cached: DbCredentials | None = None
+        self._signed_at = 0.0
+
+    def get(self) -> DbCredentials:
+        with self._lock:
+            if self._cached is None or time.monotonic() - self._signed_at >= IAM_TOKEN_REUSE_S:
+                self._cached = DbCredentials(self._user, self._signer(self._host, self._port, self._user))
+                self._signed_at = time.monotonic()
+            return self._cached
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._cached = None
 
 
 class DbCredentialsProvider:

@@ -7,7 +7,8 @@ import json
 
 from fastapi.testclient import TestClient
 
-from fraud_api.app.core.metrics import DecisionMetrics
+from fraud_api.app.core.metrics import DecisionMetrics, log_safe_epoch_ms
+from fraud_common.card import luhn_valid
 from fraud_common.env import METRICS_NAMESPACE
 from tests.api.utils import transaction
 
@@ -46,3 +47,11 @@ def test_metrics_new_decisions_count_and_replays_do_not(client: TestClient) -> N
     # THEN one decision was counted, under its outcome
     [line] = [json.loads(line) for line in metrics.lines(0)]
     assert (line["Decision"], line["Decisions"]) == (first.json()["decision"], 1)
+
+
+def test_metrics_timestamps_never_look_like_a_card_number() -> None:
+    # GIVEN every millisecond of a second, about a tenth of which pass the Luhn check
+    stamps = [log_safe_epoch_ms(1_764_000_000_000 + ms) for ms in range(1000)]
+    # THEN none is written as a Luhn-valid number, and none moves by more than a millisecond
+    assert not [s for s in stamps if luhn_valid(str(s))]
+    assert all(0 <= s - (1_764_000_000_000 + ms) <= 1 for ms, s in enumerate(stamps))
