@@ -6,13 +6,11 @@ Gateway routes /transactions to the processor Lambda.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_awsx as awsx
 import pulumi_random as random
 
 from components.api_gateway import ApiFrontDoor, ApiFrontDoorArgs
@@ -21,8 +19,8 @@ from components.config import ApiConfig, WafConfig
 from components.containers import CONTAINER, CONTAINER_PORT, HEALTH_PATH, container_definitions
 from components.context import AwsContext, Stack
 from components.data_plane import DataPlaneOutputs
-from components.iam import allow, create_role
-from components.lambda_package import ROOT, source_files
+from components.iam import allow, create_role, create_service_linked_roles
+from components.image import build_fraud_api_image
 from components.load_balancer import ApiLoadBalancer, ApiLoadBalancerArgs
 from components.naming import Kind, Namer
 from components.pipeline import PipelineOutputs
@@ -32,13 +30,6 @@ from components.waf import WebFirewall, WebFirewallArgs
 # The request pool's database user (fraud_api migration 002 creates it; tests keep the names equal).
 DB_USER = "fraud_api"
 ALB_LOG_PREFIX = "alb"
-SERVICE_LINKED_ROLES = (
-    "ecs.amazonaws.com",
-    "ecs.application-autoscaling.amazonaws.com",
-    "elasticloadbalancing.amazonaws.com",
-    "rds.amazonaws.com",
-)
-IMAGE_SOURCES = ("fraud_api", "fraud_common", "fraud_scoring")
 
 
 @dataclass(frozen=True)
@@ -84,15 +75,6 @@ class FraudApiServiceArgs:
             data=data,
             pipeline=pipeline,
         )
-
-
-def image_tag() -> str:
-    """Content hash of what goes into the image: immutable tags change exactly when the code does."""
-    digest = hashlib.sha256()
-    for name in source_files(IMAGE_SOURCES):
-        digest.update(name.encode())
-        digest.update((ROOT / name).read_bytes())
-    return digest.hexdigest()[:16]
 
 
 class FraudApiService(pulumi.ComponentResource):
@@ -149,33 +131,15 @@ class FraudApiService(pulumi.ComponentResource):
         # AWS creates these on first use, and creating one that exists fails: off unless asked for.
         if not self._args.api.create_service_linked_roles:
             return []
-        return [
-            aws.iam.ServiceLinkedRole(f"{self._resource_name}-slr-{i}", aws_service_name=service, opts=self._child)
-            for i, service in enumerate(SERVICE_LINKED_ROLES)
-        ]
+        return create_service_linked_roles(f"{self._resource_name}-slr", parent=self)
 
     def _image(self) -> pulumi.Input[str]:
         if not self._args.api.build_image:
             return self._args.api.image
-        self.repository = aws.ecr.Repository(
-            f"{self._resource_name}-repository",
-            name=self._args.namer.name(Kind.ECR_REPOSITORY, "fraud-api"),
-            image_tag_mutability="IMMUTABLE",
-            image_scanning_configuration={"scan_on_push": True},
-            encryption_configurations=[{"encryption_type": "KMS", "kms_key": self._args.data.data_key_arn}],
-            force_delete=True,
-            opts=self._child,
+        self.built_image = build_fraud_api_image(
+            self._resource_name, namer=self._args.namer, kms_key_arn=self._args.data.data_key_arn, parent=self
         )
-        image = awsx.ecr.Image(
-            f"{self._resource_name}-image",
-            repository_url=self.repository.repository_url,
-            context=str(ROOT),
-            dockerfile=str(ROOT / "fraud_api" / "Dockerfile"),
-            platform="linux/amd64",
-            image_tag=image_tag(),
-            opts=self._child,
-        )
-        return image.image_uri
+        return self.built_image.uri
 
     def _create_cluster(self) -> aws.ecs.Cluster:
         return aws.ecs.Cluster(
@@ -207,7 +171,7 @@ class FraudApiService(pulumi.ComponentResource):
             statements.append(
                 allow(
                     ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                    [self.repository.arn],
+                    [self.built_image.repository_arn],
                     "PullImage",
                 )
             )

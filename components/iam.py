@@ -44,3 +44,21 @@ def create_role(
     for index, arn in enumerate(managed_policy_arns):
         aws.iam.RolePolicyAttachment(f"{resource_name}-managed-{index}", role=role.name, policy_arn=arn, opts=opts)
     return role
+
+
+# The roles ECS, Application Auto Scaling, Elastic Load Balancing and RDS act through.
+SERVICE_LINKED_ROLES = (
+    "ecs.amazonaws.com",
+    "ecs.application-autoscaling.amazonaws.com",
+    "elasticloadbalancing.amazonaws.com",
+    "rds.amazonaws.com",
+)
+
+
+def create_service_linked_roles(resource_name: str, *, parent: pulumi.Resource) -> list[aws.iam.ServiceLinkedRole]:
+    """Only for a fresh account: AWS otherwise creates them on first use, and a second creation fails."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    return [
+        aws.iam.ServiceLinkedRole(f"{resource_name}-{i}", aws_service_name=service, opts=opts)
+        for i, service in enumerate(SERVICE_LINKED_ROLES)
+    ]
