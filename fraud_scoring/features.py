@@ -131,7 +131,13 @@ class Features(NamedTuple):
 FEATURE_NAMES: tuple[str, ...] = Features._fields
 HANDBOOK_FEATURES: tuple[str, ...] = FEATURE_NAMES[:15]
 
+# attrgetter + map walks the items in C: about half the cost of a list comprehension per item.
 _TS = attrgetter("timestamp")
+_AMOUNT = attrgetter("amount")
+_CUSTOMER = attrgetter("customer_id")
+_TERMINAL = attrgetter("terminal_id")
+_FRAUD = attrgetter("fraud")
+_LABEL_TIME = attrgetter("label_time")
 
 
 def _window(
@@ -145,20 +151,18 @@ def _window(
     which doubles as the check that every item belongs to it. The rest is C (sort check,
     bisect); the per-item filter only runs when something must actually be dropped.
     """
-    ts = [it.timestamp for it in items]
+    ts = list(map(_TS, items))
     if sorted(ts) != ts:
         items = sorted(items, key=_TS)
-        ts = [it.timestamp for it in items]
+        ts = list(map(_TS, items))
     lo = bisect_right(ts, start)
     hi = bisect_right(ts, t)
     window = items[lo:hi]
-    if customer:
-        column: list[Any] = [it.amount for it in window if it.customer_id == entity]
-    else:
-        column = [it.customer_id for it in window if it.terminal_id == entity]
+    owners = list(map(_CUSTOMER if customer else _TERMINAL, window))
+    column: list[Any] = list(map(_AMOUNT if customer else _CUSTOMER, window))
     # A copy of the scored transaction can only sit at timestamp t: check just those ids.
     same_time = items[bisect_left(ts, t, lo, hi) : hi]
-    if len(column) != len(window) or any(it.transaction_id == tx_id for it in same_time):
+    if owners.count(entity) != len(owners) or any(it.transaction_id == tx_id for it in same_time):
         if customer:
             window = [it for it in window if it.customer_id == entity and it.transaction_id != tx_id]
             column = [it.amount for it in window]
@@ -174,8 +178,8 @@ def _known_labels(items: Sequence[HistoryItem], t: float) -> list[int]:
 
     Fast path returns the bools themselves (True == 1, False == 0 for count/index).
     """
-    frauds = [it.fraud for it in items]
-    times = [it.label_time for it in items]
+    frauds = list(map(_FRAUD, items))
+    times = list(map(_LABEL_TIME, items))
     if None not in frauds and None not in times and (not times or max(cast(list[float], times)) <= t):
         return cast(list[int], frauds)
     return [
@@ -188,7 +192,7 @@ def _known_fraud_times(items: Sequence[HistoryItem], t: float) -> list[float]:
 
     One pass over the items; label times are only read for fraud-labelled items.
     """
-    flags = [it.fraud for it in items]
+    flags = list(map(_FRAUD, items))
     found: list[float] = []
     # list.index finds the (few) fraud labels at C speed; only those items are inspected.
     i = -1
