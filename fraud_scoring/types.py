@@ -9,6 +9,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Decision(StrEnum):
@@ -58,13 +59,15 @@ class Transaction:
             raise ValueError(f"timestamp must be finite epoch seconds, got {self.timestamp!r}")
 
 
-@dataclass(frozen=True, slots=True)
-class HistoryItem:
+class HistoryItem(NamedTuple):
     """One past transaction of the customer or of the terminal, with its label if known.
 
     ``fraud`` is ``None`` while no label exists. ``label_time`` is when the label became known
     (epoch seconds); the scorer ignores a label until both ``label_time`` has passed and the
     transaction is older than the label delay (see ``features.label_is_known``).
+
+    A NamedTuple, not a dataclass: callers build ~170 of these per score from database rows, and
+    a tuple is about four times cheaper to build (fraud-api's request path).
     """
 
     transaction_id: str

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import random
 
 import numpy as np
@@ -39,16 +38,13 @@ def test_score_labels_younger_than_delay_ignored() -> None:
     base = _base_history()
     before = scorer.score(tx(), base)
     # Flip every label of transactions younger than 7 days, and add a label arriving after t.
-    flipped = tuple(
-        dataclasses.replace(i, fraud=not i.fraud) if i.timestamp > T0 - 7 * DAY else i for i in base.terminal
-    )
+    flipped = tuple(i._replace(fraud=not i.fraud) if i.timestamp > T0 - 7 * DAY else i for i in base.terminal)
     late = tuple(
-        dataclasses.replace(i, fraud=True, label_time=T0 + 60) if i.timestamp <= T0 - 7 * DAY else i
-        for i in base.customer
+        i._replace(fraud=True, label_time=T0 + 60) if i.timestamp <= T0 - 7 * DAY else i for i in base.customer
     )
     assert scorer.score(tx(), History(base.customer, flipped)) == before
     # Labels arriving after t are not known at t: the same as no label at all.
-    unlabelled = tuple(dataclasses.replace(i, fraud=None) for i in base.customer)
+    unlabelled = tuple(i._replace(fraud=None) for i in base.customer)
     assert compute_features(tx(), History(late, base.terminal)) == compute_features(
         tx(), History(unlabelled, base.terminal)
     )
@@ -61,7 +57,7 @@ def test_score_foreign_old_and_duplicate_items_ignored() -> None:
     noise_c = [
         item(1.0, 999.0, customer="someone-else", tx_id="n1"),
         item(HISTORY_DAYS + 0.01, 999.0, fraud=True, tx_id="n2"),
-        dataclasses.replace(item(0.0, 999.0), transaction_id="now"),  # the scored transaction itself
+        item(0.0, 999.0)._replace(transaction_id="now"),  # the scored transaction itself
     ]
     noise_t = [item(9.0, fraud=True, customer="q", terminal="other", tx_id="n3")]
     after = scorer.score(tx(), History(base.customer + tuple(noise_c), base.terminal + tuple(noise_t)))
