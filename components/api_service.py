@@ -24,7 +24,7 @@ from components.image import build_fraud_api_image
 from components.load_balancer import ApiLoadBalancer, ApiLoadBalancerArgs
 from components.naming import Kind, Namer
 from components.pipeline import PipelineOutputs
-from components.vpc import NetworkOutputs
+from components.vpc import NetworkOutputs, allow_https_to_aws_apis
 from components.waf import WebFirewall, WebFirewallArgs
 
 # The request pool's database user (fraud_api migration 002 creates it; tests keep the names equal).
@@ -298,16 +298,8 @@ class FraudApiService(pulumi.ComponentResource):
             ip_protocol="tcp", from_port=a.data.db_port, to_port=a.data.db_port,
             referenced_security_group_id=a.data.db_security_group_id, opts=self._child,
         )  # fmt: skip
-        # Image pulls, Secrets Manager, X-Ray, logs: HTTPS inside the VPC (endpoints) or via the NAT.
-        cidr = a.network.vpc_cidr if a.network.interface_endpoints else "0.0.0.0/0"
-        destinations: list[tuple[str | None, pulumi.Input[str] | None]] = [(cidr, None)]
-        destinations += [(None, prefix_list) for prefix_list in a.network.gateway_prefix_list_ids]
-        for index, (cidr_ipv4, prefix_list_id) in enumerate(destinations):
-            aws.vpc.SecurityGroupEgressRule(
-                f"{self._resource_name}-https-{index}", security_group_id=group, description="HTTPS to AWS APIs",
-                ip_protocol="tcp", from_port=443, to_port=443, cidr_ipv4=cidr_ipv4, prefix_list_id=prefix_list_id,
-                opts=self._child,
-            )  # fmt: skip
+        # Image pulls, Secrets Manager, X-Ray, logs.
+        allow_https_to_aws_apis(f"{self._resource_name}-https", security_group_id=group, network=a.network, parent=self)
 
     def _create_service(self) -> aws.ecs.Service:
         a, lb = self._args, self.load_balancer

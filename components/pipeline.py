@@ -15,7 +15,7 @@ from components.data_plane import DataPlaneOutputs
 from components.iam import allow, create_role
 from components.lambda_package import code_archive
 from components.naming import Kind, Namer
-from components.vpc import NetworkOutputs
+from components.vpc import NetworkOutputs, allow_https_to_aws_apis
 from fraud_common import env
 from fraud_common.stream import INSERT_FILTER
 from fraud_common.tables import BY_DAY, CUSTOMER_HISTORY, TERMINAL_HISTORY
@@ -123,24 +123,13 @@ class FraudPipeline(pulumi.ComponentResource):
 
     def _restrict_egress(self) -> None:
         """HTTPS out only: to the endpoints inside the VPC (prod) or through the NAT (dev)."""
-        # Without interface endpoints, AWS APIs are public endpoints reached through the NAT gateway,
-        # the only route out of the private subnets. Nothing can connect in either way.
         network = self._args.network
-        cidr = network.vpc_cidr if network.interface_endpoints else "0.0.0.0/0"
-        destinations: list[tuple[str | None, pulumi.Input[str] | None]] = [(cidr, None)]
-        destinations += [(None, prefix_list) for prefix_list in network.gateway_prefix_list_ids]
-        for index, (cidr_ipv4, prefix_list_id) in enumerate(destinations):
-            aws.vpc.SecurityGroupEgressRule(
-                f"{self._resource_name}-lambda-egress-{index}",
-                security_group_id=network.lambda_security_group_id,
-                description="HTTPS to AWS APIs",
-                ip_protocol="tcp",
-                from_port=443,
-                to_port=443,
-                cidr_ipv4=cidr_ipv4,
-                prefix_list_id=prefix_list_id,
-                opts=self._child,
-            )
+        allow_https_to_aws_apis(
+            f"{self._resource_name}-lambda-egress",
+            security_group_id=network.lambda_security_group_id,
+            network=network,
+            parent=self,
+        )
 
     # --- functions -----------------------------------------------------------------------------
 

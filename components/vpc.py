@@ -40,6 +40,34 @@ class NetworkOutputs:
     api_security_group_id: pulumi.Output[str]
 
 
+def allow_https_to_aws_apis(
+    resource_name: str, *, security_group_id: pulumi.Input[str], network: NetworkOutputs, parent: pulumi.Resource
+) -> list[aws.vpc.SecurityGroupEgressRule]:
+    """Egress for a workload's security group: HTTPS to AWS APIs and nothing else.
+
+    With interface endpoints (prod) the APIs are inside the VPC; without (dev) they are public
+    endpoints reached through the NAT gateway, the only route out of the private subnets. S3 and
+    DynamoDB go through the gateway endpoints' prefix lists either way. Nothing can connect in.
+    """
+    cidr = network.vpc_cidr if network.interface_endpoints else "0.0.0.0/0"
+    destinations: list[tuple[str | None, pulumi.Input[str] | None]] = [(cidr, None)]
+    destinations += [(None, prefix_list) for prefix_list in network.gateway_prefix_list_ids]
+    return [
+        aws.vpc.SecurityGroupEgressRule(
+            f"{resource_name}-{index}",
+            security_group_id=security_group_id,
+            description="HTTPS to AWS APIs",
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            cidr_ipv4=cidr_ipv4,
+            prefix_list_id=prefix_list_id,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        for index, (cidr_ipv4, prefix_list_id) in enumerate(destinations)
+    ]
+
+
 @dataclass(frozen=True)
 class FraudVpcArgs:
     network: NetworkConfig
