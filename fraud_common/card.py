@@ -54,15 +54,6 @@ def luhn_valid(digits: str) -> bool:
     return total % 10 == 0
 
 
-def mask_pan(digits: str) -> str:
-    """BIN + last four, the middle masked: ``4111111111111111`` -> ``411111******1111``."""
-    hidden = max(len(digits) - BIN_DIGITS - LAST_DIGITS, 0)
-    if hidden == 0:
-        # Too short to show BIN and last four without showing it all: show nothing.
-        return MASK_CHAR * len(digits)
-    return digits[:BIN_DIGITS] + MASK_CHAR * hidden + digits[-LAST_DIGITS:]
-
-
 @dataclass(frozen=True)
 class CardToken:
     """What is kept of a card: a keyed hash of the full PAN plus BIN and last four.
