@@ -115,17 +115,6 @@ def test_manifest_runs_the_pack_with_python_in_the_project_virtualenv() -> None:
     assert venv.resolve() == (ROOT / ".venv").resolve()
 
 
-def test_pack_requirements_pin_the_same_versions_as_the_project() -> None:
-    def pins(path: str) -> dict[str, str]:
-        lines = (ROOT / path).read_text().splitlines()
-        return dict(line.split("==", 1) for line in lines if "==" in line and not line.startswith("#"))
-
-    pack = pins("policy/requirements.txt")
-    assert pack["pulumi-policy"] == "1.21.0"
-    assert pack["pulumi"] == pins("requirements.txt")["pulumi"]
-    assert pins("requirements-dev.txt").get("pulumi-policy") == pack["pulumi-policy"]
-
-
 def test_entry_point_imports_its_rules_the_way_the_analyzer_runs_it() -> None:
     # The analyzer runs `runpy.run_path("<pack dir>")`. Here PolicyPack is a stub that records its
     # arguments (the real one would start a server), in a child process with a deadline.
