@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 EXPORTS := requirements-uv.txt:bootstrap policy/requirements.txt:policy functions/requirements.txt:lambda \
            fraud_api/requirements.txt:api
 
-.PHONY: install test lint preview bench local demo clean lock upgrade $(addprefix test-,$(TIERS))
+.PHONY: install test lint check-config preview bench local demo clean lock upgrade $(addprefix test-,$(TIERS))
 
 # uv itself comes from the lock too: pip installs the hash-pinned uv wheel that requirements-uv.txt
 # (exported from the lock's bootstrap group) names, then uv installs the rest.
@@ -65,6 +65,11 @@ lint: $(DEPS) $(ACTIONLINT)
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy .
 	$(ACTIONLINT) $(WORKFLOWS)
+
+# Each stack file merged with Pulumi.yaml the way the Pulumi CLI does, then validated by the program
+# (no CLI or credentials needed): make check-config, or STACKS="dev" make check-config.
+check-config: $(DEPS)
+	$(PY) -m components.stack_files $(STACKS)
 
 # The PR check locally (needs the Pulumi CLI and credentials): `make preview STACK=prod`.
 preview: $(DEPS)

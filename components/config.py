@@ -23,7 +23,6 @@ from components.config_values import (
     ConfigError,
     Reader,
 )
-from fraud_common import stream
 
 PROJECT = "fraud-detection"
 
@@ -146,106 +145,100 @@ class StackConfig:
 
 
 def _read_network(r: Reader) -> NetworkConfig:
-    cidr = r.string("vpcCidr", "10.0.0.0/16")
+    cidr = r.string("vpcCidr")
     try:
         net = ipaddress.ip_network(cidr, strict=True)
         valid = isinstance(net, ipaddress.IPv4Network) and net.is_private and 16 <= net.prefixlen <= 20
     except ValueError:
         valid = False
     r.check(valid, "vpcCidr", cidr, "a private IPv4 network in CIDR notation with a prefix from /16 to /20")
-    transition = r.integer("flowLogTransitionDays", 30, 1, 3650)
-    expiration = r.integer("flowLogExpirationDays", 365, 1, 3650)
+    transition = r.integer("flowLogTransitionDays", 1, 3650)
+    expiration = r.integer("flowLogExpirationDays", 1, 3650)
     # S3 refuses a lifecycle rule that expires objects before (or when) it transitions them.
     r.check(expiration > transition, "flowLogExpirationDays", expiration, "more days than flowLogTransitionDays")
     return NetworkConfig(
         cidr=cidr,
-        nat_strategy=r.choice("natStrategy", "single", NAT_STRATEGIES),
-        interface_endpoints=r.boolean("interfaceEndpoints", False),
+        nat_strategy=r.choice("natStrategy", NAT_STRATEGIES),
+        interface_endpoints=r.boolean("interfaceEndpoints"),
         flow_log_transition_days=transition,
         flow_log_expiration_days=expiration,
     )
 
 
 def _read_database(r: Reader) -> DatabaseConfig:
-    min_acu = r.number("dbMinAcu", 0.5)
-    max_acu = r.number("dbMaxAcu", 4.0)
+    min_acu = r.number("dbMinAcu")
+    max_acu = r.number("dbMaxAcu")
     for key, acu in (("dbMinAcu", min_acu), ("dbMaxAcu", max_acu)):
         r.check(0.5 <= acu <= 256 and (acu * 2).is_integer(), key, acu, "0.5 to 256 ACU in steps of 0.5")
     r.check(min_acu <= max_acu, "dbMinAcu", min_acu, f"at most dbMaxAcu ({max_acu})")
-    username = r.string("dbMasterUsername", "fraudadmin", pattern=_DB_USER_RE, allowed="a lowercase identifier")
+    username = r.string("dbMasterUsername", pattern=_DB_USER_RE, allowed="a lowercase identifier")
     r.check(username not in _RESERVED_DB_USERS, "dbMasterUsername", username, "a custom name (not a default one)")
     return DatabaseConfig(
         engine_version=r.string(
-            "dbEngineVersion", "16.6", pattern=_ENGINE_VERSION_RE, allowed="an aurora-postgresql 16.x version"
+            "dbEngineVersion", pattern=_ENGINE_VERSION_RE, allowed="an aurora-postgresql 16.x version"
         ),
-        instance_count=r.integer("dbInstanceCount", 1, 1, 15),
+        instance_count=r.integer("dbInstanceCount", 1, 15),
         min_acu=min_acu,
         max_acu=max_acu,
-        backup_retention_days=r.integer("dbBackupRetentionDays", 7, 1, 35),
-        backup_window=r.string("dbBackupWindow", "03:00-04:00", pattern=_WINDOW_RE, allowed="hh:mm-hh:mm (UTC)"),
+        backup_retention_days=r.integer("dbBackupRetentionDays", 1, 35),
+        backup_window=r.string("dbBackupWindow", pattern=_WINDOW_RE, allowed="hh:mm-hh:mm (UTC)"),
         maintenance_window=r.string(
-            "dbMaintenanceWindow", "sun:04:30-sun:05:30", pattern=_MAINT_WINDOW_RE, allowed="ddd:hh:mm-ddd:hh:mm (UTC)"
+            "dbMaintenanceWindow", pattern=_MAINT_WINDOW_RE, allowed="ddd:hh:mm-ddd:hh:mm (UTC)"
         ),
         master_username=username,
-        database_name=r.string("dbName", "fraud", pattern=_DB_USER_RE, allowed="a lowercase identifier"),
+        database_name=r.string("dbName", pattern=_DB_USER_RE, allowed="a lowercase identifier"),
     )
 
 
 def _read_pipeline(r: Reader) -> PipelineConfig:
-    floor = r.integer("lambdaMinReservedConcurrency", 100, 1, 10000)
-    reserved = r.integer("lambdaReservedConcurrency", 100, 1, 10000)
+    floor = r.integer("lambdaMinReservedConcurrency", 1, 10000)
+    reserved = r.integer("lambdaReservedConcurrency", 1, 10000)
     r.check(
         reserved >= floor, "lambdaReservedConcurrency", reserved, f"at least lambdaMinReservedConcurrency ({floor})"
     )
-    timeout = r.integer("lambdaTimeoutSeconds", 30, 1, 300)
+    timeout = r.integer("lambdaTimeoutSeconds", 1, 300)
     return PipelineConfig(
         lambda_timeout_seconds=timeout,
-        lambda_memory_mb=r.integer("lambdaMemoryMb", 512, 128, 10240),
+        lambda_memory_mb=r.integer("lambdaMemoryMb", 128, 10240),
         reserved_concurrency=reserved,
-        stream_batch_size=r.integer("streamBatchSize", stream.DEFAULT_BATCH_SIZE, 1, 10000),
-        stream_batching_window_seconds=r.integer(
-            "streamBatchingWindowSeconds", stream.DEFAULT_BATCHING_WINDOW_SECONDS, 0, 300
-        ),
-        stream_max_retries=r.integer("streamMaxRetries", stream.DEFAULT_MAX_RETRIES, 0, 10000),
-        stream_max_record_age_seconds=r.integer(
-            "streamMaxRecordAgeSeconds", stream.DEFAULT_MAX_RECORD_AGE_SECONDS, 60, 604800
-        ),
-        report_schedule=r.string(
-            "reportSchedule", "cron(15 0 * * ? *)", pattern=_SCHEDULE_RE, allowed="an EventBridge cron() or rate()"
-        ),
-        report_retention_days=r.integer("reportRetentionDays", 365, 1, 3650),
-        powertools_layer_version=r.integer("lambdaPowertoolsLayerVersion", 27, 1, 1000),
+        stream_batch_size=r.integer("streamBatchSize", 1, 10000),
+        stream_batching_window_seconds=r.integer("streamBatchingWindowSeconds", 0, 300),
+        stream_max_retries=r.integer("streamMaxRetries", 0, 10000),
+        stream_max_record_age_seconds=r.integer("streamMaxRecordAgeSeconds", 60, 604800),
+        report_schedule=r.string("reportSchedule", pattern=_SCHEDULE_RE, allowed="an EventBridge cron() or rate()"),
+        report_retention_days=r.integer("reportRetentionDays", 1, 3650),
+        powertools_layer_version=r.integer("lambdaPowertoolsLayerVersion", 1, 1000),
     )
 
 
 def _read_api(r: Reader) -> ApiConfig:
-    cpu = r.integer("apiCpu", 1024, 256, 16384)
-    memory = r.integer("apiMemory", 2048, 512, 122880)
+    cpu = r.integer("apiCpu", 256, 16384)
+    memory = r.integer("apiMemory", 512, 122880)
     r.check(
         memory in FARGATE_SIZES.get(cpu, ()),
         "apiMemory",
         f"cpu={cpu}, memory={memory}",
         "a Fargate cpu/memory pair: " + "; ".join(f"cpu {c}: {m[0]}-{m[-1]} MiB" for c, m in FARGATE_SIZES.items()),
     )
-    min_tasks = r.integer("apiMinTasks", 2, 1, 100)
-    max_tasks = r.integer("apiMaxTasks", 6, 1, 100)
-    peak_min = r.integer("apiPeakMinTasks", min_tasks, 1, 100)
+    min_tasks = r.integer("apiMinTasks", 1, 100)
+    max_tasks = r.integer("apiMaxTasks", 1, 100)
+    peak_min = r.integer("apiPeakMinTasks", 1, 100)
     r.check(min_tasks <= peak_min <= max_tasks, "apiPeakMinTasks", peak_min, "between apiMinTasks and apiMaxTasks")
     r.check(min_tasks <= max_tasks, "apiMinTasks", min_tasks, f"at most apiMaxTasks ({max_tasks})")
-    start = r.integer("apiPeakStartHourUtc", 12, 0, 23)
-    end = r.integer("apiPeakEndHourUtc", 22, 0, 23)
+    start = r.integer("apiPeakStartHourUtc", 0, 23)
+    end = r.integer("apiPeakEndHourUtc", 0, 23)
     r.check(start != end, "apiPeakEndHourUtc", end, "an hour different from apiPeakStartHourUtc")
     domain = r.optional_string(
         "apiDomainName", pattern=re.compile(r"^(?=.{1,253}$)([a-z0-9-]{1,63}\.)+[a-z]{2,}$"), allowed="a DNS name"
     )
     zone = r.optional_string("apiHostedZoneId", pattern=re.compile(r"^Z[A-Z0-9]{1,31}$"), allowed="a Route 53 zone id")
     r.check((domain is None) == (zone is None), "apiHostedZoneId", zone, "set together with apiDomainName")
-    rate = r.integer("apiRateLimit", 1000, 1, 10000)
-    burst = r.integer("apiBurstLimit", 2000, 1, 5000)
+    rate = r.integer("apiRateLimit", 1, 10000)
+    burst = r.integer("apiBurstLimit", 1, 5000)
     r.check(burst >= rate or burst == 5000, "apiBurstLimit", burst, f"at least apiRateLimit ({rate})")
     return ApiConfig(
-        image=r.string("apiImage", "fraud-api:latest"),
-        build_image=r.boolean("apiBuildImage", False),
+        image=r.string("apiImage"),
+        build_image=r.boolean("apiBuildImage"),
         cpu=cpu,
         memory=memory,
         min_tasks=min_tasks,
@@ -257,30 +250,30 @@ def _read_api(r: Reader) -> ApiConfig:
         hosted_zone_id=zone,
         rate_limit=rate,
         burst_limit=burst,
-        create_service_linked_roles=r.boolean("createServiceLinkedRoles", False),
+        create_service_linked_roles=r.boolean("createServiceLinkedRoles"),
     )
 
 
 def _read_waf(r: Reader) -> WafConfig:
-    countries = r.string_list("wafBlockedCountries", ())
+    countries = r.string_list("wafBlockedCountries")
     bad = [c for c in countries if c not in ISO_3166_ALPHA2]
     r.check(not bad, "wafBlockedCountries", bad, "ISO 3166-1 alpha-2 country codes such as KP or IR")
     r.check(len(set(countries)) == len(countries), "wafBlockedCountries", list(countries), "each country once")
     return WafConfig(
-        rate_limit_per_ip=r.integer("wafRateLimitPerIp", 2000, 10, 2_000_000_000),
+        rate_limit_per_ip=r.integer("wafRateLimitPerIp", 10, 2_000_000_000),
         blocked_countries=countries,
     )
 
 
 def _read_observability(r: Reader) -> ObservabilityConfig:
-    retention = r.integer("logRetentionDays", 7, 1, 3653, choices=LOG_RETENTION_DAYS)
+    retention = r.integer("logRetentionDays", 1, 3653, choices=LOG_RETENTION_DAYS)
     # PCI DSS 10.5.1: at least three months of audit history immediately available.
-    audit = r.integer("auditRetentionDays", 400, 90, 3653)
+    audit = r.integer("auditRetentionDays", 90, 3653)
     return ObservabilityConfig(
         log_retention_days=retention,
         audit_retention_days=audit,
         alarm_email=r.optional_string("alarmEmail", pattern=_EMAIL_RE, allowed="an e-mail address"),
-        api_p99_threshold_ms=r.integer("apiP99ThresholdMs", 200, 10, 10000),
+        api_p99_threshold_ms=r.integer("apiP99ThresholdMs", 10, 10000),
     )
 
 
@@ -291,10 +284,9 @@ def read_stack_config(get: Callable[[str], str | None], get_aws: Callable[[str],
     """
     r = Reader(get, PROJECT)
     aws_reader = Reader(get_aws, "aws")
-    region = aws_reader.string("region", None, pattern=_REGION_RE, allowed="an AWS region such as eu-west-1")
+    region = aws_reader.string("region", pattern=_REGION_RE, allowed="an AWS region such as eu-west-1")
     suffix = r.string(
         "environmentSuffix",
-        None,
         pattern=_SUFFIX_RE,
         allowed="lowercase letters, digits and single hyphens, starting with a letter",
     )
@@ -310,9 +302,7 @@ def read_stack_config(get: Callable[[str], str | None], get_aws: Callable[[str],
         observability=_read_observability(r),
         tags=TagsConfig(
             environment=suffix,
-            cost_center=r.string(
-                "costCenter", "fraud-platform", pattern=re.compile(r"^[\w .:/=+@-]{1,256}$"), allowed="a tag value"
-            ),
+            cost_center=r.string("costCenter", pattern=re.compile(r"^[\w .:/=+@-]{1,256}$"), allowed="a tag value"),
         ),
     )
     problems = aws_reader.problems + r.problems

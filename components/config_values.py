@@ -93,79 +93,85 @@ class Reader:
         value = self._get(key)
         return None if value is None or value == "" else value
 
-    def string(
-        self, key: str, default: str | None, *, pattern: re.Pattern[str] | None = None, allowed: str = "a string"
-    ) -> str:
+    def _required(self, key: str, allowed: str) -> str | None:
+        # Pulumi.yaml declares every key's default and the CLI applies it before the program runs,
+        # so a key missing here was removed from Pulumi.yaml or never declared.
         raw = self._raw(key)
         if raw is None:
-            if default is None:
-                self.problems.append(f"{self._namespace}:{key} is required: {allowed}")
-                return ""
-            return default
+            self.problems.append(f"{self._namespace}:{key} is required: {allowed}")
+        return raw
+
+    def string(self, key: str, *, pattern: re.Pattern[str] | None = None, allowed: str = "a string") -> str:
+        raw = self._required(key, allowed)
+        if raw is None:
+            return ""
         if pattern is not None and not pattern.match(raw):
             self._fail(key, raw, allowed)
         return raw
 
     def optional_string(self, key: str, *, pattern: re.Pattern[str], allowed: str) -> str | None:
+        """An empty string (Pulumi.yaml's default for an optional key) means unset."""
         raw = self._raw(key)
         if raw is not None and not pattern.match(raw):
             self._fail(key, raw, allowed)
         return raw
 
-    def choice(self, key: str, default: T, choices: Sequence[T]) -> T:
-        raw = self._raw(key)
-        if raw is None:
-            return default
+    def choice(self, key: str, choices: Sequence[T]) -> T:
+        allowed = "one of " + ", ".join(str(c) for c in choices)
+        raw = self._required(key, allowed)
         for choice in choices:
             if raw == choice:
                 return choice
-        self._fail(key, raw, "one of " + ", ".join(str(c) for c in choices))
-        return default
+        if raw is not None:
+            self._fail(key, raw, allowed)
+        return choices[0]
 
-    def integer(self, key: str, default: int, lo: int, hi: int, *, choices: Sequence[int] = ()) -> int:
-        raw = self._raw(key)
-        if raw is None:
-            return default
+    def integer(self, key: str, lo: int, hi: int, *, choices: Sequence[int] = ()) -> int:
         allowed = f"one of {', '.join(map(str, choices))}" if choices else f"a whole number from {lo} to {hi}"
+        raw = self._required(key, allowed)
+        if raw is None:
+            return lo
         try:
             value = int(raw)
         except ValueError:
             self._fail(key, raw, allowed)
-            return default
+            return lo
         if not lo <= value <= hi or (choices and value not in choices):
             self._fail(key, raw, allowed)
         return value
 
-    def number(self, key: str, default: float) -> float:
-        raw = self._raw(key)
+    def number(self, key: str) -> float:
+        raw = self._required(key, "a number")
         if raw is None:
-            return default
+            return 0.0
         try:
             return float(raw)
         except ValueError:
             self._fail(key, raw, "a number")
-            return default
+            return 0.0
 
-    def boolean(self, key: str, default: bool) -> bool:
-        raw = self._raw(key)
+    def boolean(self, key: str) -> bool:
+        raw = self._required(key, "true or false")
         if raw is None:
-            return default
+            return False
         if raw.lower() in ("true", "false"):
             return raw.lower() == "true"
         self._fail(key, raw, "true or false")
-        return default
+        return False
 
-    def string_list(self, key: str, default: Sequence[str]) -> tuple[str, ...]:
-        raw = self._raw(key)
+    def string_list(self, key: str) -> tuple[str, ...]:
+        # Unlike scalars, an empty list is a value: Pulumi hands it over as the text "[]".
+        raw = self._get(key)
         if raw is None:
-            return tuple(default)
+            self.problems.append(f"{self._namespace}:{key} is required: a list of strings")
+            return ()
         try:
             value = json.loads(raw)
         except json.JSONDecodeError:
             value = None
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self._fail(key, raw, "a list of strings")
-            return tuple(default)
+            return ()
         return tuple(value)
 
     def check(self, ok: bool, key: str, raw: object, allowed: str) -> None:

@@ -40,7 +40,7 @@ def main(argv: list[str]) -> int:
     if not tiers:
         print("usage: test_tiers.py PYTHON TIER [TIER ...]", file=sys.stderr)
         return 2
-    results = []
+    results: list[tuple[str, int, dict[str, int], float]] = []
     for tier in tiers:
         if not Path("tests", tier).is_dir():
             results.append((tier, 4, {}, 0.0))

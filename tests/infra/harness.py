@@ -8,7 +8,6 @@ the harness cannot silently hide a new lookup.
 
 from __future__ import annotations
 
-import json
 import runpy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +17,8 @@ from typing import Any
 import pulumi
 import yaml
 from aws_outputs import ACCOUNT_ID, COMPUTED, REMOTE_COMPONENT_OUTPUTS
+
+from components.stack_files import merge_stack_config
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "fraud-detection"
@@ -140,18 +141,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
 
 def stack_config(stack: str) -> dict[str, str]:
-    """The stack file's config as Pulumi hands it to the program: strings, JSON for lists and maps."""
+    """The stack's config as the Pulumi CLI hands it to the program: the stack file merged with
+    Pulumi.yaml's declarations (defaults applied, types checked), text and JSON values."""
     raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
-    config: dict[str, str] = {}
-    for key, value in raw.items():
-        if isinstance(value, dict) and "secure" in value:
-            value = "secret-placeholder"  # ciphertext cannot be decrypted offline
-        if isinstance(value, bool):
-            config[key] = "true" if value else "false"
-        elif isinstance(value, list | dict):
-            config[key] = json.dumps(value)
-        else:
-            config[key] = str(value)
+    # ciphertext cannot be decrypted offline
+    plain = {k: "secret-placeholder" if isinstance(v, dict) and "secure" in v else v for k, v in raw.items()}
+    config, problems = merge_stack_config(stack, plain, ROOT / "Pulumi.yaml")
+    assert not problems, problems
     return config
 
 

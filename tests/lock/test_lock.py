@@ -36,7 +36,7 @@ def _locked() -> dict[str, dict]:
 def _pins(path: str) -> dict[str, tuple[str, set[str]]]:
     """name -> (version, hashes) of a hash-pinned requirements file."""
     text = (ROOT / path).read_text(encoding="utf-8").replace("\\\n", " ")
-    pins = {}
+    pins: dict[str, tuple[str, set[str]]] = {}
     for line in text.splitlines():
         line = line.split("#", 1)[0].strip() if not line.lstrip().startswith("--hash") else line.strip()
         if not line:
