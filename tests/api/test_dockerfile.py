@@ -51,7 +51,7 @@ def _final_stage() -> list[tuple[str, str]]:
 def _pins() -> dict[str, str]:
     """name -> version of what the image installs: the hash-pinned export of uv.lock, whose
     environment markers (the lock is universal) evaluated for CPython 3.11 on Linux."""
-    pins = {}
+    pins: dict[str, str] = {}
     for line in REQUIREMENTS.read_text(encoding="utf-8").replace("\\\n", " ").splitlines():
         spec = line.split("#", 1)[0].split(" --hash=", 1)[0].strip()
         if spec:
