@@ -100,11 +100,15 @@ class ApiConfig:
     rate_limit: int
     burst_limit: int
     create_service_linked_roles: bool
+    # API Gateway's CloudWatch role is one setting per account and region: one stack owns it.
+    manage_api_gateway_account: bool
 
 
 @dataclass(frozen=True)
 class WafConfig:
-    rate_limit_per_ip: int
+    # Requests without an API key, per client address per 5 minutes (wafRateLimitPerIp); the
+    # limits for keyed traffic derive from the usage plan (waf.py).
+    keyless_rate_limit_per_ip: int
     blocked_countries: tuple[str, ...]
 
 
@@ -258,6 +262,7 @@ def _read_api(r: Reader) -> ApiConfig:
         rate_limit=rate,
         burst_limit=burst,
         create_service_linked_roles=r.boolean("createServiceLinkedRoles", False),
+        manage_api_gateway_account=r.boolean("manageApiGatewayAccount", False),
     )
 
 
@@ -267,7 +272,7 @@ def _read_waf(r: Reader) -> WafConfig:
     r.check(not bad, "wafBlockedCountries", bad, "ISO 3166-1 alpha-2 country codes such as KP or IR")
     r.check(len(set(countries)) == len(countries), "wafBlockedCountries", list(countries), "each country once")
     return WafConfig(
-        rate_limit_per_ip=r.integer("wafRateLimitPerIp", 2000, 10, 2_000_000_000),
+        keyless_rate_limit_per_ip=r.integer("wafRateLimitPerIp", 2000, 10, 2_000_000_000),
         blocked_countries=countries,
     )
 
