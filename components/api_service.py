@@ -367,6 +367,7 @@ class FraudApiService(pulumi.ComponentResource):
                 burst_limit=a.api.burst_limit,
                 log_retention_days=a.log_retention_days,
                 logs_kms_key_arn=a.data.logs_key_arn,
+                manage_account=a.api.manage_api_gateway_account,
             ),
             opts=self._child,
         )
@@ -377,7 +378,10 @@ class FraudApiService(pulumi.ComponentResource):
             WebFirewallArgs(
                 namer=self._args.namer,
                 waf=self._args.waf,
-                protected_resource_arns=[self.front_door.stage_arn, self.load_balancer.arn],
+                api_rate_limit=self._args.api.rate_limit,
+                api_burst_limit=self._args.api.burst_limit,
+                stage_arn=self.front_door.stage_arn,
+                load_balancer_arn=self.load_balancer.arn,
                 log_bucket_arn=self._args.data.archive_bucket_arn,
             ),
             opts=self._child,

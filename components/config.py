@@ -99,11 +99,15 @@ class ApiConfig:
     rate_limit: int
     burst_limit: int
     create_service_linked_roles: bool
+    # API Gateway's CloudWatch role is one setting per account and region: one stack owns it.
+    manage_api_gateway_account: bool
 
 
 @dataclass(frozen=True)
 class WafConfig:
-    rate_limit_per_ip: int
+    # Requests without an API key, per client address per 5 minutes (wafRateLimitPerIp); the
+    # limits for keyed traffic derive from the usage plan (waf.py).
+    keyless_rate_limit_per_ip: int
     blocked_countries: tuple[str, ...]
 
 
@@ -251,6 +255,7 @@ def _read_api(r: Reader) -> ApiConfig:
         rate_limit=rate,
         burst_limit=burst,
         create_service_linked_roles=r.boolean("createServiceLinkedRoles"),
+        manage_api_gateway_account=r.boolean("manageApiGatewayAccount"),
     )
 
 
@@ -260,7 +265,7 @@ def _read_waf(r: Reader) -> WafConfig:
     r.check(not bad, "wafBlockedCountries", bad, "ISO 3166-1 alpha-2 country codes such as KP or IR")
     r.check(len(set(countries)) == len(countries), "wafBlockedCountries", list(countries), "each country once")
     return WafConfig(
-        rate_limit_per_ip=r.integer("wafRateLimitPerIp", 10, 2_000_000_000),
+        keyless_rate_limit_per_ip=r.integer("wafRateLimitPerIp", 10, 2_000_000_000),
         blocked_countries=countries,
     )
 

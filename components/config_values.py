@@ -97,7 +97,8 @@ class Reader:
         # Pulumi.yaml declares every key's default and the CLI applies it before the program runs,
         # so a key missing here was removed from Pulumi.yaml or never declared.
         raw = self._raw(key)
-        if raw is None:
+        if raw is None and key not in self._failed:
+            self._failed.add(key)  # checks that build on the value would only echo this problem
             self.problems.append(f"{self._namespace}:{key} is required: {allowed}")
         return raw
 

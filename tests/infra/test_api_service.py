@@ -10,7 +10,6 @@ from harness import ACCOUNT_ID, ProgramRun, Recorded, run_program
 from components.api_service import DB_USER
 from components.containers import CONTAINER, CONTAINER_PORT, HEALTH_PATH
 from components.load_balancer import ORIGIN_VERIFY_HEADER, SSL_POLICY, TEST_TRAFFIC_HEADER
-from components.waf import MANAGED_RULE_GROUPS, REDACTED_HEADERS
 from fraud_api.app.core.config import SERVICE_DB_USER
 
 
@@ -288,28 +287,6 @@ def test_api_gateway_redeploys_when_routes_change(run: ProgramRun) -> None:
     deployment = run.one("aws:apigateway/deployment:Deployment")
     assert len(deployment.inputs["triggers"]["routes"]) == 64
     assert len(run.options[deployment.name].depends_on) == 6, "every method and integration"
-
-
-def test_api_waf_blocks_floods_countries_and_known_attacks(run: ProgramRun) -> None:
-    acl = run.one("aws:wafv2/webAcl:WebAcl").inputs
-    assert acl["scope"] == "REGIONAL" and acl["defaultAction"] == {"allow": {}}
-    rules = {r["name"]: r for r in acl["rules"]}
-    rate = rules["rate-limit-per-ip"]
-    assert rate["action"] == {"block": {}}
-    assert rate["statement"]["rateBasedStatement"]["limit"] == 2000
-    countries = json.loads(run.config["fraud-detection:wafBlockedCountries"])
-    assert rules["blocked-countries"]["statement"]["geoMatchStatement"]["countryCodes"] == countries
-    for group in MANAGED_RULE_GROUPS:
-        assert rules[group]["overrideAction"] == {"none": {}}
-
-
-def test_api_waf_logs_to_the_archive_and_protects_stage_and_alb(run: ProgramRun) -> None:
-    logging = run.one("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration").inputs
-    assert logging["logDestinationConfigs"] == [f"arn:aws:s3:::aws-waf-logs-audit-{run.suffix}-{ACCOUNT_ID}"]
-    assert [f["singleHeader"]["name"] for f in logging["redactedFields"]] == list(REDACTED_HEADERS)
-    associated = sorted(a.inputs["resourceArn"] for a in run.of_type("aws:wafv2/webAclAssociation:WebAclAssociation"))
-    assert associated[0].startswith("arn:aws:apigateway:") and associated[0].endswith("/stages/v1")
-    assert ":loadbalancer/" in associated[1]
 
 
 def test_api_service_linked_roles_only_when_asked(dev: ProgramRun) -> None:
