@@ -205,3 +205,14 @@ def test_config_every_declared_key_is_read_and_documented() -> None:
     assert read == declared, f"read but undeclared: {read - declared}; declared but unread: {declared - read}"
     for key in declared:
         assert f"`{key}`" in readme, f"{key} is missing from the README configuration table"
+
+
+@pytest.mark.parametrize("version", ["16.6", "16.x", "15", "17.1"])
+def test_config_engine_version_with_a_minor_or_another_major_is_rejected(version: str) -> None:
+    problem = _problem(dbEngineVersion=version)
+    assert "fraud-detection:dbEngineVersion" in problem and repr(version) in problem
+    assert "major version, 16" in problem
+
+
+def test_config_engine_version_is_the_major_only_by_default() -> None:
+    assert _read(dbEngineVersion=None).database.engine_version == "16"
