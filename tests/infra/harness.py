@@ -17,7 +17,7 @@ from typing import Any
 
 import pulumi
 import yaml
-from aws_outputs import ACCOUNT_ID, COMPUTED, REMOTE_COMPONENT_OUTPUTS
+from aws_outputs import ACCOUNT_ID, COMPUTED, REMOTE_COMPONENT_OUTPUTS, availability_zones
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "fraud-detection"
@@ -130,8 +130,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"}
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            names = [f"{self.region}{z}" for z in "abcd"]
-            return {"names": names, "zoneIds": [f"use-az{i}" for i in range(4)], "id": self.region}
+            return {**availability_zones(self.region), "id": self.region}
         if token == "aws:ec2/getRouteTables:getRouteTables":
             return {"ids": [f"rtb-private-{i}" for i in range(3)], "id": "rtb"}
         if token == "aws:elb/getServiceAccount:getServiceAccount":
