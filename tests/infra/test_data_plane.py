@@ -187,3 +187,11 @@ def test_data_exports_downstream_identifiers(run: ProgramRun) -> None:
     assert run.outputs["db_endpoint"].startswith(f"aurora-fraud-{run.suffix}.cluster-")
     assert run.outputs["db_master_secret_arn"].endswith("rds!cluster-abc")
     assert run.outputs["api_config_secret_arn"].startswith("arn:aws:secretsmanager:")
+
+
+def test_data_api_config_rotation_waits_for_the_secrets_first_version(run: ProgramRun) -> None:
+    # Rotation runs the rotator at once; it needs the seeded JSON (thresholds, card-hash keys) as AWSCURRENT.
+    initial = run.one("aws:secretsmanager/secretVersion:SecretVersion", "api-config-initial")
+    rotation = run.one("aws:secretsmanager/secretRotation:SecretRotation", "api-config-rotation")
+    assert initial.name == "fraud-api-config-initial"
+    assert "fraud-api-config-initial" in run.options[rotation.name].depends_on
