@@ -41,7 +41,9 @@ _MAINT_WINDOW_RE = re.compile(
     r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
 )
 _DB_USER_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_ENGINE_VERSION_RE = re.compile(r"^16\.\d+$")
+# A major version only: RDS applies minor upgrades itself (automatic minor upgrades are on), and a
+# pinned minor would make the next `pulumi up --refresh` try a downgrade, which RDS refuses.
+_ENGINE_VERSION_RE = re.compile(r"^16$")
 _SCHEDULE_RE = re.compile(r"^(cron\(.+\)|rate\(\d+ (minute|minutes|hour|hours|day|days)\))$")
 # Usernames RDS reserves or that every scanner tries first (RDS.24 wants a custom one).
 _RESERVED_DB_USERS = frozenset({"postgres", "admin", "root", "rdsadmin", "master", "administrator", "user"})
@@ -179,7 +181,9 @@ def _read_database(r: Reader) -> DatabaseConfig:
     r.check(username not in _RESERVED_DB_USERS, "dbMasterUsername", username, "a custom name (not a default one)")
     return DatabaseConfig(
         engine_version=r.string(
-            "dbEngineVersion", pattern=_ENGINE_VERSION_RE, allowed="an aurora-postgresql 16.x version"
+            "dbEngineVersion",
+            pattern=_ENGINE_VERSION_RE,
+            allowed="an aurora-postgresql major version, 16 (no minor: RDS applies minor upgrades itself)",
         ),
         instance_count=r.integer("dbInstanceCount", 1, 15),
         min_acu=min_acu,

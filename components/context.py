@@ -7,6 +7,7 @@ be created without the four mandatory tags (a whole-program test proves that no 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
@@ -17,6 +18,21 @@ from components.naming import Namer
 
 # awsx places subnets in the first N zones; the architecture asks for exactly three.
 AZ_COUNT = 3
+
+# Zones the stack never uses, by zone ID: zone names are shuffled per account (us-east-1a is a
+# different data centre in two accounts), zone IDs are not (AWS RAM user guide, "Availability Zone
+# IDs for your AWS resources"). The one place to extend this list.
+EXCLUDED_ZONE_IDS = (
+    # use1-az3: the oldest us-east-1 zone. It lacks current instance families (Nitro, Graviton:
+    # `aws ec2 describe-instance-type-offerings --location-type availability-zone-id`) and several
+    # interface endpoint services (`aws ec2 describe-vpc-endpoint-services` lists each service's
+    # zones), so an endpoint or a task ENI placed there can fail at deploy time.
+    "use1-az3",
+    # Fargate runs only in usw1-az1 and usw1-az3 of us-west-1, and only in apne1-az1, -az2 and -az4 of
+    # ap-northeast-1 (Amazon ECS developer guide, "Supported Regions for Amazon ECS on AWS Fargate").
+    "usw1-az2",
+    "apne1-az3",
+)
 
 
 @dataclass(frozen=True)
@@ -55,15 +71,26 @@ def lookup_context(config: StackConfig, provider: aws.Provider) -> AwsContext:
         filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
         opts=opts,
     )
-    names = tuple(sorted(zones.names))
-    if len(names) < AZ_COUNT:
-        raise pulumi.RunError(f"region {config.region} has {len(names)} available zones; the stack needs {AZ_COUNT}")
     return AwsContext(
         account_id=identity.account_id,
         partition=partition.partition,
         region=config.region,
-        availability_zones=names[:AZ_COUNT],
+        availability_zones=choose_zones(config.region, zones.names, zones.zone_ids),
     )
+
+
+def choose_zones(region: str, names: Sequence[str], zone_ids: Sequence[str]) -> tuple[str, ...]:
+    """The first AZ_COUNT zone names (in name order) whose zone ID is not excluded.
+
+    getAvailabilityZones returns `names` and `zone_ids` as parallel lists.
+    """
+    usable = sorted(name for name, zone_id in zip(names, zone_ids, strict=True) if zone_id not in EXCLUDED_ZONE_IDS)
+    if len(usable) < AZ_COUNT:
+        raise pulumi.RunError(
+            f"region {region} has {len(usable)} usable availability zones ({', '.join(usable) or 'none'}; "
+            f"zone IDs {', '.join(EXCLUDED_ZONE_IDS)} are excluded); the stack needs {AZ_COUNT}"
+        )
+    return tuple(usable[:AZ_COUNT])
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,8 @@ class DataPlaneOutputs:
     archive_bucket_arn: pulumi.Output[str]
     access_log_bucket_name: pulumi.Output[str]
     api_config_secret_arn: pulumi.Output[str]
+    api_config_secret_initial_version: aws.secretsmanager.SecretVersion
+    """The secret's first value: whatever rotates or reads the secret must wait for it (depends_on)."""
     db_endpoint: pulumi.Output[str]
     db_cluster_identifier: str
     db_max_acu: float
@@ -107,7 +109,7 @@ class FraudDataPlane(pulumi.ComponentResource):
         self.reports_bucket = self._create_reports_bucket()
         self.table = self._create_transactions_table()
         self.database = self._create_database()
-        self.api_config_secret = self._create_api_config_secret()
+        self.api_config_secret, self.api_config_secret_initial_version = self._create_api_config_secret()
 
         self.outputs = DataPlaneOutputs(
             data_key_arn=self.data_key.arn,
@@ -121,6 +123,7 @@ class FraudDataPlane(pulumi.ComponentResource):
             archive_bucket_arn=self.archive_bucket.bucket_arn,
             access_log_bucket_name=self.access_log_bucket.bucket_name,
             api_config_secret_arn=self.api_config_secret.arn,
+            api_config_secret_initial_version=self.api_config_secret_initial_version,
             db_endpoint=self.database.endpoint,
             db_cluster_identifier=self.database.cluster_identifier,
             db_max_acu=args.database.max_acu,
@@ -281,7 +284,7 @@ class FraudDataPlane(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _create_api_config_secret(self) -> aws.secretsmanager.Secret:
+    def _create_api_config_secret(self) -> tuple[aws.secretsmanager.Secret, aws.secretsmanager.SecretVersion]:
         secret = aws.secretsmanager.Secret(
             f"{self._resource_name}-api-config",
             name=self._args.namer.name(Kind.SECRET, "api-config"),
@@ -296,7 +299,7 @@ class FraudDataPlane(pulumi.ComponentResource):
         pan_hash_key = random.RandomPassword(
             f"{self._resource_name}-pan-hash-key", length=64, special=False, opts=self._child
         )
-        aws.secretsmanager.SecretVersion(
+        initial = aws.secretsmanager.SecretVersion(
             f"{self._resource_name}-api-config-initial",
             secret_id=secret.id,
             # The same seed as local mode (fraud_common.api_config): card-hash keys are versioned
@@ -307,4 +310,4 @@ class FraudDataPlane(pulumi.ComponentResource):
             # Pulumi seeds the secret once; rotation and operators own its value afterwards.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["secretString"]),
         )
-        return secret
+        return secret, initial

@@ -146,7 +146,14 @@ class AuroraDatabase(pulumi.ComponentResource):
             cluster_identifier=self.cluster_identifier,
             engine=ENGINE,
             engine_mode="provisioned",
+            # The major version only ("16"): RDS picks the current minor at creation and upgrades it in
+            # the maintenance window. A pinned minor ("16.6") would make the first `pulumi up --refresh`
+            # after such an upgrade try a downgrade, which RDS refuses ("Cannot upgrade
+            # aurora-postgresql from 16.8 to 16.6"). The provider accepts a partial version and keeps
+            # the running one in engine_version_actual (pulumi_aws rds.Cluster engine_version docs;
+            # terraform-provider-aws TestAccRDSCluster_onlyMajorVersion creates aurora-postgresql "11").
             engine_version=db.engine_version,
+            auto_minor_version_upgrade=True,
             database_name=db.database_name,
             master_username=db.master_username,
             manage_master_user_password=True,
@@ -180,7 +187,8 @@ class AuroraDatabase(pulumi.ComponentResource):
                 cluster_identifier=self.cluster.id,
                 instance_class="db.serverless",
                 engine=aws.rds.EngineType.AURORA_POSTGRESQL,
-                engine_version=db.engine_version,
+                # No engine_version: an Aurora instance runs its cluster's version (the provider docs:
+                # upgrades happen on the cluster), so a minor upgrade leaves nothing to diff here.
                 # Spread over the zones so a second instance is a real failover target.
                 availability_zone=zones[i % len(zones)],
                 db_subnet_group_name=self.subnet_group.name,

@@ -352,5 +352,9 @@ class FraudPipeline(pulumi.ComponentResource):
             rotation_rules=aws.secretsmanager.SecretRotationRotationRulesArgs(
                 automatically_after_days=API_CONFIG_ROTATION_DAYS
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
+            # Rotation starts at once: without the first version, the rotator has no JSON to keep
+            # thresholds and card-hash keys from, and Secrets Manager has no AWSCURRENT to rotate.
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[permission, self._args.data.api_config_secret_initial_version]
+            ),
         )

@@ -107,7 +107,7 @@ class Runtime:
         """
         try:
             with self.db.connect_direct(self.settings.DB_MIGRATION_TIMEOUT_S * 1000) as conn:
-                applied = migrate(conn)
+                applied = migrate(conn, iam_auth=self.settings.DB_IAM_AUTH)
         except (psycopg.OperationalError, SecretError) as exc:
             logger.warning("database unreachable for migrations; will retry", extra={"error": type(exc).__name__})
             return False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -113,3 +114,56 @@ def test_app_started_twice_on_same_database_migrates_once(fresh_url: str, model_
             assert client.get("/api/ready").status_code == 200
     # THEN each migration was recorded exactly once
     assert query(fresh_url, "SELECT count(*) FROM schema_migrations") == [(len(discover()),)]
+
+
+# RDS IAM authentication (migration 003). Kept out of tests/api/core/test_iam_auth.py, whose module
+# fixture holds a server-wide rds_iam role for its whole module.
+@pytest.fixture
+def rds_iam_role(pg: EmbeddedPostgres) -> Iterator[None]:
+    """An Aurora-like rds_iam role (roles are server-wide: dropped again afterwards)."""
+    with psycopg.connect(pg.uri, autocommit=True) as conn:
+        conn.execute("DO $$ BEGIN CREATE ROLE rds_iam; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
+    yield
+    with psycopg.connect(pg.uri, autocommit=True) as conn:
+        conn.execute("DROP ROLE rds_iam")
+
+
+def test_iam_migration_fails_loudly_when_the_migrating_user_cannot_grant_rds_iam(
+    pg: EmbeddedPostgres, rds_iam_role: None
+) -> None:
+    # GIVEN Aurora's rds_iam role and a migrating user that may create roles and owns the database,
+    # but holds no admin option on rds_iam (a master user whose grant of it lacks WITH ADMIN OPTION)
+    user, database = f"master_{uuid.uuid4().hex[:8]}", f"mig_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(pg.uri, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {user} LOGIN CREATEROLE".encode())
+    url = create_database(pg.uri, database)
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {database} OWNER TO {user}".encode())
+        conn.execute(f"ALTER SCHEMA public OWNER TO {user}".encode())
+    master_url = url.replace("postgres:@", f"{user}:@")
+    # WHEN the migrations run with IAM authentication on THEN they fail, naming the user and the fix
+    with (
+        psycopg.connect(master_url, autocommit=True) as conn,
+        pytest.raises(psycopg.errors.RaiseException, match="cannot grant rds_iam to fraud_api") as caught,
+    ):
+        migrate(conn, iam_auth=True)
+    assert f"{user} lacks the admin option on rds_iam" in str(caught.value)
+    assert "GRANT rds_iam TO fraud_api" in (caught.value.diag.message_hint or "")
+    assert query(url, "SELECT pg_has_role('fraud_api', 'rds_iam', 'member')") == [(False,)]
+    assert query(url, "SELECT max(version) FROM schema_migrations") == [(2,)]
+    # AND once the user holds the admin option, the next start completes the step
+    with psycopg.connect(pg.uri, autocommit=True) as conn:
+        conn.execute(f"GRANT rds_iam TO {user} WITH ADMIN OPTION".encode())
+    with psycopg.connect(master_url, autocommit=True) as conn:
+        assert migrate(conn, iam_auth=True) == ["003_require_rds_iam"]
+    assert query(url, "SELECT pg_has_role('fraud_api', 'rds_iam', 'member')") == [(True,)]
+
+
+def test_iam_migration_refuses_iam_auth_on_a_server_without_rds_iam(pg: EmbeddedPostgres) -> None:
+    # GIVEN plain PostgreSQL (no rds_iam role) WHEN the migrations run with IAM authentication on
+    url = create_database(pg.uri, "iam_plain")
+    with psycopg.connect(url, autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.RaiseException, match="no rds_iam role"):
+            migrate(conn, iam_auth=True)
+        # THEN without IAM authentication (local mode) the same server migrates as before
+        assert migrate(conn) == ["003_require_rds_iam"]

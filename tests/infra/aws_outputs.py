@@ -109,3 +109,24 @@ REMOTE_COMPONENT_OUTPUTS: dict[str, Computed] = {
     },
     "awsx:ecr:Image": lambda r, _n, _i: {"imageUri": f"{ACCOUNT_ID}.dkr.ecr.{r}.amazonaws.com/ecr-fraud-api@sha256:ab"},
 }
+
+
+# getAvailabilityZones answers as AWS does: zone names with their zone IDs as parallel lists, in name
+# order. Names map to IDs differently in every account; this one maps us-east-1b to use1-az3 (the
+# zone the stack must skip), so a program taking the first three names would land in it.
+AVAILABILITY_ZONE_IDS: dict[str, dict[str, str]] = {
+    "us-east-1": {
+        "us-east-1a": "use1-az6",
+        "us-east-1b": "use1-az3",
+        "us-east-1c": "use1-az1",
+        "us-east-1d": "use1-az2",
+        "us-east-1e": "use1-az4",
+        "us-east-1f": "use1-az5",
+    },
+    "us-east-2": {"us-east-2a": "use2-az1", "us-east-2b": "use2-az2", "us-east-2c": "use2-az3"},
+}
+
+
+def availability_zones(region: str) -> dict[str, list[str]]:
+    zones = AVAILABILITY_ZONE_IDS.get(region) or {f"{region}{z}": f"{region}-az{i + 1}" for i, z in enumerate("abc")}
+    return {"names": list(zones), "zoneIds": list(zones.values())}

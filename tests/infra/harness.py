@@ -16,7 +16,7 @@ from typing import Any
 
 import pulumi
 import yaml
-from aws_outputs import ACCOUNT_ID, COMPUTED, REMOTE_COMPONENT_OUTPUTS
+from aws_outputs import ACCOUNT_ID, COMPUTED, REMOTE_COMPONENT_OUTPUTS, availability_zones
 
 from components.stack_files import merge_stack_config
 
@@ -131,8 +131,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"}
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            names = [f"{self.region}{z}" for z in "abcd"]
-            return {"names": names, "zoneIds": [f"use-az{i}" for i in range(4)], "id": self.region}
+            return {**availability_zones(self.region), "id": self.region}
         if token == "aws:ec2/getRouteTables:getRouteTables":
             return {"ids": [f"rtb-private-{i}" for i in range(3)], "id": "rtb"}
         if token == "aws:elb/getServiceAccount:getServiceAccount":

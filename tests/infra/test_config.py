@@ -185,3 +185,14 @@ def test_config_long_suffix_still_fits_every_name() -> None:
     run = run_program("prod", {"fraud-detection:environmentSuffix": "abcdefghijkl"})
     assert len(run.resources) > 60
     assert run.outputs["transactions_table_name"] == "transactions-abcdefghijkl"
+
+
+@pytest.mark.parametrize("version", ["16.6", "16.x", "15", "17.1"])
+def test_config_engine_version_with_a_minor_or_another_major_is_rejected(version: str) -> None:
+    problem = _problem(dbEngineVersion=version)
+    assert "fraud-detection:dbEngineVersion" in problem and repr(version) in problem
+    assert "major version, 16" in problem
+
+
+def test_config_engine_version_is_the_major_only_by_default() -> None:
+    assert _read().database.engine_version == "16"

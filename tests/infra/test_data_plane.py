@@ -40,10 +40,22 @@ def test_data_aurora_is_serverless_v2_postgresql_16(run: ProgramRun) -> None:
     cluster = run.one("aws:rds/cluster:Cluster").inputs
     assert cluster["engine"] == "aurora-postgresql"
     assert cluster["engineMode"] == "provisioned"
-    assert cluster["engineVersion"].startswith("16.")
     assert cluster["serverlessv2ScalingConfiguration"] == {"minCapacity": 0.5, "maxCapacity": 4.0}
     for instance in run.of_type("aws:rds/clusterInstance:ClusterInstance"):
         assert instance.inputs["instanceClass"] == "db.serverless"
+
+
+def test_data_aurora_pins_the_major_version_so_minor_upgrades_never_drift(run: ProgramRun) -> None:
+    # RDS upgrades the minor in the maintenance window; a pinned minor ("16.6") would make the next
+    # `pulumi up --refresh` try a downgrade, which RDS refuses. The provider accepts a major-only
+    # version (terraform-provider-aws TestAccRDSCluster_onlyMajorVersion, aurora-postgresql "11").
+    cluster = run.one("aws:rds/cluster:Cluster").inputs
+    assert cluster["engineVersion"] == "16"
+    assert cluster["autoMinorVersionUpgrade"] is True
+    assert run.one("aws:rds/clusterParameterGroup:ClusterParameterGroup").inputs["family"] == "aurora-postgresql16"
+    for instance in run.of_type("aws:rds/clusterInstance:ClusterInstance"):
+        # An Aurora instance runs its cluster's version: nothing to pin, nothing to drift.
+        assert instance.inputs.get("engineVersion") is None
         assert instance.inputs["autoMinorVersionUpgrade"] is True
 
 
@@ -175,3 +187,11 @@ def test_data_exports_downstream_identifiers(run: ProgramRun) -> None:
     assert run.outputs["db_endpoint"].startswith(f"aurora-fraud-{run.suffix}.cluster-")
     assert run.outputs["db_master_secret_arn"].endswith("rds!cluster-abc")
     assert run.outputs["api_config_secret_arn"].startswith("arn:aws:secretsmanager:")
+
+
+def test_data_api_config_rotation_waits_for_the_secrets_first_version(run: ProgramRun) -> None:
+    # Rotation runs the rotator at once; it needs the seeded JSON (thresholds, card-hash keys) as AWSCURRENT.
+    initial = run.one("aws:secretsmanager/secretVersion:SecretVersion", "api-config-initial")
+    rotation = run.one("aws:secretsmanager/secretRotation:SecretRotation", "api-config-rotation")
+    assert initial.name == "fraud-api-config-initial"
+    assert "fraud-api-config-initial" in run.options[rotation.name].depends_on

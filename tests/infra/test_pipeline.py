@@ -210,7 +210,7 @@ def test_pipeline_api_config_secret_rotates_every_30_days_with_the_rotator(run: 
     permission = run.named("aws:lambda/permission:Permission", "fraud-rotator-invoke").inputs
     assert permission["principal"] == "secretsmanager.amazonaws.com"
     assert permission["sourceArn"] == run.outputs["api_config_secret_arn"]
-    assert run.options[rotation.name].depends_on == ("fraud-rotator-invoke",)
+    assert run.options[rotation.name].depends_on == ("fraud-rotator-invoke", "fraud-api-config-initial")
 
 
 def test_pipeline_every_permission_is_scoped_by_source_arn(run: ProgramRun) -> None:

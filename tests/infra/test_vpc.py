@@ -6,18 +6,51 @@ import json
 
 import pulumi
 import pytest
+from aws_outputs import AVAILABILITY_ZONE_IDS
 from harness import ACCOUNT_ID, ProgramRun
 
+from components import context
 from components.vpc import INTERFACE_ENDPOINT_SERVICES, no_public_ip_on_launch, subnet_masks
 
 
 def test_vpc_spans_exactly_three_zones_with_public_and_private_subnets(run: ProgramRun) -> None:
     vpc = run.one("awsx:ec2:Vpc")
-    region = run.config["aws:region"]
-    assert vpc.inputs["availabilityZoneNames"] == [f"{region}a", f"{region}b", f"{region}c"]
+    assert len(vpc.inputs["availabilityZoneNames"]) == 3
     assert vpc.inputs["cidrBlock"] == run.config["fraud-detection:vpcCidr"]
     assert sorted(s["type"] for s in vpc.inputs["subnetSpecs"]) == ["Private", "Public"]
     assert vpc.inputs["subnetStrategy"] == "Auto"
+
+
+# The zone IDs no stack may use (components/context.py says why for each).
+EXCLUDED_ZONE_IDS = {"use1-az3", "usw1-az2", "apne1-az3"}
+
+
+def test_vpc_zones_are_chosen_by_zone_id_skipping_use1_az3(dev: ProgramRun, prod: ProgramRun) -> None:
+    # GIVEN the harness's us-east-1 account, where us-east-1b is use1-az3 (names differ per account)
+    assert AVAILABILITY_ZONE_IDS["us-east-1"]["us-east-1b"] == "use1-az3"
+    # THEN prod (us-east-1) takes the first three zones by name whose ID is not excluded
+    assert prod.one("awsx:ec2:Vpc").inputs["availabilityZoneNames"] == ["us-east-1a", "us-east-1c", "us-east-1d"]
+    instances = prod.of_type("aws:rds/clusterInstance:ClusterInstance")
+    assert [i.inputs["availabilityZone"] for i in instances] == ["us-east-1a", "us-east-1c"]
+    # AND dev (us-east-2, nothing excluded there) takes its three zones
+    assert dev.one("awsx:ec2:Vpc").inputs["availabilityZoneNames"] == ["us-east-2a", "us-east-2b", "us-east-2c"]
+
+
+def test_vpc_zone_choice_never_lands_in_an_excluded_zone_id() -> None:
+    names = ["us-west-1a", "us-west-1b", "us-west-1c", "us-west-1d"]
+    ids = ["usw1-az3", "use1-az3", "apne1-az3", "usw1-az1"]
+    assert context.choose_zones("us-west-1", [*names, "us-west-1e"], [*ids, "usw1-az9"]) == (
+        "us-west-1a", "us-west-1d", "us-west-1e"
+    )  # fmt: skip
+    assert set(context.EXCLUDED_ZONE_IDS) == EXCLUDED_ZONE_IDS
+
+
+def test_vpc_region_without_three_usable_zones_is_refused() -> None:
+    # us-west-1 has Fargate in usw1-az1 and usw1-az3 only: two zones are not enough.
+    with pytest.raises(pulumi.RunError, match=r"us-west-1 has 2 usable availability zones .*usw1-az2"):
+        context.choose_zones(
+            "us-west-1", ["us-west-1a", "us-west-1b", "us-west-1c"], ["usw1-az1", "usw1-az2", "usw1-az3"]
+        )
 
 
 def test_vpc_nat_strategy_follows_the_stack(dev: ProgramRun, prod: ProgramRun) -> None:

@@ -55,12 +55,21 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return [migrations[v] for v in sorted(migrations)]
 
 
-def migrate(conn: psycopg.Connection[tuple[object, ...]], migrations: list[Migration] | None = None) -> list[str]:
+# The session setting through which migrations learn that the service logs in with RDS IAM tokens
+# (003_require_rds_iam.sql then insists that fraud_api can).
+IAM_AUTH_SETTING = "fraud.db_iam_auth"
+
+
+def migrate(
+    conn: psycopg.Connection[tuple[object, ...]], migrations: list[Migration] | None = None, *, iam_auth: bool = False
+) -> list[str]:
     """Apply the missing migrations; return the names applied (empty when up to date).
 
-    ``conn`` must be in autocommit mode; the advisory lock is held on its session.
+    ``conn`` must be in autocommit mode; the advisory lock is held on its session. ``iam_auth``
+    says whether the service's requests log in with RDS IAM tokens (FRAUD_API_DB_IAM_AUTH).
     """
     todo = migrations if migrations is not None else discover()
+    conn.execute("SELECT set_config(%s, %s, false)", (IAM_AUTH_SETTING, "on" if iam_auth else "off"))
     conn.execute("SELECT pg_advisory_lock(%s)", (LOCK_KEY,))
     try:
         conn.execute(

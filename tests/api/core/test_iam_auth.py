@@ -49,7 +49,7 @@ def iam_url(pg: EmbeddedPostgres) -> Iterator[str]:
         conn.execute("DO $$ BEGIN CREATE ROLE rds_iam; EXCEPTION WHEN duplicate_object THEN NULL; END $$")
     url = create_database(pg.uri, "iam_auth")
     with psycopg.connect(url, autocommit=True) as conn:
-        migrate(conn)
+        migrate(conn, iam_auth=True)
     yield url
     with psycopg.connect(pg.uri, autocommit=True) as conn:
         conn.execute("DROP ROLE rds_iam")
