@@ -15,6 +15,10 @@ from typing import Any
 import pulumi
 
 MINUTE = 60
+DAY = 24 * 60 * MINUTE
+# Days before expiry the certificate alarm fires: when a `pulumi up` starts renewing the self-signed
+# certificate (load_balancer.EARLY_RENEWAL_DAYS), and 30 days before ACM's own renewal deadline.
+CERTIFICATE_EXPIRY_DAYS = 30
 # Aurora PostgreSQL: max_connections = LEAST(DBInstanceClassMemory / 9531392, 5000); an ACU is 2 GiB.
 _BYTES_PER_ACU = 2 * 1024**3
 _BYTES_PER_CONNECTION = 9531392
@@ -27,6 +31,7 @@ class MonitoredResources:
     rest_api_name: pulumi.Input[str]
     stage_name: pulumi.Input[str]
     alb_arn_suffix: pulumi.Input[str]
+    certificate_arn: pulumi.Input[str]
     target_group_arn_suffixes: tuple[pulumi.Input[str], ...]
     cluster_name: pulumi.Input[str]
     service_name: pulumi.Input[str]
@@ -149,6 +154,16 @@ def alarm_specs(r: MonitoredResources, p99_threshold_ms: int) -> list[AlarmSpec]
                 {"id": "unhealthy", "label": "unhealthy targets", "return_data": True,
                  "expression": " + ".join(f"FILL(tg{i}, 0)" for i in range(len(r.target_group_arn_suffixes)))},
             ],
+        ),
+        AlarmSpec(
+            "alb-certificate-expiry",
+            f"The ALB's certificate expires in less than {CERTIFICATE_EXPIRY_DAYS} days; API Gateway then fails "
+            "every /api/* request. Self-signed (no apiDomainName): run `pulumi up`, which replaces it in its last "
+            "30 days. ACM-issued: check the DNS validation record (README: Certificates).",
+            CERTIFICATE_EXPIRY_DAYS, "LessThanThreshold", "missing", evaluation_periods=1, datapoints_to_alarm=1,
+            # ACM publishes DaysToExpiry once a day per certificate, imported ones included.
+            metric={"namespace": "AWS/CertificateManager", "metric_name": "DaysToExpiry",
+                    "dimensions": {"CertificateArn": r.certificate_arn}, "statistic": "Minimum", "period": DAY},
         ),
         AlarmSpec(
             "aurora-connections-high",

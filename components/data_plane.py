@@ -55,6 +55,8 @@ class DataPlaneOutputs:
     archive_bucket_name: pulumi.Output[str]
     archive_bucket_arn: pulumi.Output[str]
     access_log_bucket_name: pulumi.Output[str]
+    access_log_bucket_policy: pulumi.Resource
+    """Log delivery (the ALB's) fails until this policy admits it: writers depend on it."""
     api_config_secret_arn: pulumi.Output[str]
     db_endpoint: pulumi.Output[str]
     db_cluster_identifier: str
@@ -120,6 +122,7 @@ class FraudDataPlane(pulumi.ComponentResource):
             archive_bucket_name=self.archive_bucket.bucket_name,
             archive_bucket_arn=self.archive_bucket.bucket_arn,
             access_log_bucket_name=self.access_log_bucket.bucket_name,
+            access_log_bucket_policy=self.access_log_bucket.policy,
             api_config_secret_arn=self.api_config_secret.arn,
             db_endpoint=self.database.endpoint,
             db_cluster_identifier=self.database.cluster_identifier,

@@ -43,6 +43,7 @@ class FraudObservabilityArgs:
             rest_api_name=api.rest_api_name,
             stage_name=api.stage_name,
             alb_arn_suffix=api.alb_arn_suffix,
+            certificate_arn=api.certificate_arn,
             target_group_arn_suffixes=api.target_group_arn_suffixes,
             cluster_name=api.cluster_name,
             service_name=api.service_name,
