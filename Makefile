@@ -9,7 +9,7 @@ PY := $(VENV)/bin/python
 UV := $(VENV)/bin/uv
 DEPS := $(VENV)/.deps-installed
 TIERS := lock infra scoring functions api policy e2e
-WORKFLOWS := .github/workflows/test.yml .github/workflows/preview.yml
+WORKFLOWS := .github/workflows/test.yml .github/workflows/preview.yml .github/workflows/image.yml
 ACTIONLINT := $(VENV)/bin/actionlint
 STACK ?= dev
 # uv installs into the project's .venv (also what Pulumi.yaml's uv toolchain uses).

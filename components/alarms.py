@@ -13,8 +13,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+import pulumi_aws as aws
+
+_Query = aws.cloudwatch.MetricAlarmMetricQueryArgs
+_QueryMetric = aws.cloudwatch.MetricAlarmMetricQueryMetricArgs
 
 MINUTE = 60
+DAY = 24 * 60 * MINUTE
+# Days before expiry the certificate alarm fires: when a `pulumi up` starts renewing the self-signed
+# certificate (load_balancer.EARLY_RENEWAL_DAYS), and 30 days before ACM's own renewal deadline.
+CERTIFICATE_EXPIRY_DAYS = 30
 # Aurora PostgreSQL: max_connections = LEAST(DBInstanceClassMemory / 9531392, 5000); an ACU is 2 GiB.
 _BYTES_PER_ACU = 2 * 1024**3
 _BYTES_PER_CONNECTION = 9531392
@@ -27,6 +35,7 @@ class MonitoredResources:
     rest_api_name: pulumi.Input[str]
     stage_name: pulumi.Input[str]
     alb_arn_suffix: pulumi.Input[str]
+    certificate_arn: pulumi.Input[str]
     target_group_arn_suffixes: tuple[pulumi.Input[str], ...]
     cluster_name: pulumi.Input[str]
     service_name: pulumi.Input[str]
@@ -50,34 +59,37 @@ class AlarmSpec:
     datapoints_to_alarm: int = 3
     metric: dict[str, Any] = field(default_factory=dict)
     """Keyword arguments of a single-metric alarm (namespace, metric_name, dimensions, statistic...)."""
-    queries: list[dict[str, Any]] = field(default_factory=list)
+    queries: list[aws.cloudwatch.MetricAlarmMetricQueryArgs] = field(default_factory=list)
     """Metric math instead: the queries; the one with return_data is compared."""
 
 
-def _metric(namespace: str, name: str, dimensions: Mapping[str, pulumi.Input[str]], stat: str) -> dict[str, Any]:
-    return {
-        "metric": {
-            "namespace": namespace,
-            "metric_name": name,
-            "dimensions": dict(dimensions),
-            "period": MINUTE,
-            "stat": stat,
-        }
-    }
+def _metric(
+    query_id: str, namespace: str, name: str, dimensions: Mapping[str, pulumi.Input[str]], stat: str
+) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+    return _Query(
+        id=query_id,
+        metric=_QueryMetric(
+            namespace=namespace, metric_name=name, dimensions=dict(dimensions), period=MINUTE, stat=stat
+        ),
+    )
 
 
-def _ratio_percent(label: str, numerator: dict[str, Any], denominator: dict[str, Any]) -> list[dict[str, Any]]:
-    """100 * numerator / denominator, 0 when nothing was counted."""
+def _expression(query_id: str, expression: str, label: str) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
+    """The query the alarm compares."""
+    return _Query(id=query_id, expression=expression, label=label, return_data=True)
+
+
+def _ratio_percent(
+    label: str,
+    numerator: tuple[str, str, Mapping[str, pulumi.Input[str]], str],
+    denominator: tuple[str, str, Mapping[str, pulumi.Input[str]], str],
+) -> list[aws.cloudwatch.MetricAlarmMetricQueryArgs]:
+    """100 * numerator / denominator, 0 when nothing was counted; each is (namespace, metric, dimensions, stat)."""
     return [
-        {"id": "numerator", **numerator},
-        {"id": "denominator", **denominator},
-        {
-            "id": "rate",
-            "expression": "IF(denominator > 0, 100 * numerator / denominator, 0)",
-            "label": label,
-            "return_data": True,
-        },
-    ]
+        _metric("numerator", *numerator),
+        _metric("denominator", *denominator),
+        _expression("rate", "IF(denominator > 0, 100 * numerator / denominator, 0)", label),
+    ]  # fmt: skip
 
 
 def max_connections_threshold(max_acu: float, share: float = 0.8) -> int:
@@ -113,8 +125,8 @@ def alarm_specs(r: MonitoredResources, p99_threshold_ms: int) -> list[AlarmSpec]
             1, "GreaterThanThreshold", "notBreaching",
             queries=_ratio_percent(
                 "5xx %",
-                _metric("AWS/ApiGateway", "5XXError", api, "Sum"),
-                _metric("AWS/ApiGateway", "Count", api, "Sum"),
+                ("AWS/ApiGateway", "5XXError", api, "Sum"),
+                ("AWS/ApiGateway", "Count", api, "Sum"),
             ),
         ),
         AlarmSpec(
@@ -123,8 +135,8 @@ def alarm_specs(r: MonitoredResources, p99_threshold_ms: int) -> list[AlarmSpec]
             1, "GreaterThanThreshold", "notBreaching",
             queries=_ratio_percent(
                 "target 5xx %",
-                _metric("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb, "Sum"),
-                _metric("AWS/ApplicationELB", "RequestCount", alb, "Sum"),
+                ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", alb, "Sum"),
+                ("AWS/ApplicationELB", "RequestCount", alb, "Sum"),
             ),
         ),
         AlarmSpec(
@@ -133,9 +145,9 @@ def alarm_specs(r: MonitoredResources, p99_threshold_ms: int) -> list[AlarmSpec]
             "Read the service events and the stopped tasks' reasons.",
             0, "GreaterThanThreshold", "breaching", evaluation_periods=3, datapoints_to_alarm=3,
             queries=[
-                {"id": "desired", **_metric("ECS/ContainerInsights", "DesiredTaskCount", service, "Average")},
-                {"id": "running", **_metric("ECS/ContainerInsights", "RunningTaskCount", service, "Average")},
-                {"id": "missing", "expression": "desired - running", "label": "tasks missing", "return_data": True},
+                _metric("desired", "ECS/ContainerInsights", "DesiredTaskCount", service, "Average"),
+                _metric("running", "ECS/ContainerInsights", "RunningTaskCount", service, "Average"),
+                _expression("missing", "desired - running", "tasks missing"),
             ],
         ),
         AlarmSpec(
@@ -143,12 +155,21 @@ def alarm_specs(r: MonitoredResources, p99_threshold_ms: int) -> list[AlarmSpec]
             "fraud-api targets fail the ALB health check (/api/health). Check the task logs.",
             0, "GreaterThanThreshold", "notBreaching", evaluation_periods=3, datapoints_to_alarm=2,
             queries=[
-                *[{"id": f"tg{i}", **_metric("AWS/ApplicationELB", "UnHealthyHostCount",
-                                             {**alb, "TargetGroup": tg}, "Maximum")}
+                *[_metric(f"tg{i}", "AWS/ApplicationELB", "UnHealthyHostCount", {**alb, "TargetGroup": tg}, "Maximum")
                   for i, tg in enumerate(r.target_group_arn_suffixes)],
-                {"id": "unhealthy", "label": "unhealthy targets", "return_data": True,
-                 "expression": " + ".join(f"FILL(tg{i}, 0)" for i in range(len(r.target_group_arn_suffixes)))},
+                _expression("unhealthy", " + ".join(f"FILL(tg{i}, 0)" for i in range(len(r.target_group_arn_suffixes))),
+                            "unhealthy targets"),
             ],
+        ),
+        AlarmSpec(
+            "alb-certificate-expiry",
+            f"The ALB's certificate expires in less than {CERTIFICATE_EXPIRY_DAYS} days; API Gateway then fails "
+            "every /api/* request. Self-signed (no apiDomainName): run `pulumi up`, which replaces it in its last "
+            "30 days. ACM-issued: check the DNS validation record (README: Certificates).",
+            CERTIFICATE_EXPIRY_DAYS, "LessThanThreshold", "missing", evaluation_periods=1, datapoints_to_alarm=1,
+            # ACM publishes DaysToExpiry once a day per certificate, imported ones included.
+            metric={"namespace": "AWS/CertificateManager", "metric_name": "DaysToExpiry",
+                    "dimensions": {"CertificateArn": r.certificate_arn}, "statistic": "Minimum", "period": DAY},
         ),
         AlarmSpec(
             "aurora-connections-high",
@@ -192,8 +213,8 @@ def alarm_specs(r: MonitoredResources, p99_threshold_ms: int) -> list[AlarmSpec]
                 1, "GreaterThanThreshold", "notBreaching",
                 queries=_ratio_percent(
                     f"{fn} errors %",
-                    _metric("AWS/Lambda", "Errors", {"FunctionName": function_name}, "Sum"),
-                    _metric("AWS/Lambda", "Invocations", {"FunctionName": function_name}, "Sum"),
+                    ("AWS/Lambda", "Errors", {"FunctionName": function_name}, "Sum"),
+                    ("AWS/Lambda", "Invocations", {"FunctionName": function_name}, "Sum"),
                 ),
             )
         )  # fmt: skip

@@ -19,8 +19,8 @@ from components.config import ApiConfig, WafConfig
 from components.containers import CONTAINER, CONTAINER_PORT, HEALTH_PATH, container_definitions
 from components.context import AwsContext, Stack
 from components.data_plane import DataPlaneOutputs
-from components.iam import allow, create_role, create_service_linked_roles
-from components.image import build_fraud_api_image
+from components.iam import WorkloadRole, allow, create_service_linked_roles, create_workload_role
+from components.image import XRAY_DAEMON, ImageSource, PublicImageCache, build_fraud_api_image, prebuilt_image
 from components.load_balancer import ApiLoadBalancer, ApiLoadBalancerArgs
 from components.naming import Kind, Namer
 from components.pipeline import PipelineOutputs
@@ -42,6 +42,8 @@ class ApiServiceOutputs:
     stage_name: str
     alb_dns_name: pulumi.Output[str]
     alb_arn_suffix: pulumi.Output[str]
+    certificate_arn: pulumi.Output[str]
+    """The ALB's certificate (self-signed and imported, or ACM-issued): its expiry is alarmed."""
     target_group_arn_suffixes: tuple[pulumi.Output[str], ...]
     cluster_name: pulumi.Output[str]
     service_name: pulumi.Output[str]
@@ -87,7 +89,9 @@ class FraudApiService(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
 
         self.service_linked_roles = self._create_service_linked_roles()
-        self.image = self._image()
+        self.image = self._api_image()
+        self.xray_image = self._xray_image()
+        self.performance_log_group = self._create_performance_log_group()
         self.cluster = self._create_cluster()
         self.log_group = self._create_log_group()
         self.execution_role = self._create_execution_role()
@@ -109,11 +113,17 @@ class FraudApiService(pulumi.ComponentResource):
             stage_name=door.stage_name,
             alb_dns_name=lb.dns_name,
             alb_arn_suffix=lb.arn_suffix,
+            certificate_arn=lb.certificate_arn,
             target_group_arn_suffixes=(lb.blue.arn_suffix, lb.green.arn_suffix),
             cluster_name=self.cluster.name,
             service_name=self.service.name,
             web_acl_name=self.firewall.web_acl_name,
-            log_group_names=[self.log_group.name, door.access_log_group.name, door.execution_log_group.name],
+            log_group_names=[
+                self.log_group.name,
+                self.performance_log_group.name,
+                door.access_log_group.name,
+                door.execution_log_group.name,
+            ],
         )
         self.register_outputs(
             {
@@ -133,20 +143,43 @@ class FraudApiService(pulumi.ComponentResource):
             return []
         return create_service_linked_roles(f"{self._resource_name}-slr", parent=self)
 
-    def _image(self) -> pulumi.Input[str]:
-        if not self._args.api.build_image:
-            return self._args.api.image
-        self.built_image = build_fraud_api_image(
-            self._resource_name, namer=self._args.namer, kms_key_arn=self._args.data.data_key_arn, parent=self
+    def _api_image(self) -> ImageSource:
+        a = self._args
+        if a.api.image is not None:
+            return prebuilt_image(a.api.image, a.ctx)
+        return build_fraud_api_image(
+            f"{self._resource_name}-api", namer=a.namer, kms_key_arn=a.data.data_key_arn, parent=self
         )
-        return self.built_image.uri
+
+    def _xray_image(self) -> ImageSource:
+        cache = PublicImageCache(
+            f"{self._resource_name}-ecr-public", namer=self._args.namer, kms_key_arn=self._args.data.data_key_arn,
+            parent=self,
+        )  # fmt: skip
+        repository, tag = XRAY_DAEMON
+        return cache.image("xray", repository, tag)
+
+    def _cluster_name(self) -> str:
+        return self._args.namer.name(Kind.ECS_CLUSTER, "fraud")
+
+    def _create_performance_log_group(self) -> aws.cloudwatch.LogGroup:
+        # Container Insights writes its performance events here. Left to ECS, the group would appear
+        # unencrypted, kept forever, without the card-data protection, and outlive `pulumi destroy`.
+        return aws.cloudwatch.LogGroup(
+            f"{self._resource_name}-container-insights-logs",
+            name=f"/aws/ecs/containerinsights/{self._cluster_name()}/performance",
+            retention_in_days=self._args.log_retention_days,
+            kms_key_id=self._args.data.logs_key_arn,
+            opts=self._child,
+        )
 
     def _create_cluster(self) -> aws.ecs.Cluster:
         return aws.ecs.Cluster(
             f"{self._resource_name}-cluster",
-            name=self._args.namer.name(Kind.ECS_CLUSTER, "fraud"),
-            settings=[{"name": "containerInsights", "value": "enhanced"}],
-            opts=self._child,
+            name=self._cluster_name(),
+            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enhanced")],
+            # The performance log group exists (encrypted, with retention) before ECS would create it.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.performance_log_group]),
         )
 
     def _create_log_group(self) -> aws.cloudwatch.LogGroup:
@@ -158,25 +191,25 @@ class FraudApiService(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _create_execution_role(self) -> aws.iam.Role:
-        """What ECS itself needs to start the task: pull the image, write the logs. No secrets:
+    def _create_execution_role(self) -> WorkloadRole:
+        """What ECS itself needs to start the task: pull the images, write the logs. No secrets:
         the application reads its secrets at run time (it must re-read them after rotation)."""
+        images = (self.image, self.xray_image)
+        pull = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
         statements: list[dict[str, object]] = [
             # GetAuthorizationToken has no resource-level permission.
             allow(["ecr:GetAuthorizationToken"], ["*"], "RegistryLogin"),
+            allow(pull, [image.repository_arn for image in images], "PullImages"),
+            # The pull-through cache fetches upstream on the puller's behalf; its repository exists
+            # already (image.py), so no ecr:CreateRepository.
+            allow(["ecr:BatchImportUpstreamImage"], [i.repository_arn for i in images if i.pull_through_cache],
+                  "ImportUpstreamImages"),
             allow(["logs:CreateLogStream", "logs:PutLogEvents"], [pulumi.Output.concat(self.log_group.arn, ":*")],
                   "WriteLogs"),
+            # The stack's repositories (built image, pull-through cache) are encrypted with the data key.
+            allow(["kms:Decrypt"], [self._args.data.data_key_arn], "DecryptImageLayers"),
         ]  # fmt: skip
-        if self._args.api.build_image:
-            statements.append(
-                allow(
-                    ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                    [self.built_image.repository_arn],
-                    "PullImage",
-                )
-            )
-            statements.append(allow(["kms:Decrypt"], [self._args.data.data_key_arn], "DecryptImageLayers"))
-        return create_role(
+        return create_workload_role(
             f"{self._resource_name}-execution-role",
             purpose="api-execution",
             service="ecs-tasks",
@@ -185,7 +218,7 @@ class FraudApiService(pulumi.ComponentResource):
             parent=self,
         )
 
-    def _create_task_role(self) -> aws.iam.Role:
+    def _create_task_role(self) -> WorkloadRole:
         """What fraud-api needs at run time: its two secrets, its database user, tracing."""
         ctx, data = self._args.ctx, self._args.data
         db_user = pulumi.Output.concat(
@@ -193,7 +226,7 @@ class FraudApiService(pulumi.ComponentResource):
             data.db_cluster_resource_id,
             f"/{DB_USER}",
         )
-        return create_role(
+        return create_workload_role(
             f"{self._resource_name}-task-role",
             purpose="api-task",
             service="ecs-tasks",
@@ -219,12 +252,13 @@ class FraudApiService(pulumi.ComponentResource):
             memory=str(a.api.memory),
             network_mode="awsvpc",
             requires_compatibilities=["FARGATE"],
-            runtime_platform={"operating_system_family": "LINUX", "cpu_architecture": "X86_64"},
-            execution_role_arn=self.execution_role.arn,
-            task_role_arn=self.task_role.arn,
-            volumes=[{"name": "tmp"}],
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(operating_system_family="LINUX",
+                                                                       cpu_architecture="X86_64"),
+            execution_role_arn=self.execution_role.role.arn,
+            task_role_arn=self.task_role.role.arn,
+            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name="tmp")],
             container_definitions=pulumi.Output.all(
-                pulumi.Output.from_input(self.image), self.log_group.name, data.db_endpoint,
+                self.image.ref, self.xray_image.ref, self.log_group.name, data.db_endpoint,
                 data.db_master_secret_arn, data.api_config_secret_arn,
             ).apply(lambda v: container_definitions(a.ctx.region, *v, db_port=data.db_port, db_name=data.db_name)),
             opts=self._child,
@@ -263,16 +297,18 @@ class FraudApiService(pulumi.ComponentResource):
                 health_check_path=HEALTH_PATH,
                 origin_verify_value=self.origin_verify.result,
                 access_log_bucket=a.data.access_log_bucket_name,
+                access_log_bucket_policy=a.data.access_log_bucket_policy,
                 access_log_prefix=ALB_LOG_PREFIX,
                 domain_name=a.api.domain_name,
                 hosted_zone_id=a.api.hosted_zone_id,
+                self_signed_cert_days=a.api.self_signed_cert_days,
             ),
             opts=self._child,
         )
 
-    def _create_infrastructure_role(self) -> aws.iam.Role:
+    def _create_infrastructure_role(self) -> WorkloadRole:
         # ECS moves listener rules between the blue and green target groups with this role.
-        return create_role(
+        return create_workload_role(
             f"{self._resource_name}-ecs-infrastructure-role",
             purpose="api-deployments",
             service="ecs",
@@ -304,6 +340,7 @@ class FraudApiService(pulumi.ComponentResource):
     def _create_service(self) -> aws.ecs.Service:
         a, lb = self._args, self.load_balancer
         self._open_service_network()
+        roles = (self.execution_role, self.task_role, self.infrastructure_role)
         return aws.ecs.Service(
             f"{self._resource_name}-service",
             name=a.namer.name(Kind.ECS_SERVICE, "fraud-api"),
@@ -312,37 +349,50 @@ class FraudApiService(pulumi.ComponentResource):
             desired_count=a.api.min_tasks,
             launch_type="FARGATE",
             platform_version="LATEST",
-            network_configuration={
-                "subnets": a.network.private_subnet_ids,
-                "security_groups": [a.network.api_security_group_id],
-                "assign_public_ip": False,
-            },
-            load_balancers=[{
-                "target_group_arn": lb.blue.arn,
-                "container_name": CONTAINER,
-                "container_port": CONTAINER_PORT,
-                "advanced_configuration": {
-                    "alternate_target_group_arn": lb.green.arn,
-                    "production_listener_rule": lb.production_rule.arn,
-                    "test_listener_rule": lb.test_rule.arn,
-                    "role_arn": self.infrastructure_role.arn,
-                },
-            }],
-            deployment_controller={"type": "ECS"},
-            deployment_configuration={"strategy": "BLUE_GREEN", "bake_time_in_minutes": "5"},
-            deployment_circuit_breaker={"enable": True, "rollback": True},
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=a.network.private_subnet_ids,
+                security_groups=[a.network.api_security_group_id],
+                assign_public_ip=False,
+            ),
+            load_balancers=[aws.ecs.ServiceLoadBalancerArgs(
+                target_group_arn=lb.blue.arn,
+                container_name=CONTAINER,
+                container_port=CONTAINER_PORT,
+                advanced_configuration=aws.ecs.ServiceLoadBalancerAdvancedConfigurationArgs(
+                    alternate_target_group_arn=lb.green.arn,
+                    production_listener_rule=lb.production_rule.arn,
+                    test_listener_rule=lb.test_rule.arn,
+                    role_arn=self.infrastructure_role.role.arn,
+                ),
+            )],
+            deployment_controller=aws.ecs.ServiceDeploymentControllerArgs(type="ECS"),
+            deployment_configuration=aws.ecs.ServiceDeploymentConfigurationArgs(
+                strategy="BLUE_GREEN", bake_time_in_minutes="5"
+            ),
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
             health_check_grace_period_seconds=60,
             propagate_tags="SERVICE",
             enable_execute_command=False,
-            # Autoscaling owns the task count; Pulumi sets only the starting value.
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["desiredCount"],
-                                        depends_on=[lb.https_listener, *self.service_linked_roles]),
+            # `pulumi up` fails when the tasks never become healthy instead of reporting success: the
+            # provider waits like `aws ecs wait services-stable` (pulumi_aws ecs/service.py,
+            # wait_for_steady_state) within the resource's create/update timeouts, 20 minutes by
+            # default (terraform-provider-aws aws_ecs_service "Timeouts"). A blue/green rollout is
+            # start + health checks + test traffic + 5 minutes of bake: 30 minutes leaves room.
+            wait_for_steady_state=True,
+            # Autoscaling owns the task count; Pulumi sets only the starting value. The service starts
+            # only once its roles hold their rights (IAM policies apply after the role exists).
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["desiredCount"],
+                depends_on=[lb.https_listener, *self.service_linked_roles, *(g for r in roles for g in r.grants)],
+                custom_timeouts=pulumi.CustomTimeouts(create="30m", update="30m"),
+            ),
         )  # fmt: skip
 
     def _scale(self) -> None:
         scale_service(
             f"{self._resource_name}-scaling",
             api=self._args.api,
+            namer=self._args.namer,
             cluster_name=self.cluster.name,
             service_name=self.service.name,
             load_balancer_arn_suffix=self.load_balancer.arn_suffix,

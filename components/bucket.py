@@ -54,7 +54,7 @@ class SecureBucket(pulumi.ComponentResource):
         self._expire()
         self._log_access()
         # S3 rejects a bucket policy while the public access block or ownership change is still in flight.
-        self._restrict(depends_on=[public_access_block, ownership])
+        self.policy = self._restrict(depends_on=[public_access_block, ownership])
 
         self.bucket_name: pulumi.Output[str] = self.bucket.bucket
         self.bucket_arn: pulumi.Output[str] = self.bucket.arn
@@ -151,9 +151,9 @@ class SecureBucket(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _restrict(self, depends_on: Sequence[pulumi.Resource]) -> None:
+    def _restrict(self, depends_on: Sequence[pulumi.Resource]) -> aws.s3.BucketPolicy:
         statements = [*deny_insecure_transport(self._args.ctx, self._args.bucket_name), *self._args.policy_statements]
-        aws.s3.BucketPolicy(
+        return aws.s3.BucketPolicy(
             f"{self._resource_name}-policy",
             bucket=self.bucket.id,
             policy=document(statements),

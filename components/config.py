@@ -40,6 +40,12 @@ _WINDOW_RE = re.compile(r"^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$")
 _MAINT_WINDOW_RE = re.compile(
     r"^(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d-(mon|tue|wed|thu|fri|sat|sun):([01]\d|2[0-3]):[0-5]\d$"
 )
+# A prebuilt image must be pinned by digest and live in a private ECR registry: the only registries
+# the tasks reach in every stack (prod's tasks have no route to the internet, only the ECR endpoints).
+ECR_IMAGE_RE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com/"
+    r"(?P<repository>[a-z0-9]+(?:[._/-][a-z0-9]+)*)(?::[\w][\w.-]{0,127})?@sha256:[0-9a-f]{64}$"
+)
 _DB_USER_RE = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 # A major version only: RDS applies minor upgrades itself (automatic minor upgrades are on), and a
 # pinned minor would make the next `pulumi up --refresh` try a downgrade, which RDS refuses.
@@ -87,8 +93,8 @@ class PipelineConfig:
 
 @dataclass(frozen=True)
 class ApiConfig:
-    image: str
-    build_image: bool
+    image: str | None
+    """A prebuilt fraud-api image (private ECR of this region, by digest); None: the stack builds it."""
     cpu: int
     memory: int
     min_tasks: int
@@ -103,6 +109,7 @@ class ApiConfig:
     create_service_linked_roles: bool
     # API Gateway's CloudWatch role is one setting per account and region: one stack owns it.
     manage_api_gateway_account: bool
+    self_signed_cert_days: int
 
 
 @dataclass(frozen=True)
@@ -219,7 +226,7 @@ def _read_pipeline(r: Reader) -> PipelineConfig:
     )
 
 
-def _read_api(r: Reader) -> ApiConfig:
+def _read_api(r: Reader, region: str) -> ApiConfig:
     cpu = r.integer("apiCpu", 256, 16384)
     memory = r.integer("apiMemory", 512, 122880)
     r.check(
@@ -244,9 +251,20 @@ def _read_api(r: Reader) -> ApiConfig:
     rate = r.integer("apiRateLimit", 1, 10000)
     burst = r.integer("apiBurstLimit", 1, 5000)
     r.check(burst >= rate or burst == 5000, "apiBurstLimit", burst, f"at least apiRateLimit ({rate})")
+    image = r.optional_string(
+        "apiImage",
+        pattern=ECR_IMAGE_RE,
+        allowed="empty (build it) or <account>.dkr.ecr.<region>.amazonaws.com/<repository>[:tag]@sha256:<digest>",
+    )
+    image_match = ECR_IMAGE_RE.match(image or "")
+    r.check(
+        image_match is None or image_match["region"] == region,
+        "apiImage",
+        image,
+        f"an image in this stack's region ({region})",
+    )
     return ApiConfig(
-        image=r.string("apiImage"),
-        build_image=r.boolean("apiBuildImage"),
+        image=image,
         cpu=cpu,
         memory=memory,
         min_tasks=min_tasks,
@@ -260,6 +278,8 @@ def _read_api(r: Reader) -> ApiConfig:
         burst_limit=burst,
         create_service_linked_roles=r.boolean("createServiceLinkedRoles"),
         manage_api_gateway_account=r.boolean("manageApiGatewayAccount"),
+        # Lifetime of the ALB's self-signed certificate (no apiDomainName); alarmed 30 days before expiry.
+        self_signed_cert_days=r.integer("apiSelfSignedCertDays", 60, 825),
     )
 
 
@@ -306,7 +326,7 @@ def read_stack_config(get: Callable[[str], str | None], get_aws: Callable[[str],
         network=_read_network(r),
         database=_read_database(r),
         pipeline=_read_pipeline(r),
-        api=_read_api(r),
+        api=_read_api(r, region),
         waf=_read_waf(r),
         observability=_read_observability(r),
         tags=TagsConfig(

@@ -1,5 +1,7 @@
 """The fraud-api task's containers: the service and its X-Ray daemon sidecar.
 
+Both images come from private ECR repositories the task reaches in every stack (image.py).
+
 The contract with the image (fraud_api/Dockerfile): it listens on CONTAINER_PORT, answers
 HEALTH_PATH while the process is alive, runs as an unprivileged user, writes only to /tmp, and
 reads its settings from FRAUD_API_* variables. No secret value is in the environment: the service
@@ -17,7 +19,6 @@ CONTAINER = "fraud-api"
 CONTAINER_PORT = 8000
 HEALTH_PATH = "/api/health"
 APP_USER = "10001"
-XRAY_IMAGE = "public.ecr.aws/xray/aws-xray-daemon:3.3.14"
 XRAY_USER = "1337"
 HEALTH_CHECK = (
     f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}{HEALTH_PATH}', timeout=2)"
@@ -41,6 +42,7 @@ def _logging(region: str, log_group: str, prefix: str) -> dict[str, Any]:
 def container_definitions(
     region: str,
     image: str,
+    xray_image: str,
     log_group: str,
     db_host: str,
     db_secret_arn: str,
@@ -89,7 +91,7 @@ def container_definitions(
     }
     xray = {
         "name": "xray-daemon",
-        "image": XRAY_IMAGE,
+        "image": xray_image,
         "essential": False,
         "cpu": 32,
         "memoryReservation": 256,

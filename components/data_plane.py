@@ -55,6 +55,8 @@ class DataPlaneOutputs:
     archive_bucket_name: pulumi.Output[str]
     archive_bucket_arn: pulumi.Output[str]
     access_log_bucket_name: pulumi.Output[str]
+    access_log_bucket_policy: pulumi.Resource
+    """Log delivery (the ALB's) fails until this policy admits it: writers depend on it."""
     api_config_secret_arn: pulumi.Output[str]
     api_config_secret_initial_version: aws.secretsmanager.SecretVersion
     """The secret's first value: whatever rotates or reads the secret must wait for it (depends_on)."""
@@ -122,6 +124,7 @@ class FraudDataPlane(pulumi.ComponentResource):
             archive_bucket_name=self.archive_bucket.bucket_name,
             archive_bucket_arn=self.archive_bucket.bucket_arn,
             access_log_bucket_name=self.access_log_bucket.bucket_name,
+            access_log_bucket_policy=self.access_log_bucket.policy,
             api_config_secret_arn=self.api_config_secret.arn,
             api_config_secret_initial_version=self.api_config_secret_initial_version,
             db_endpoint=self.database.endpoint,

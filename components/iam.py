@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -16,6 +17,47 @@ def allow(actions: Sequence[str], resources: Sequence[pulumi.Input[str]], sid: s
     return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": list(resources)}
 
 
+@dataclass(frozen=True)
+class WorkloadRole:
+    """A role and what grants it its rights: a workload that must not start before its rights exist
+    depends on `grants` (IAM applies a policy after the role ARN is already usable)."""
+
+    role: aws.iam.Role
+    grants: tuple[pulumi.Resource, ...]
+
+
+def create_workload_role(
+    resource_name: str,
+    *,
+    purpose: str,
+    service: str,
+    statements: Sequence[dict[str, object] | Statement],
+    namer: Namer,
+    parent: pulumi.Resource,
+    managed_policy_arns: Sequence[str] = (),
+) -> WorkloadRole:
+    """A role `role-<purpose>-<suffix>` assumable by `service`, with its inline policy and attachments."""
+    opts = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        resource_name,
+        name=namer.name(Kind.ROLE, purpose),
+        assume_role_policy=assume_role_policy(service),
+        opts=opts,
+    )
+    policy = aws.iam.RolePolicy(
+        f"{resource_name}-policy",
+        name=namer.name(Kind.POLICY, purpose),
+        role=role.id,
+        policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)}),
+        opts=opts,
+    )
+    attachments = [
+        aws.iam.RolePolicyAttachment(f"{resource_name}-managed-{index}", role=role.name, policy_arn=arn, opts=opts)
+        for index, arn in enumerate(managed_policy_arns)
+    ]
+    return WorkloadRole(role=role, grants=(policy, *attachments))
+
+
 def create_role(
     resource_name: str,
     *,
@@ -26,24 +68,16 @@ def create_role(
     parent: pulumi.Resource,
     managed_policy_arns: Sequence[str] = (),
 ) -> aws.iam.Role:
-    """A role `role-<purpose>-<suffix>` assumable by `service`, with its inline policy."""
-    opts = pulumi.ResourceOptions(parent=parent)
-    role = aws.iam.Role(
+    """create_workload_role, for callers that only need the role."""
+    return create_workload_role(
         resource_name,
-        name=namer.name(Kind.ROLE, purpose),
-        assume_role_policy=assume_role_policy(service),
-        opts=opts,
-    )
-    aws.iam.RolePolicy(
-        f"{resource_name}-policy",
-        name=namer.name(Kind.POLICY, purpose),
-        role=role.id,
-        policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)}),
-        opts=opts,
-    )
-    for index, arn in enumerate(managed_policy_arns):
-        aws.iam.RolePolicyAttachment(f"{resource_name}-managed-{index}", role=role.name, policy_arn=arn, opts=opts)
-    return role
+        purpose=purpose,
+        service=service,
+        statements=statements,
+        namer=namer,
+        parent=parent,
+        managed_policy_arns=managed_policy_arns,
+    ).role
 
 
 # The roles ECS, Application Auto Scaling, Elastic Load Balancing and RDS act through.

@@ -23,7 +23,9 @@ ORIGIN_VERIFY_HEADER = "X-Origin-Verify"
 TEST_TRAFFIC_HEADER = "X-Fraud-Test-Traffic"
 # TLS 1.3 and 1.2 only, forward secrecy (ELB.17, CKV_AWS_103).
 SSL_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
-SELF_SIGNED_VALIDITY_HOURS = 24 * 365
+# tls.SelfSignedCert is replaced by the first `pulumi up` in its last 30 days; the certificate
+# expiry alarm (alarms.py) fires at the same point, so no certificate lapses unnoticed.
+EARLY_RENEWAL_DAYS = 30
 
 
 @dataclass(frozen=True)
@@ -37,9 +39,13 @@ class ApiLoadBalancerArgs:
     health_check_path: str
     origin_verify_value: pulumi.Input[str]
     access_log_bucket: pulumi.Input[str]
+    access_log_bucket_policy: pulumi.Resource
+    """The ALB checks at creation that it may write to the bucket: it waits for this policy."""
     access_log_prefix: str
     domain_name: str | None
     hosted_zone_id: str | None
+    self_signed_cert_days: int
+    """Lifetime of the self-signed certificate used without a domain."""
 
 
 class ApiLoadBalancer(pulumi.ComponentResource):
@@ -76,14 +82,15 @@ class ApiLoadBalancer(pulumi.ComponentResource):
             description="fraud-api ALB: HTTPS from API Gateway, HTTP redirected",
             vpc_id=self._args.vpc_id,
             ingress=[
-                {"description": "HTTPS", "protocol": "tcp", "from_port": 443, "to_port": 443,
-                 "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": ["::/0"]},
-                {"description": "HTTP, redirected to HTTPS", "protocol": "tcp", "from_port": 80, "to_port": 80,
-                 "cidr_blocks": ["0.0.0.0/0"], "ipv6_cidr_blocks": ["::/0"]},
+                aws.ec2.SecurityGroupIngressArgs(description="HTTPS", protocol="tcp", from_port=443, to_port=443,
+                                                 cidr_blocks=["0.0.0.0/0"], ipv6_cidr_blocks=["::/0"]),
+                aws.ec2.SecurityGroupIngressArgs(description="HTTP, redirected to HTTPS", protocol="tcp",
+                                                 from_port=80, to_port=80, cidr_blocks=["0.0.0.0/0"],
+                                                 ipv6_cidr_blocks=["::/0"]),
             ],
             egress=[
-                {"description": "fraud-api tasks", "protocol": "tcp", "from_port": port, "to_port": port,
-                 "security_groups": [self._args.service_security_group_id]},
+                aws.ec2.SecurityGroupEgressArgs(description="fraud-api tasks", protocol="tcp", from_port=port,
+                                                to_port=port, security_groups=[self._args.service_security_group_id]),
             ],
             opts=self._child,
         )  # fmt: skip
@@ -102,7 +109,9 @@ class ApiLoadBalancer(pulumi.ComponentResource):
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(
                 bucket=self._args.access_log_bucket, prefix=self._args.access_log_prefix, enabled=True
             ),
-            opts=self._child,
+            # Enabling access logs fails ("Access Denied for bucket") until the bucket policy admits
+            # the region's ELB account; the bucket name alone does not order the two.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self._args.access_log_bucket_policy]),
         )
 
     def _certificate(self) -> pulumi.Output[str]:
@@ -130,8 +139,8 @@ class ApiLoadBalancer(pulumi.ComponentResource):
             zone_id=zone_id,
             name=domain,
             type="A",
-            aliases=[{"name": self.load_balancer.dns_name, "zone_id": self.load_balancer.zone_id,
-                      "evaluate_target_health": True}],
+            aliases=[aws.route53.RecordAliasArgs(name=self.load_balancer.dns_name, zone_id=self.load_balancer.zone_id,
+                                                 evaluate_target_health=True)],
             opts=self._child,
         )  # fmt: skip
         validation = aws.acm.CertificateValidation(
@@ -150,9 +159,11 @@ class ApiLoadBalancer(pulumi.ComponentResource):
             f"{self._resource_name}-tls-cert",
             private_key_pem=key.private_key_pem,
             dns_names=[f"*.{self._args.ctx.region}.elb.amazonaws.com"],
-            subject={"common_name": f"*.{self._args.ctx.region}.elb.amazonaws.com", "organization": "fraud-detection"},
-            validity_period_hours=SELF_SIGNED_VALIDITY_HOURS,
-            early_renewal_hours=24 * 30,
+            subject=tls.SelfSignedCertSubjectArgs(
+                common_name=f"*.{self._args.ctx.region}.elb.amazonaws.com", organization="fraud-detection"
+            ),
+            validity_period_hours=24 * self._args.self_signed_cert_days,
+            early_renewal_hours=24 * EARLY_RENEWAL_DAYS,
             allowed_uses=["key_encipherment", "digital_signature", "server_auth"],
             opts=self._child,
         )
@@ -174,8 +185,9 @@ class ApiLoadBalancer(pulumi.ComponentResource):
             protocol="HTTP",
             port=self._args.container_port,
             deregistration_delay=30,
-            health_check={"path": self._args.health_check_path, "matcher": "200", "interval": 10, "timeout": 5,
-                          "healthy_threshold": 2, "unhealthy_threshold": 3},
+            health_check=aws.lb.TargetGroupHealthCheckArgs(path=self._args.health_check_path, matcher="200",
+                                                           interval=10, timeout=5, healthy_threshold=2,
+                                                           unhealthy_threshold=3),
             opts=self._child,
         )  # fmt: skip
 
@@ -190,8 +202,12 @@ class ApiLoadBalancer(pulumi.ComponentResource):
             routing_http_response_strict_transport_security_header_value="max-age=31536000; includeSubDomains",
             routing_http_response_x_content_type_options_header_value="nosniff",
             default_actions=[
-                {"type": "fixed-response", "fixed_response": {"content_type": "application/json", "status_code": "404",
-                                                              "message_body": '{"error": "not_found"}'}}
+                aws.lb.ListenerDefaultActionArgs(
+                    type="fixed-response",
+                    fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                        content_type="application/json", status_code="404", message_body='{"error": "not_found"}'
+                    ),
+                )
             ],
             opts=self._child,
         )  # fmt: skip
@@ -203,24 +219,36 @@ class ApiLoadBalancer(pulumi.ComponentResource):
             port=80,
             protocol="HTTP",
             default_actions=[
-                {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "status_code": "HTTP_301"}}
+                aws.lb.ListenerDefaultActionArgs(
+                    type="redirect",
+                    redirect=aws.lb.ListenerDefaultActionRedirectArgs(
+                        protocol="HTTPS", port="443", status_code="HTTP_301"
+                    ),
+                )
             ],
             opts=self._child,
         )
 
     def _forward_rule(self, role: str, *, priority: int, test: bool) -> aws.lb.ListenerRule:
-        conditions: list[aws.lb.ListenerRuleConditionArgsDict] = [
-            {"path_pattern": {"values": ["/api/*"]}},
-            {"http_header": {"http_header_name": ORIGIN_VERIFY_HEADER, "values": [self._args.origin_verify_value]}},
+        def header(name: str, value: pulumi.Input[str]) -> aws.lb.ListenerRuleConditionArgs:
+            return aws.lb.ListenerRuleConditionArgs(
+                http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(http_header_name=name, values=[value])
+            )
+
+        conditions = [
+            aws.lb.ListenerRuleConditionArgs(
+                path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=["/api/*"])
+            ),
+            header(ORIGIN_VERIFY_HEADER, self._args.origin_verify_value),
         ]
         if test:
-            conditions.append({"http_header": {"http_header_name": TEST_TRAFFIC_HEADER, "values": ["true"]}})
+            conditions.append(header(TEST_TRAFFIC_HEADER, "true"))
         return aws.lb.ListenerRule(
             f"{self._resource_name}-{role}-rule",
             listener_arn=self.https_listener.arn,
             priority=priority,
             conditions=conditions,
-            actions=[{"type": "forward", "target_group_arn": self.blue.arn}],
+            actions=[aws.lb.ListenerRuleActionArgs(type="forward", target_group_arn=self.blue.arn)],
             # ECS rewrites the forward action into weighted target groups on every deployment;
             # owning it here would show as drift and fight the deployment.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["actions"]),

@@ -43,6 +43,9 @@ class Kind(Enum):
     TARGET_GROUP = _Rule("tg", 32)
     ECS_CLUSTER = _Rule("ecs", 255)
     ECS_SERVICE = _Rule("svc", 255)
+    # Application Auto Scaling policies and scheduled actions (1-256 characters).
+    SCALING_POLICY = _Rule("scaling", 256)
+    SCHEDULED_ACTION = _Rule("schedule", 256)
     ECR_REPOSITORY = _Rule("ecr", 256)
     WEB_ACL = _Rule("waf", 128)
     REST_API = _Rule("apigw", 1024)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any, cast
 
 import pulumi
 import pulumi_aws as aws
@@ -43,6 +42,7 @@ class FraudObservabilityArgs:
             rest_api_name=api.rest_api_name,
             stage_name=api.stage_name,
             alb_arn_suffix=api.alb_arn_suffix,
+            certificate_arn=api.certificate_arn,
             target_group_arn_suffixes=api.target_group_arn_suffixes,
             cluster_name=api.cluster_name,
             service_name=api.service_name,
@@ -164,7 +164,7 @@ class FraudObservability(pulumi.ComponentResource):
             evaluation_periods=spec.evaluation_periods,
             datapoints_to_alarm=spec.datapoints_to_alarm,
             treat_missing_data=spec.treat_missing_data,
-            metric_queries=cast(Any, spec.queries) or None,
+            metric_queries=spec.queries or None,
             actions_enabled=True,
             alarm_actions=[self.topic.arn],
             ok_actions=[self.topic.arn],
@@ -204,7 +204,9 @@ class FraudObservability(pulumi.ComponentResource):
             group_name=f"fraud-{suffix}",
             filter_expression='service("fraud-api") OR service(id(name: "lambda-processor-' + suffix + '"))'
             ' OR service(id(name: "lambda-analyzer-' + suffix + '"))',
-            insights_configuration={"insights_enabled": True, "notifications_enabled": False},
+            insights_configuration=aws.xray.GroupInsightsConfigurationArgs(
+                insights_enabled=True, notifications_enabled=False
+            ),
             opts=self._child,
         )
 

@@ -77,6 +77,14 @@ def _certificate(_region: str, _name: str, inputs: dict[str, Any]) -> dict[str, 
     return {"domainValidationOptions": [record]}
 
 
+# What buildx reports after a push: the digest, and `ref` = <first tag>@<digest>.
+IMAGE_DIGEST = "sha256:" + "ab" * 32
+
+
+def _image(_region: str, _name: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    return {"digest": IMAGE_DIGEST, "ref": f"{inputs['tags'][0]}@{IMAGE_DIGEST}", "contextHash": "ctx"}
+
+
 COMPUTED: dict[str, Computed] = {
     "aws:acm/certificate:Certificate": _certificate,
     "aws:route53/record:Record": lambda _r, _n, i: {"fqdn": i["name"].rstrip(".")},
@@ -92,8 +100,10 @@ COMPUTED: dict[str, Computed] = {
     "aws:sqs/queue:Queue": lambda r, _n, i: {"url": f"https://sqs.{r}.amazonaws.com/{ACCOUNT_ID}/{i['name']}"},
     "aws:cloudwatch/eventRule:EventRule": lambda r, _n, i: {"arn": f"arn:aws:events:{r}:{ACCOUNT_ID}:rule/{i['name']}"},
     "aws:ecr/repository:Repository": lambda r, _n, i: {
-        "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{r}.amazonaws.com/{i['name']}"
+        "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{r}.amazonaws.com/{i['name']}",
+        "registryId": ACCOUNT_ID,
     },
+    "docker-build:index:Image": _image,
     "tls:index/privateKey:PrivateKey": lambda _r, _n, _i: {"privateKeyPem": "-----BEGIN PRIVATE KEY-----\nmock\n"},
     "tls:index/selfSignedCert:SelfSignedCert": lambda _r, _n, _i: {"certPem": "-----BEGIN CERTIFICATE-----\nmock\n"},
     "random:index/randomPassword:RandomPassword": lambda _r, _n, i: {"result": "x" * int(i.get("length", 16))},
@@ -107,7 +117,6 @@ REMOTE_COMPONENT_OUTPUTS: dict[str, Computed] = {
         "privateSubnetIds": [f"subnet-private-{i}" for i in range(3)],
         "isolatedSubnetIds": [],
     },
-    "awsx:ecr:Image": lambda r, _n, _i: {"imageUri": f"{ACCOUNT_ID}.dkr.ecr.{r}.amazonaws.com/ecr-fraud-api@sha256:ab"},
 }
 
 

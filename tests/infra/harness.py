@@ -134,6 +134,10 @@ class RecordingMocks(pulumi.runtime.Mocks):
             return {**availability_zones(self.region), "id": self.region}
         if token == "aws:ec2/getRouteTables:getRouteTables":
             return {"ids": [f"rtb-private-{i}" for i in range(3)], "id": "rtb"}
+        if token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {"userName": "AWS", "password": "ecr-token", "authorizationToken": "QVdTOmVjci10b2tlbg==",
+                    "proxyEndpoint": f"https://{ACCOUNT_ID}.dkr.ecr.{self.region}.amazonaws.com",
+                    "expiresAt": "2026-01-01T12:00:00Z", "id": self.region}  # fmt: skip
         if token == "aws:elb/getServiceAccount:getServiceAccount":
             return {"arn": "arn:aws:iam::127311923021:root", "id": "127311923021"}
         raise AssertionError(f"the program made an invoke the harness does not answer: {token}")

@@ -52,7 +52,8 @@ def test_config_defaults_apply_when_keys_are_absent() -> None:
     project = {k.split(":", 1)[1]: v for k, v in merged.items() if k.startswith("fraud-detection:")}
     config = read_stack_config(project.get, {"region": "eu-west-1"}.get)
     assert config.api.cpu == 1024 and config.api.memory == 2048
-    assert config.api.image == "fraud-api:latest"
+    assert config.api.image is None, "empty apiImage: the stack builds the image"
+    assert config.api.self_signed_cert_days == 365
     assert config.pipeline.reserved_concurrency == 100
     assert config.pipeline.lambda_timeout_seconds == 30
     assert (config.database.min_acu, config.database.max_acu) == (0.5, 4.0)

@@ -61,8 +61,8 @@ def test_observability_alarms_cover_latency_errors_capacity_and_backlog(run: Pro
     suffix = run.suffix
     expected = {
         "api-latency-p99", "alb-latency-p99", "api-5xx-rate", "alb-5xx-rate", "ecs-tasks-below-desired",
-        "alb-unhealthy-targets", "aurora-connections-high", "aurora-acu-at-max", "stream-iterator-age",
-        "analyzer-failures-queued", *[f"{fn}-error-rate" for fn in FUNCTIONS],
+        "alb-unhealthy-targets", "alb-certificate-expiry", "aurora-connections-high", "aurora-acu-at-max",
+        "stream-iterator-age", "analyzer-failures-queued", *[f"{fn}-error-rate" for fn in FUNCTIONS],
     }  # fmt: skip
     assert set(_alarms(run)) == {f"alarm-{purpose}-{suffix}" for purpose in expected}
 

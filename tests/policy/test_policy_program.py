@@ -53,6 +53,8 @@ OUT_OF_SCOPE = {
     "aws:acm/certificateValidation:CertificateValidation": "DNS validation",
     "random:index/randomPassword:RandomPassword": "generates secrets; Pulumi keeps them encrypted",
     "tls:index/selfSignedCert:SelfSignedCert": "its key is judged (pci-acm-2-key-length)",
+    "aws:ecr/pullThroughCacheRule:PullThroughCacheRule": "an upstream for ECR; its cache repositories are judged",
+    "docker-build:index:Image": "the build; the repository it pushes to is judged (scan on push, immutable tags)",
 }
 # Judged by stack rules only, which join them to what they protect or log.
 STACK_JUDGED = {
