@@ -236,6 +236,8 @@ class FraudPipeline(pulumi.ComponentResource):
             table_name=data.table_name,
             api_config_secret_arn=data.api_config_secret_arn,
             reports_bucket=data.reports_bucket_name,
+            # Reports are encrypted with the data key, which the reporter's role may use.
+            reports_kms_key_arn=data.data_key_arn,
         )
 
     def _create_function(self, fn: str, statements: list[dict[str, object]]) -> aws.lambda_.Function:

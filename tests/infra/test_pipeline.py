@@ -76,6 +76,14 @@ def test_pipeline_function_environment_is_exact_and_kms_encrypted(run: ProgramRu
     assert inputs["kmsKeyArn"].endswith("key/fraud-data-key")
 
 
+def test_pipeline_reporter_encrypts_reports_with_the_data_key(run: ProgramRun) -> None:
+    # The reporter names the key on every PutObject; unset, S3 would use the AWS-managed aws/s3 key.
+    variables = _function(run, "reporter").inputs["environment"]["variables"]
+    data_key = f"arn:aws:kms:{run.config['aws:region']}:{ACCOUNT_ID}:key/fraud-data-key"
+    assert variables["REPORTS_KMS_KEY_ARN"] == data_key
+    assert data_key in _grants(run, "reporter")["kms:GenerateDataKey"]
+
+
 @pytest.mark.parametrize("fn", FUNCTIONS)
 def test_pipeline_function_logs_to_its_own_encrypted_log_group(run: ProgramRun, fn: str) -> None:
     function = _function(run, fn)
