@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -16,6 +17,15 @@ def allow(actions: Sequence[str], resources: Sequence[pulumi.Input[str]], sid: s
     return {"Sid": sid, "Effect": "Allow", "Action": list(actions), "Resource": list(resources)}
 
 
+@dataclass(frozen=True)
+class RoleWithGrants:
+    role: aws.iam.Role
+    grants: tuple[pulumi.Resource, ...]
+    """The inline policy and the managed-policy attachments. A workload depends on these, not only on
+    the role's ARN: the ARN exists before its permissions, so a first invocation (or a stream
+    mapping, which AWS validates against the role) could otherwise run before they are attached."""
+
+
 def create_role(
     resource_name: str,
     *,
@@ -27,6 +37,28 @@ def create_role(
     managed_policy_arns: Sequence[str] = (),
 ) -> aws.iam.Role:
     """A role `role-<purpose>-<suffix>` assumable by `service`, with its inline policy."""
+    return create_role_with_grants(
+        resource_name,
+        purpose=purpose,
+        service=service,
+        statements=statements,
+        namer=namer,
+        parent=parent,
+        managed_policy_arns=managed_policy_arns,
+    ).role
+
+
+def create_role_with_grants(
+    resource_name: str,
+    *,
+    purpose: str,
+    service: str,
+    statements: Sequence[dict[str, object] | Statement],
+    namer: Namer,
+    parent: pulumi.Resource,
+    managed_policy_arns: Sequence[str] = (),
+) -> RoleWithGrants:
+    """`create_role`, also returning the resources that grant the role its permissions."""
     opts = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
         resource_name,
@@ -34,16 +66,18 @@ def create_role(
         assume_role_policy=assume_role_policy(service),
         opts=opts,
     )
-    aws.iam.RolePolicy(
+    policy = aws.iam.RolePolicy(
         f"{resource_name}-policy",
         name=namer.name(Kind.POLICY, purpose),
         role=role.id,
         policy=pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)}),
         opts=opts,
     )
-    for index, arn in enumerate(managed_policy_arns):
+    attachments = [
         aws.iam.RolePolicyAttachment(f"{resource_name}-managed-{index}", role=role.name, policy_arn=arn, opts=opts)
-    return role
+        for index, arn in enumerate(managed_policy_arns)
+    ]
+    return RoleWithGrants(role, (policy, *attachments))
 
 
 # The roles ECS, Application Auto Scaling, Elastic Load Balancing and RDS act through.

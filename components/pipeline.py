@@ -12,7 +12,7 @@ import pulumi_aws as aws
 from components.config import PipelineConfig
 from components.context import AwsContext, Stack
 from components.data_plane import DataPlaneOutputs
-from components.iam import allow, create_role
+from components.iam import RoleWithGrants, allow, create_role_with_grants
 from components.lambda_package import code_archive
 from components.naming import Kind, Namer
 from components.vpc import NetworkOutputs, allow_https_to_aws_apis
@@ -91,6 +91,7 @@ class FraudPipeline(pulumi.ComponentResource):
         self._resource_name = name
         self._child = pulumi.ResourceOptions(parent=self)
         self._log_groups: list[aws.cloudwatch.LogGroup] = []
+        self._roles: dict[str, RoleWithGrants] = {}
 
         self._restrict_egress()
         self.failure_queue = self._create_failure_queue()
@@ -252,7 +253,7 @@ class FraudPipeline(pulumi.ComponentResource):
             opts=self._child,
         )
         self._log_groups.append(log_group)
-        role = create_role(
+        role = self._roles[fn] = create_role_with_grants(
             f"{resource_name}-role",
             purpose=fn,
             service="lambda",
@@ -273,7 +274,7 @@ class FraudPipeline(pulumi.ComponentResource):
             handler=f"functions.{fn}.handler.lambda_handler",
             code=code_archive(PACKAGES[fn], exclude=SCORING_TRAINING_MODULES),
             layers=[layer],
-            role=role.arn,
+            role=role.role.arn,
             timeout=cfg.lambda_timeout_seconds,
             memory_size=cfg.lambda_memory_mb,
             reserved_concurrent_executions=cfg.reserved_concurrency,
@@ -284,7 +285,8 @@ class FraudPipeline(pulumi.ComponentResource):
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=self._environment(fn)),
             kms_key_arn=a.data.data_key_arn,
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+            # The role's policy too, not only its ARN: a first invocation must not run without permissions.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, *role.grants]),
         )
 
     # --- wiring --------------------------------------------------------------------------------
@@ -314,7 +316,9 @@ class FraudPipeline(pulumi.ComponentResource):
                     aws.lambda_.EventSourceMappingFilterCriteriaFilterArgs(pattern=json.dumps(dict(INSERT_FILTER)))
                 ]
             ),
-            opts=self._child,
+            # Lambda polls the stream and writes failures to the queue with the analyzer's role, and
+            # checks those permissions when the mapping is created: wait for the policy, not the ARN.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self._roles["analyzer"].grants)),
         )
 
     def _schedule_reports(self) -> aws.cloudwatch.EventRule:

@@ -92,7 +92,29 @@ def test_pipeline_function_logs_to_its_own_encrypted_log_group(run: ProgramRun, 
     assert log_group["retentionInDays"] == 7
     assert log_group["kmsKeyId"].endswith("key/fraud-logs-key")
     assert function.inputs["loggingConfig"] == {"logFormat": "JSON", "logGroup": log_group["name"]}
-    assert run.options[function.name].depends_on == (f"fraud-{fn}-logs",)
+    assert f"fraud-{fn}-logs" in run.options[function.name].depends_on
+
+
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_pipeline_function_waits_for_its_role_policy_not_only_the_role(run: ProgramRun, fn: str) -> None:
+    # The role's ARN exists before its inline policy is attached: depending on the ARN alone lets
+    # Pulumi create the function, and a first invocation run, without its permissions.
+    policy = run.named("aws:iam/rolePolicy:RolePolicy", f"fraud-{fn}-role-policy")
+    assert policy.name in run.options[f"fraud-{fn}"].depends_on
+    # Every grant of the role counts: attachments too (the pipeline's roles have none today).
+    attachments = [
+        r.name
+        for r in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r.name.startswith(f"fraud-{fn}-role-")
+    ]
+    assert set(attachments) <= set(run.options[f"fraud-{fn}"].depends_on)
+
+
+def test_pipeline_stream_mapping_waits_for_the_analyzer_role_policy(run: ProgramRun) -> None:
+    # CreateEventSourceMapping checks the function's role can read the stream (and, with an
+    # on-failure destination, send to the queue): the mapping must wait for the policy.
+    mapping = run.one("aws:lambda/eventSourceMapping:EventSourceMapping")
+    assert "fraud-analyzer-role-policy" in run.options[mapping.name].depends_on
 
 
 def test_pipeline_powertools_layer_matches_region_and_architecture(run: ProgramRun) -> None:
