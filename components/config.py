@@ -23,7 +23,7 @@ from components.config_values import (
     ConfigError,
     Reader,
 )
-from fraud_common import stream
+from fraud_common import env, stream
 
 PROJECT = "fraud-detection"
 
@@ -191,11 +191,31 @@ def _read_database(r: Reader) -> DatabaseConfig:
     )
 
 
+# FraudPipeline gives every function (processor, analyzer, reporter, rotator) the same reserved concurrency.
+RESERVING_FUNCTIONS = len(env.FUNCTION_ENV)
+# "You can reserve up to the Unreserved account concurrency value that is shown, minus 100 for functions
+# that don't have reserved concurrency" (AWS Lambda developer guide, configuration-concurrency.html):
+# PutFunctionConcurrency fails when it would leave less than 100 unreserved.
+UNRESERVED_CONCURRENCY_MINIMUM = 100
+
+
 def _read_pipeline(r: Reader) -> PipelineConfig:
     floor = r.integer("lambdaMinReservedConcurrency", 100, 1, 10000)
     reserved = r.integer("lambdaReservedConcurrency", 100, 1, 10000)
     r.check(
         reserved >= floor, "lambdaReservedConcurrency", reserved, f"at least lambdaMinReservedConcurrency ({floor})"
+    )
+    # The account's regional quota of concurrent executions: 1,000 by default, raised on request.
+    quota = r.integer("lambdaAccountConcurrencyQuota", 1000, 1, 1_000_000)
+    total, limit = RESERVING_FUNCTIONS * reserved, quota - UNRESERVED_CONCURRENCY_MINIMUM
+    r.check(
+        total <= limit,
+        "lambdaReservedConcurrency",
+        reserved,
+        f"a value whose total over the {RESERVING_FUNCTIONS} functions ({RESERVING_FUNCTIONS} x {reserved} = {total})"
+        f" is at most lambdaAccountConcurrencyQuota ({quota}) minus the {UNRESERVED_CONCURRENCY_MINIMUM} AWS keeps"
+        f" unreserved = {limit}; lower lambdaReservedConcurrency, or raise the account quota and set"
+        " lambdaAccountConcurrencyQuota",
     )
     timeout = r.integer("lambdaTimeoutSeconds", 30, 1, 300)
     return PipelineConfig(

@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness import ACCOUNT_ID, ProgramRun, Recorded
+from harness import ACCOUNT_ID, ProgramRun, Recorded, run_program, stack_config
 
+from components.config import ConfigError, StackConfig, read_stack_config
 from components.lambda_package import ROOT, source_files
 from components.pipeline import PACKAGES, SCORING_TRAINING_MODULES
 from fraud_common import env
@@ -284,3 +285,67 @@ def test_pipeline_analyzer_ships_exactly_the_scoring_modules_serving_imports(dev
     # THEN it holds those modules and the model artifacts, no training code
     assert {f for f in files if f.endswith(".py")} == serving
     assert {f for f in files if f.endswith(".json")} == {"fraud_scoring/model.json"}
+
+
+# --- reserved concurrency against the account quota --------------------------------------------
+# AWS keeps 100 of the account's concurrency unreserved: "You can reserve up to the Unreserved account
+# concurrency value that is shown, minus 100 for functions that don't have reserved concurrency"
+# (Lambda developer guide, configuration-concurrency.html). The 4 functions each reserve the same.
+
+
+def _config(**overrides: str) -> StackConfig:
+    values = {k.split(":", 1)[1]: v for k, v in stack_config("dev").items() if k.startswith("fraud-detection:")}
+    return read_stack_config({**values, **overrides}.get, {"region": "us-east-2"}.get)
+
+
+def _concurrency_problem(**overrides: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        _config(**overrides)
+    [problem] = caught.value.problems
+    return problem
+
+
+def test_pipeline_every_function_reserves_the_configured_concurrency() -> None:
+    run = run_program("dev", {"fraud-detection:lambdaReservedConcurrency": "225"})
+    reserving = [f for f in run.of_type("aws:lambda/function:Function") if "reservedConcurrentExecutions" in f.inputs]
+    assert len(reserving) == 4
+    assert {f.inputs["reservedConcurrentExecutions"] for f in reserving} == {225}
+
+
+def test_pipeline_reserved_concurrency_over_the_account_quota_is_rejected() -> None:
+    # GIVEN 4 x 300 = 1200 against the default quota of 1000, which leaves 1000 - 100 = 900 to reserve
+    problem = _concurrency_problem(lambdaReservedConcurrency="300")
+    # THEN the error names both keys, the sum and the limit
+    assert "fraud-detection:lambdaReservedConcurrency = 300 is invalid" in problem
+    assert "4 x 300 = 1200" in problem
+    assert "lambdaAccountConcurrencyQuota (1000)" in problem and "= 900" in problem
+
+
+def test_pipeline_reserved_concurrency_fits_a_raised_quota_exactly() -> None:
+    # GIVEN the same 1200 in an account whose quota was raised to 1300 (1300 - 100 = 1200)
+    assert (
+        _config(lambdaReservedConcurrency="300", lambdaAccountConcurrencyQuota="1300").pipeline.reserved_concurrency
+        == 300
+    )
+    # AND one unit more per function does not fit
+    problem = _concurrency_problem(lambdaReservedConcurrency="301", lambdaAccountConcurrencyQuota="1300")
+    assert "4 x 301 = 1204" in problem and "lambdaAccountConcurrencyQuota (1300)" in problem and "= 1200" in problem
+
+
+def test_pipeline_reserved_concurrency_in_a_small_account_names_the_quota() -> None:
+    # GIVEN an account quota of 400 (limit 300) and the floor lowered on purpose
+    small = {"lambdaAccountConcurrencyQuota": "400", "lambdaMinReservedConcurrency": "10"}
+    assert _config(**small, lambdaReservedConcurrency="75").pipeline.reserved_concurrency == 75
+    problem = _concurrency_problem(**small, lambdaReservedConcurrency="76")
+    assert "4 x 76 = 304" in problem and "lambdaAccountConcurrencyQuota (400)" in problem and "= 300" in problem
+
+
+def test_pipeline_reserved_concurrency_over_the_quota_declares_no_resource() -> None:
+    run = run_program(
+        "prod",
+        {"fraud-detection:lambdaReservedConcurrency": "250", "fraud-detection:lambdaAccountConcurrencyQuota": "1000"},
+        expect_failure=True,
+    )
+    assert isinstance(run.error, ConfigError)
+    assert "4 x 250 = 1000" in str(run.error)
+    assert run.resources == []
