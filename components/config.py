@@ -81,7 +81,6 @@ class PipelineConfig:
     stream_max_record_age_seconds: int
     report_schedule: str
     report_retention_days: int
-    powertools_layer_version: int
 
 
 @dataclass(frozen=True)
@@ -234,7 +233,6 @@ def _read_pipeline(r: Reader) -> PipelineConfig:
             "reportSchedule", "cron(15 0 * * ? *)", pattern=_SCHEDULE_RE, allowed="an EventBridge cron() or rate()"
         ),
         report_retention_days=r.integer("reportRetentionDays", 365, 1, 3650),
-        powertools_layer_version=r.integer("lambdaPowertoolsLayerVersion", 27, 1, 1000),
     )
 
 

@@ -13,7 +13,7 @@ from components.config import PipelineConfig
 from components.context import AwsContext, Stack
 from components.data_plane import DataPlaneOutputs
 from components.iam import RoleWithGrants, allow, create_role_with_grants
-from components.lambda_package import code_archive
+from components.lambda_package import code_archive, layer_archive
 from components.naming import Kind, Namer
 from components.vpc import NetworkOutputs, allow_https_to_aws_apis
 from fraud_common import env
@@ -21,10 +21,9 @@ from fraud_common.stream import INSERT_FILTER
 from fraud_common.tables import BY_DAY, CUSTOMER_HISTORY, TERMINAL_HISTORY
 
 RUNTIME = "python3.11"
-# Graviton: cheaper per GB-second than x86 for this pure-Python code; the Powertools layer matches it.
+# Graviton: cheaper per GB-second than x86 for this pure-Python code; the runtime layer is built for it
+# (lambda_package.LAYER_PLATFORM).
 ARCHITECTURE = "arm64"
-POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python311-arm64"
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 API_CONFIG_ROTATION_DAYS = 30
 FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
 
@@ -94,6 +93,7 @@ class FraudPipeline(pulumi.ComponentResource):
         self._roles: dict[str, RoleWithGrants] = {}
 
         self._restrict_egress()
+        self.runtime_layer = self._create_runtime_layer()
         self.failure_queue = self._create_failure_queue()
         self.processor = self._create_function("processor", self._processor_statements())
         self.analyzer = self._create_function("analyzer", self._analyzer_statements())
@@ -133,6 +133,18 @@ class FraudPipeline(pulumi.ComponentResource):
         )
 
     # --- functions -----------------------------------------------------------------------------
+
+    def _create_runtime_layer(self) -> aws.lambda_.LayerVersion:
+        """Powertools, boto3 and their closure exactly as uv.lock pins them (lambda_package.py)."""
+        return aws.lambda_.LayerVersion(
+            f"{self._resource_name}-runtime-layer",
+            layer_name=self._args.namer.name(Kind.LAYER, "runtime"),
+            description="aws-lambda-powertools[tracer], boto3 and their dependencies, as pinned by uv.lock",
+            code=layer_archive(),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            opts=self._child,
+        )
 
     def _create_failure_queue(self) -> aws.sqs.Queue:
         return aws.sqs.Queue(
@@ -261,10 +273,6 @@ class FraudPipeline(pulumi.ComponentResource):
             namer=a.namer,
             parent=self,
         )
-        layer = (
-            f"arn:{a.ctx.partition}:lambda:{a.ctx.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-            f"{POWERTOOLS_LAYER}:{cfg.powertools_layer_version}"
-        )
         return aws.lambda_.Function(
             resource_name,
             name=self._function_name(fn),
@@ -273,7 +281,7 @@ class FraudPipeline(pulumi.ComponentResource):
             architectures=[ARCHITECTURE],
             handler=f"functions.{fn}.handler.lambda_handler",
             code=code_archive(PACKAGES[fn], exclude=SCORING_TRAINING_MODULES),
-            layers=[layer],
+            layers=[self.runtime_layer.arn],
             role=role.role.arn,
             timeout=cfg.lambda_timeout_seconds,
             memory_size=cfg.lambda_memory_mb,

@@ -118,14 +118,21 @@ def test_pipeline_stream_mapping_waits_for_the_analyzer_role_policy(run: Program
     assert "fraud-analyzer-role-policy" in run.options[mapping.name].depends_on
 
 
-def test_pipeline_powertools_layer_matches_region_and_architecture(run: ProgramRun) -> None:
+def test_pipeline_functions_use_the_project_runtime_layer_not_the_aws_managed_one(run: ProgramRun) -> None:
+    # GIVEN the one layer the stack builds from the lock, for the functions' runtime and architecture
+    layer = run.named("aws:lambda/layerVersion:LayerVersion", "fraud-runtime-layer").inputs
+    assert layer["layerName"] == f"layer-runtime-{run.suffix}"
+    assert layer["compatibleRuntimes"] == ["python3.11"]
+    assert layer["compatibleArchitectures"] == ["arm64"]
+    assert Path(layer["code"].path).parent == ROOT / ".build"
+    assert Path(layer["code"].path).name.startswith("layer-")
     region = run.config["aws:region"]
     for fn in FUNCTIONS:
         inputs = _function(run, fn).inputs
         assert inputs["architectures"] == ["arm64"]
-        assert inputs["layers"] == [
-            f"arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-arm64:27"
-        ]
+        # THEN every function uses it, and nothing from the AWS-managed Powertools layer account
+        assert inputs["layers"] == [f"arn:aws:lambda:{region}:{ACCOUNT_ID}:layer:layer-runtime-{run.suffix}:1"]
+        assert not any("017000801446" in arn or "AWSLambdaPowertools" in arn for arn in inputs["layers"])
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS)
