@@ -23,6 +23,7 @@ from components.config_values import (
     ConfigError,
     Reader,
 )
+from fraud_common import env
 
 PROJECT = "fraud-detection"
 
@@ -88,7 +89,6 @@ class PipelineConfig:
     stream_max_record_age_seconds: int
     report_schedule: str
     report_retention_days: int
-    powertools_layer_version: int
 
 
 @dataclass(frozen=True)
@@ -205,11 +205,31 @@ def _read_database(r: Reader) -> DatabaseConfig:
     )
 
 
+# FraudPipeline gives every function (processor, analyzer, reporter, rotator) the same reserved concurrency.
+RESERVING_FUNCTIONS = len(env.FUNCTION_ENV)
+# "You can reserve up to the Unreserved account concurrency value that is shown, minus 100 for functions
+# that don't have reserved concurrency" (AWS Lambda developer guide, configuration-concurrency.html):
+# PutFunctionConcurrency fails when it would leave less than 100 unreserved.
+UNRESERVED_CONCURRENCY_MINIMUM = 100
+
+
 def _read_pipeline(r: Reader) -> PipelineConfig:
     floor = r.integer("lambdaMinReservedConcurrency", 1, 10000)
     reserved = r.integer("lambdaReservedConcurrency", 1, 10000)
     r.check(
         reserved >= floor, "lambdaReservedConcurrency", reserved, f"at least lambdaMinReservedConcurrency ({floor})"
+    )
+    # The account's regional quota of concurrent executions: 1,000 by default, raised on request.
+    quota = r.integer("lambdaAccountConcurrencyQuota", 1, 1_000_000)
+    total, limit = RESERVING_FUNCTIONS * reserved, quota - UNRESERVED_CONCURRENCY_MINIMUM
+    r.check(
+        total <= limit,
+        "lambdaReservedConcurrency",
+        reserved,
+        f"a value whose total over the {RESERVING_FUNCTIONS} functions ({RESERVING_FUNCTIONS} x {reserved} = {total})"
+        f" is at most lambdaAccountConcurrencyQuota ({quota}) minus the {UNRESERVED_CONCURRENCY_MINIMUM} AWS keeps"
+        f" unreserved = {limit}; lower lambdaReservedConcurrency, or raise the account quota and set"
+        " lambdaAccountConcurrencyQuota",
     )
     timeout = r.integer("lambdaTimeoutSeconds", 1, 300)
     return PipelineConfig(
@@ -222,7 +242,6 @@ def _read_pipeline(r: Reader) -> PipelineConfig:
         stream_max_record_age_seconds=r.integer("streamMaxRecordAgeSeconds", 60, 604800),
         report_schedule=r.string("reportSchedule", pattern=_SCHEDULE_RE, allowed="an EventBridge cron() or rate()"),
         report_retention_days=r.integer("reportRetentionDays", 1, 3650),
-        powertools_layer_version=r.integer("lambdaPowertoolsLayerVersion", 1, 1000),
     )
 
 

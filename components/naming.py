@@ -35,6 +35,7 @@ class Kind(Enum):
     TABLE = _Rule("", 255)
     SECRET = _Rule("secret", 512)
     FUNCTION = _Rule("lambda", 64)
+    LAYER = _Rule("layer", 140)
     ROLE = _Rule("role", 64)
     POLICY = _Rule("policy", 128)
     QUEUE = _Rule("sqs", 80)

@@ -12,8 +12,8 @@ import pulumi_aws as aws
 from components.config import PipelineConfig
 from components.context import AwsContext, Stack
 from components.data_plane import DataPlaneOutputs
-from components.iam import allow, create_role
-from components.lambda_package import code_archive
+from components.iam import WorkloadRole, allow, create_workload_role
+from components.lambda_package import code_archive, layer_archive
 from components.naming import Kind, Namer
 from components.vpc import NetworkOutputs, allow_https_to_aws_apis
 from fraud_common import env
@@ -21,10 +21,9 @@ from fraud_common.stream import INSERT_FILTER
 from fraud_common.tables import BY_DAY, CUSTOMER_HISTORY, TERMINAL_HISTORY
 
 RUNTIME = "python3.11"
-# Graviton: cheaper per GB-second than x86 for this pure-Python code; the Powertools layer matches it.
+# Graviton: cheaper per GB-second than x86 for this pure-Python code; the runtime layer is built for it
+# (lambda_package.LAYER_PLATFORM).
 ARCHITECTURE = "arm64"
-POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python311-arm64"
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 API_CONFIG_ROTATION_DAYS = 30
 FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
 
@@ -91,8 +90,10 @@ class FraudPipeline(pulumi.ComponentResource):
         self._resource_name = name
         self._child = pulumi.ResourceOptions(parent=self)
         self._log_groups: list[aws.cloudwatch.LogGroup] = []
+        self._roles: dict[str, WorkloadRole] = {}
 
         self._restrict_egress()
+        self.runtime_layer = self._create_runtime_layer()
         self.failure_queue = self._create_failure_queue()
         self.processor = self._create_function("processor", self._processor_statements())
         self.analyzer = self._create_function("analyzer", self._analyzer_statements())
@@ -132,6 +133,18 @@ class FraudPipeline(pulumi.ComponentResource):
         )
 
     # --- functions -----------------------------------------------------------------------------
+
+    def _create_runtime_layer(self) -> aws.lambda_.LayerVersion:
+        """Powertools, boto3 and their closure exactly as uv.lock pins them (lambda_package.py)."""
+        return aws.lambda_.LayerVersion(
+            f"{self._resource_name}-runtime-layer",
+            layer_name=self._args.namer.name(Kind.LAYER, "runtime"),
+            description="aws-lambda-powertools[tracer], boto3 and their dependencies, as pinned by uv.lock",
+            code=layer_archive(),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            opts=self._child,
+        )
 
     def _create_failure_queue(self) -> aws.sqs.Queue:
         return aws.sqs.Queue(
@@ -236,6 +249,8 @@ class FraudPipeline(pulumi.ComponentResource):
             table_name=data.table_name,
             api_config_secret_arn=data.api_config_secret_arn,
             reports_bucket=data.reports_bucket_name,
+            # Reports are encrypted with the data key, which the reporter's role may use.
+            reports_kms_key_arn=data.data_key_arn,
         )
 
     def _create_function(self, fn: str, statements: list[dict[str, object]]) -> aws.lambda_.Function:
@@ -250,17 +265,13 @@ class FraudPipeline(pulumi.ComponentResource):
             opts=self._child,
         )
         self._log_groups.append(log_group)
-        role = create_role(
+        role = self._roles[fn] = create_workload_role(
             f"{resource_name}-role",
             purpose=fn,
             service="lambda",
             statements=[*self._base_statements(fn), *statements],
             namer=a.namer,
             parent=self,
-        )
-        layer = (
-            f"arn:{a.ctx.partition}:lambda:{a.ctx.region}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-            f"{POWERTOOLS_LAYER}:{cfg.powertools_layer_version}"
         )
         return aws.lambda_.Function(
             resource_name,
@@ -270,8 +281,8 @@ class FraudPipeline(pulumi.ComponentResource):
             architectures=[ARCHITECTURE],
             handler=f"functions.{fn}.handler.lambda_handler",
             code=code_archive(PACKAGES[fn], exclude=SCORING_TRAINING_MODULES),
-            layers=[layer],
-            role=role.arn,
+            layers=[self.runtime_layer.arn],
+            role=role.role.arn,
             timeout=cfg.lambda_timeout_seconds,
             memory_size=cfg.lambda_memory_mb,
             reserved_concurrent_executions=cfg.reserved_concurrency,
@@ -282,7 +293,8 @@ class FraudPipeline(pulumi.ComponentResource):
             environment=aws.lambda_.FunctionEnvironmentArgs(variables=self._environment(fn)),
             kms_key_arn=a.data.data_key_arn,
             logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="JSON", log_group=log_group.name),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group]),
+            # The role's policy too, not only its ARN: a first invocation must not run without permissions.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[log_group, *role.grants]),
         )
 
     # --- wiring --------------------------------------------------------------------------------
@@ -312,7 +324,9 @@ class FraudPipeline(pulumi.ComponentResource):
                     aws.lambda_.EventSourceMappingFilterCriteriaFilterArgs(pattern=json.dumps(dict(INSERT_FILTER)))
                 ]
             ),
-            opts=self._child,
+            # Lambda polls the stream and writes failures to the queue with the analyzer's role, and
+            # checks those permissions when the mapping is created: wait for the policy, not the ARN.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self._roles["analyzer"].grants)),
         )
 
     def _schedule_reports(self) -> aws.cloudwatch.EventRule:

@@ -25,7 +25,8 @@ API_CONFIG_CACHE_SECONDS = "API_CONFIG_CACHE_SECONDS"
 REPORTS_BUCKET = "REPORTS_BUCKET"
 """Name of the S3 bucket the reporter writes ``reports/YYYY/MM/DD/`` to (reporter)."""
 REPORTS_KMS_KEY_ARN = "REPORTS_KMS_KEY_ARN"
-"""Optional; KMS key for report objects. Unset: SSE-KMS with the bucket's default key."""
+"""ARN of the stack's data key, which encrypts every report object (reporter). Required: S3 with
+``ServerSideEncryption: aws:kms`` and no key id would use the AWS-managed ``aws/s3`` key instead."""
 SCORING_MODEL_PATH = "SCORING_MODEL_PATH"
 """Optional; path of a model artifact to load instead of the one shipped in ``fraud_scoring``."""
 
@@ -59,7 +60,7 @@ _OBSERVABILITY = (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, LOG_LEV
 FUNCTION_ENV: Mapping[str, tuple[str, ...]] = {
     "processor": (TABLE_NAME, API_CONFIG_SECRET_ARN, *_OBSERVABILITY),
     "analyzer": (TABLE_NAME, API_CONFIG_SECRET_ARN, *_OBSERVABILITY),
-    "reporter": (TABLE_NAME, REPORTS_BUCKET, *_OBSERVABILITY),
+    "reporter": (TABLE_NAME, REPORTS_BUCKET, REPORTS_KMS_KEY_ARN, *_OBSERVABILITY),
     "rotator": _OBSERVABILITY,
 }
 """Variables each function requires (optional ones above are not listed)."""
@@ -74,7 +75,13 @@ pass these settings explicitly to their decorators; setting them too guards futu
 
 
 def function_environment(
-    function: str, *, table_name: V, api_config_secret_arn: V, reports_bucket: V, log_level: str = "INFO"
+    function: str,
+    *,
+    table_name: V,
+    api_config_secret_arn: V,
+    reports_bucket: V,
+    reports_kms_key_arn: V,
+    log_level: str = "INFO",
 ) -> dict[str, V | str]:
     """Exactly the variables ``function`` requires (``FUNCTION_ENV``) plus ``FIXED_ENV``.
 
@@ -85,6 +92,7 @@ def function_environment(
         TABLE_NAME: table_name,
         API_CONFIG_SECRET_ARN: api_config_secret_arn,
         REPORTS_BUCKET: reports_bucket,
+        REPORTS_KMS_KEY_ARN: reports_kms_key_arn,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAMES[function],
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         LOG_LEVEL: log_level,
@@ -102,6 +110,25 @@ def require(name: str) -> str:
     if not value:
         raise MissingEnvironment(f"environment variable {name} must be set (see fraud_common/env.py)")
     return value
+
+
+LAMBDA_FUNCTION_NAME = "AWS_LAMBDA_FUNCTION_NAME"
+"""Set by the Lambda runtime in every function (AWS "Defined runtime environment variables")."""
+
+
+def require_function_environment(function: str) -> None:
+    """In Lambda, fail the cold start when a variable ``function`` requires is unset or empty.
+
+    A missing variable then shows as an Init error naming it, before any invocation does half its
+    work. Outside Lambda (tests, local mode) the variables are read when used, with ``require``.
+    """
+    if not os.environ.get(LAMBDA_FUNCTION_NAME):
+        return
+    missing = [name for name in FUNCTION_ENV[function] if not os.environ.get(name, "").strip()]
+    if missing:
+        raise MissingEnvironment(
+            f"{function}: environment variable(s) {', '.join(missing)} must be set (see fraud_common/env.py)"
+        )
 
 
 def optional_int(name: str, default: int) -> int:

@@ -159,6 +159,7 @@ def function_environment(function: str, resources: Resources, *, model_path: str
         table_name=resources.table_name,
         api_config_secret_arn=resources.api_config_secret_arn,
         reports_bucket=resources.reports_bucket,
+        reports_kms_key_arn=resources.data_key_arn,
     )
     variables["POWERTOOLS_TRACE_DISABLED"] = "true"
     if model_path:

@@ -8,8 +8,12 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from fraud_common import env
 from functions.common.observability import METRIC_REPORT_TRANSACTIONS, logger, metrics, tracer
 from functions.reporter import daily
+
+# At cold start in Lambda: a missing variable (above all the report key) fails Init, naming it.
+env.require_function_environment("reporter")
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -95,7 +95,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         env.REPORTS_BUCKET: BUCKET,
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv(env.REPORTS_KMS_KEY_ARN, raising=False)
     monkeypatch.delenv(env.API_CONFIG_CACHE_SECONDS, raising=False)
     # Docker-less Lambda backend: the rotation tests dispatch its invocations to the real handler.
     with mock_aws(config={"lambda": {"use_docker": False}}):
@@ -103,11 +102,21 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         dynamodb.create_table(**boto3_create_table_args(TABLE))
         s3 = SESSION.client("s3")
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-east-2"})
+        # The reports key: a customer-managed key, as the stack's data key is.
+        report_key_arn = SESSION.client("kms").create_key(Description="data key")["KeyMetadata"]["Arn"]
+        monkeypatch.setenv(env.REPORTS_KMS_KEY_ARN, report_key_arn)
         secrets = SESSION.client("secretsmanager")
         arn = secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps(CONFIG))["ARN"]
         monkeypatch.setenv(env.API_CONFIG_SECRET_ARN, arn)
         reset_clients()
-        yield {"dynamodb": dynamodb, "s3": s3, "secretsmanager": secrets, "secret_arn": arn, "session": SESSION}
+        yield {
+            "dynamodb": dynamodb,
+            "s3": s3,
+            "secretsmanager": secrets,
+            "secret_arn": arn,
+            "report_key_arn": report_key_arn,
+            "session": SESSION,
+        }
 
 
 @pytest.fixture

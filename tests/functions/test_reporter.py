@@ -5,19 +5,25 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from handler_support import BUCKET, PANS, TABLE, find_pans
 
+from fraud_common import env
 from fraud_common.tables import day_shard
 from functions.common import items
 from functions.common.aws import client
 from functions.reporter import daily
 from functions.reporter.handler import lambda_handler
 
+ROOT = Path(__file__).resolve().parents[2]
 N = 30
 DAYS = 10
 TODAY = datetime.now(tz=UTC).date()
@@ -131,15 +137,64 @@ def test_reporter_report_has_totals_rates_flagged_and_rankings(aws, lambda_conte
     assert all(row["reasons"].startswith("'=cmd") for row in rows)
 
 
-def test_reporter_objects_are_kms_encrypted_and_hold_no_pan(aws, lambda_context):
-    # GIVEN the ten-day table / WHEN the report is written
+def test_reporter_objects_are_encrypted_with_the_configured_key_and_hold_no_pan(aws, lambda_context):
+    # GIVEN the ten-day table and the report key the pipeline configures (a customer-managed key)
     _load(aws)
+    # WHEN the report is written
     lambda_handler({"date": REPORT_DAY.isoformat()}, lambda_context)
-    # THEN both objects are SSE-KMS and contain no card number
-    for key, body in _objects(aws, REPORT_DAY).items():
-        assert aws["s3"].head_object(Bucket=BUCKET, Key=key)["ServerSideEncryption"] == "aws:kms"
+    # THEN both objects are SSE-KMS under that key, not the AWS-managed aws/s3 key that "aws:kms" alone
+    # selects (S3 PutObject reference), with a bucket key, and contain no card number
+    objects = _objects(aws, REPORT_DAY)
+    assert len(objects) == 2
+    for key, body in objects.items():
+        head = aws["s3"].head_object(Bucket=BUCKET, Key=key)
+        assert head["ServerSideEncryption"] == "aws:kms"
+        assert head["SSEKMSKeyId"] == aws["report_key_arn"]
+        assert head["BucketKeyEnabled"] is True
         text = body.decode()
         assert find_pans(text) == [] and not any(pan in text for pan in PANS)
+
+
+def test_reporter_without_report_key_writes_nothing(aws, lambda_context, monkeypatch):
+    # GIVEN a reporter whose report key variable is missing
+    _load(aws)
+    monkeypatch.delenv("REPORTS_KMS_KEY_ARN")
+    # WHEN it runs / THEN it refuses, naming the variable, and writes no report under another key
+    with pytest.raises(env.MissingEnvironment, match="REPORTS_KMS_KEY_ARN"):
+        lambda_handler({"date": REPORT_DAY.isoformat()}, lambda_context)
+    assert aws["s3"].list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
+@pytest.mark.parametrize("in_lambda", [True, False])
+def test_reporter_cold_start_in_lambda_fails_without_report_key(in_lambda):
+    # GIVEN every variable the reporter needs except the report key
+    variables = {
+        "PATH": os.environ["PATH"],
+        "TABLE_NAME": TABLE,
+        "REPORTS_BUCKET": BUCKET,
+        "POWERTOOLS_SERVICE_NAME": "fraud-reporter",
+        "POWERTOOLS_METRICS_NAMESPACE": "FraudDetection",
+        "LOG_LEVEL": "INFO",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "us-east-2",
+    }
+    if in_lambda:
+        variables["AWS_LAMBDA_FUNCTION_NAME"] = "lambda-reporter-dev"  # set by the Lambda runtime
+    # WHEN the handler module is imported in a fresh interpreter (a cold start)
+    result = subprocess.run(
+        [sys.executable, "-c", "import functions.reporter.handler"],
+        env=variables,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # THEN in Lambda the Init fails naming the variable; elsewhere (tests, local mode) it is read when used
+    if in_lambda:
+        assert result.returncode != 0
+        assert "MissingEnvironment: reporter: environment variable(s) REPORTS_KMS_KEY_ARN must be set" in result.stderr
+    else:
+        assert result.returncode == 0, result.stderr
 
 
 def test_reporter_rerun_replaces_the_day_report(aws, lambda_context):

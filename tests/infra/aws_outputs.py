@@ -93,6 +93,11 @@ COMPUTED: dict[str, Computed] = {
     "aws:rds/cluster:Cluster": _cluster,
     "aws:ec2/vpcEndpoint:VpcEndpoint": _endpoint,
     "aws:lambda/function:Function": _function,
+    "aws:lambda/layerVersion:LayerVersion": lambda r, _n, i: {
+        "arn": f"arn:aws:lambda:{r}:{ACCOUNT_ID}:layer:{i['layerName']}:1",
+        "layerArn": f"arn:aws:lambda:{r}:{ACCOUNT_ID}:layer:{i['layerName']}",
+        "version": "1",
+    },
     "aws:apigateway/restApi:RestApi": _rest_api,
     "aws:apigateway/stage:Stage": _stage,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,

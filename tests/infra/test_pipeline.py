@@ -8,8 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness import ACCOUNT_ID, ProgramRun, Recorded
+from harness import ACCOUNT_ID, ProgramRun, Recorded, run_program, stack_config
 
+from components.config import ConfigError, StackConfig, read_stack_config
 from components.lambda_package import ROOT, source_files
 from components.pipeline import PACKAGES, SCORING_TRAINING_MODULES
 from fraud_common import env
@@ -76,6 +77,14 @@ def test_pipeline_function_environment_is_exact_and_kms_encrypted(run: ProgramRu
     assert inputs["kmsKeyArn"].endswith("key/fraud-data-key")
 
 
+def test_pipeline_reporter_encrypts_reports_with_the_data_key(run: ProgramRun) -> None:
+    # The reporter names the key on every PutObject; unset, S3 would use the AWS-managed aws/s3 key.
+    variables = _function(run, "reporter").inputs["environment"]["variables"]
+    data_key = f"arn:aws:kms:{run.config['aws:region']}:{ACCOUNT_ID}:key/fraud-data-key"
+    assert variables["REPORTS_KMS_KEY_ARN"] == data_key
+    assert data_key in _grants(run, "reporter")["kms:GenerateDataKey"]
+
+
 @pytest.mark.parametrize("fn", FUNCTIONS)
 def test_pipeline_function_logs_to_its_own_encrypted_log_group(run: ProgramRun, fn: str) -> None:
     function = _function(run, fn)
@@ -84,17 +93,46 @@ def test_pipeline_function_logs_to_its_own_encrypted_log_group(run: ProgramRun, 
     assert log_group["retentionInDays"] == 7
     assert log_group["kmsKeyId"].endswith("key/fraud-logs-key")
     assert function.inputs["loggingConfig"] == {"logFormat": "JSON", "logGroup": log_group["name"]}
-    assert run.options[function.name].depends_on == (f"fraud-{fn}-logs",)
+    assert f"fraud-{fn}-logs" in run.options[function.name].depends_on
 
 
-def test_pipeline_powertools_layer_matches_region_and_architecture(run: ProgramRun) -> None:
+@pytest.mark.parametrize("fn", FUNCTIONS)
+def test_pipeline_function_waits_for_its_role_policy_not_only_the_role(run: ProgramRun, fn: str) -> None:
+    # The role's ARN exists before its inline policy is attached: depending on the ARN alone lets
+    # Pulumi create the function, and a first invocation run, without its permissions.
+    policy = run.named("aws:iam/rolePolicy:RolePolicy", f"fraud-{fn}-role-policy")
+    assert policy.name in run.options[f"fraud-{fn}"].depends_on
+    # Every grant of the role counts: attachments too (the pipeline's roles have none today).
+    attachments = [
+        r.name
+        for r in run.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        if r.name.startswith(f"fraud-{fn}-role-")
+    ]
+    assert set(attachments) <= set(run.options[f"fraud-{fn}"].depends_on)
+
+
+def test_pipeline_stream_mapping_waits_for_the_analyzer_role_policy(run: ProgramRun) -> None:
+    # CreateEventSourceMapping checks the function's role can read the stream (and, with an
+    # on-failure destination, send to the queue): the mapping must wait for the policy.
+    mapping = run.one("aws:lambda/eventSourceMapping:EventSourceMapping")
+    assert "fraud-analyzer-role-policy" in run.options[mapping.name].depends_on
+
+
+def test_pipeline_functions_use_the_project_runtime_layer_not_the_aws_managed_one(run: ProgramRun) -> None:
+    # GIVEN the one layer the stack builds from the lock, for the functions' runtime and architecture
+    layer = run.named("aws:lambda/layerVersion:LayerVersion", "fraud-runtime-layer").inputs
+    assert layer["layerName"] == f"layer-runtime-{run.suffix}"
+    assert layer["compatibleRuntimes"] == ["python3.11"]
+    assert layer["compatibleArchitectures"] == ["arm64"]
+    assert Path(layer["code"].path).parent == ROOT / ".build"
+    assert Path(layer["code"].path).name.startswith("layer-")
     region = run.config["aws:region"]
     for fn in FUNCTIONS:
         inputs = _function(run, fn).inputs
         assert inputs["architectures"] == ["arm64"]
-        assert inputs["layers"] == [
-            f"arn:aws:lambda:{region}:017000801446:layer:AWSLambdaPowertoolsPythonV3-python311-arm64:27"
-        ]
+        # THEN every function uses it, and nothing from the AWS-managed Powertools layer account
+        assert inputs["layers"] == [f"arn:aws:lambda:{region}:{ACCOUNT_ID}:layer:layer-runtime-{run.suffix}:1"]
+        assert not any("017000801446" in arn or "AWSLambdaPowertools" in arn for arn in inputs["layers"])
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS)
@@ -254,3 +292,67 @@ def test_pipeline_analyzer_ships_exactly_the_scoring_modules_serving_imports(dev
     # THEN it holds those modules and the model artifacts, no training code
     assert {f for f in files if f.endswith(".py")} == serving
     assert {f for f in files if f.endswith(".json")} == {"fraud_scoring/model.json"}
+
+
+# --- reserved concurrency against the account quota --------------------------------------------
+# AWS keeps 100 of the account's concurrency unreserved: "You can reserve up to the Unreserved account
+# concurrency value that is shown, minus 100 for functions that don't have reserved concurrency"
+# (Lambda developer guide, configuration-concurrency.html). The 4 functions each reserve the same.
+
+
+def _config(**overrides: str) -> StackConfig:
+    values = {k.split(":", 1)[1]: v for k, v in stack_config("dev").items() if k.startswith("fraud-detection:")}
+    return read_stack_config({**values, **overrides}.get, {"region": "us-east-2"}.get)
+
+
+def _concurrency_problem(**overrides: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        _config(**overrides)
+    [problem] = caught.value.problems
+    return problem
+
+
+def test_pipeline_every_function_reserves_the_configured_concurrency() -> None:
+    run = run_program("dev", {"fraud-detection:lambdaReservedConcurrency": "225"})
+    reserving = [f for f in run.of_type("aws:lambda/function:Function") if "reservedConcurrentExecutions" in f.inputs]
+    assert len(reserving) == 4
+    assert {f.inputs["reservedConcurrentExecutions"] for f in reserving} == {225}
+
+
+def test_pipeline_reserved_concurrency_over_the_account_quota_is_rejected() -> None:
+    # GIVEN 4 x 300 = 1200 against the default quota of 1000, which leaves 1000 - 100 = 900 to reserve
+    problem = _concurrency_problem(lambdaReservedConcurrency="300")
+    # THEN the error names both keys, the sum and the limit
+    assert "fraud-detection:lambdaReservedConcurrency = 300 is invalid" in problem
+    assert "4 x 300 = 1200" in problem
+    assert "lambdaAccountConcurrencyQuota (1000)" in problem and "= 900" in problem
+
+
+def test_pipeline_reserved_concurrency_fits_a_raised_quota_exactly() -> None:
+    # GIVEN the same 1200 in an account whose quota was raised to 1300 (1300 - 100 = 1200)
+    assert (
+        _config(lambdaReservedConcurrency="300", lambdaAccountConcurrencyQuota="1300").pipeline.reserved_concurrency
+        == 300
+    )
+    # AND one unit more per function does not fit
+    problem = _concurrency_problem(lambdaReservedConcurrency="301", lambdaAccountConcurrencyQuota="1300")
+    assert "4 x 301 = 1204" in problem and "lambdaAccountConcurrencyQuota (1300)" in problem and "= 1200" in problem
+
+
+def test_pipeline_reserved_concurrency_in_a_small_account_names_the_quota() -> None:
+    # GIVEN an account quota of 400 (limit 300) and the floor lowered on purpose
+    small = {"lambdaAccountConcurrencyQuota": "400", "lambdaMinReservedConcurrency": "10"}
+    assert _config(**small, lambdaReservedConcurrency="75").pipeline.reserved_concurrency == 75
+    problem = _concurrency_problem(**small, lambdaReservedConcurrency="76")
+    assert "4 x 76 = 304" in problem and "lambdaAccountConcurrencyQuota (400)" in problem and "= 300" in problem
+
+
+def test_pipeline_reserved_concurrency_over_the_quota_declares_no_resource() -> None:
+    run = run_program(
+        "prod",
+        {"fraud-detection:lambdaReservedConcurrency": "250", "fraud-detection:lambdaAccountConcurrencyQuota": "1000"},
+        expect_failure=True,
+    )
+    assert isinstance(run.error, ConfigError)
+    assert "4 x 250 = 1000" in str(run.error)
+    assert run.resources == []

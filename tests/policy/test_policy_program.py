@@ -32,6 +32,7 @@ OUT_OF_SCOPE = {
     "aws:ec2/vpcEndpoint:VpcEndpoint": "keeps traffic private; nothing to misconfigure against PCI DSS",
     "aws:secretsmanager/secretVersion:SecretVersion": "the value: a Pulumi secret, never in plain state",
     "aws:cloudwatch/eventRule:EventRule": "a schedule",
+    "aws:lambda/layerVersion:LayerVersion": "hash-pinned libraries from uv.lock; private (no layer permission)",
     "aws:cloudwatch/eventTarget:EventTarget": "a schedule's target",
     "aws:cloudwatch/dashboard:Dashboard": "a view of metrics",
     "aws:xray/samplingRule:SamplingRule": "no PCI DSS control applies to trace sampling",
