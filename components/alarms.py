@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 import pulumi
 import pulumi_aws as aws
@@ -48,6 +48,18 @@ class MonitoredResources:
     web_acl_name: str
 
 
+class SingleMetric(TypedDict, total=False):
+    """The keyword arguments of aws.cloudwatch.MetricAlarm for one metric: typed, so a misspelled
+    key is a mypy error instead of a keyword the alarm never receives."""
+
+    namespace: str
+    metric_name: str
+    dimensions: Mapping[str, pulumi.Input[str]]
+    statistic: str
+    extended_statistic: str
+    period: int
+
+
 @dataclass(frozen=True)
 class AlarmSpec:
     purpose: str
@@ -57,7 +69,7 @@ class AlarmSpec:
     treat_missing_data: str
     evaluation_periods: int = 5
     datapoints_to_alarm: int = 3
-    metric: dict[str, Any] = field(default_factory=dict)
+    metric: SingleMetric = field(default_factory=lambda: SingleMetric())
     """Keyword arguments of a single-metric alarm (namespace, metric_name, dimensions, statistic...)."""
     queries: list[aws.cloudwatch.MetricAlarmMetricQueryArgs] = field(default_factory=list)
     """Metric math instead: the queries; the one with return_data is compared."""
