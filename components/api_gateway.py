@@ -289,9 +289,9 @@ class ApiFrontDoor(pulumi.ComponentResource):
     def _enable_execution_logging(self) -> aws.apigateway.Account:
         """The role API Gateway writes logs with, set on the account: one setting per account and
         region, so exactly one stack per region declares it (manageApiGatewayAccount; README)."""
-        # Not components.iam.create_role: this role has no inline statements (only AWS's managed
-        # policy), and the account setting must wait for the attachment, which create_role does
-        # not return. API Gateway checks the role's permissions when the setting is made.
+        # Not components.iam.create_workload_role: that always writes an inline policy, and this role
+        # has only AWS's managed one. The account setting waits for the attachment: API Gateway
+        # checks the role's permissions when the setting is made.
         role = aws.iam.Role(
             f"{self._resource_name}-cloudwatch-role",
             name=self._args.namer.name(Kind.ROLE, "apigw-logs"),

@@ -58,28 +58,6 @@ def create_workload_role(
     return WorkloadRole(role=role, grants=(policy, *attachments))
 
 
-def create_role(
-    resource_name: str,
-    *,
-    purpose: str,
-    service: str,
-    statements: Sequence[dict[str, object] | Statement],
-    namer: Namer,
-    parent: pulumi.Resource,
-    managed_policy_arns: Sequence[str] = (),
-) -> aws.iam.Role:
-    """create_workload_role, for callers that only need the role."""
-    return create_workload_role(
-        resource_name,
-        purpose=purpose,
-        service=service,
-        statements=statements,
-        namer=namer,
-        parent=parent,
-        managed_policy_arns=managed_policy_arns,
-    ).role
-
-
 # The roles ECS, Application Auto Scaling, Elastic Load Balancing and RDS act through.
 SERVICE_LINKED_ROLES = (
     "ecs.amazonaws.com",
