@@ -6,8 +6,10 @@ Routes, as ``components/api_gateway.py`` declares them, each requiring the API k
   request becomes a REST proxy event and the real processor handler runs in this process;
 * ``ANY /api/{proxy+}``: an ``HTTP_PROXY`` integration to fraud-api (3 s timeout, as deployed).
 
-Answers the gateway itself gives are API Gateway's: an unknown route or method is
-``403 {"message": "Missing Authentication Token"}``, a missing or wrong key
+Answers the gateway itself gives are API Gateway's: a path with control characters, invalid
+UTF-8 or a ``.``/``..`` segment (raw or percent-encoded) is ``400 {"message": ...}`` before any
+route is matched, so no client path can reach another route or leave ``/api``; an unknown route or
+method is ``403 {"message": "Missing Authentication Token"}``, a missing or wrong key
 ``403 {"message": "Forbidden"}``, a failed integration ``502 {"message": "Internal server error"}``
 and a slow one ``504 {"message": "Endpoint request timed out"}``. One access log line per request
 with the fields of the deployed stage's access log; never a body, never a raw path.
@@ -31,14 +33,14 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 import anyio.to_thread
 import httpx
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route as StarletteRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from fraud_local.config import API_KEY_ID, HOST, MOTO_ACCOUNT_ID
 
@@ -54,6 +56,9 @@ _HOP_BY_HOP = frozenset(
     | {"upgrade", "host", "content-length", "content-encoding"}
 )
 _ITEM_RE = re.compile(r"/transactions/([^/]+)")
+# C0 controls and DEL: httpx refuses them in a URL, and no route or identifier holds one.
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+BAD_PATH_MESSAGE = "Invalid request path: control characters, invalid UTF-8 and '.' or '..' segments are not allowed"
 _PROXY_RE = re.compile(r"/api/(.+)")
 access_log = logging.getLogger("fraud_local.gateway.access")
 
@@ -67,6 +72,23 @@ class Route:
     path_parameters: dict[str, str] | None = None
     proxy: bool = False
     """True: HTTP_PROXY to fraud-api; False: AWS_PROXY to the processor."""
+
+
+def path_problem(raw_path: bytes) -> str | None:
+    """Why a request path (as sent, still percent-encoded) is refused with 400, or None.
+
+    Checked on the *decoded* path, segment by segment: ``..%2F``, ``%2e%2e`` and ``%2E.`` are
+    ``..`` once decoded, and an HTTP client or fraud-api would resolve them into another route
+    (``/api/v1/decisions/..%2F..%2Fhealth`` into ``/api/health``, or out of ``/api``). API Gateway
+    never does that, so they are refused, not normalised.
+    """
+    try:
+        path = unquote_to_bytes(raw_path).decode("utf-8")
+    except UnicodeDecodeError:
+        return BAD_PATH_MESSAGE
+    if _CONTROL_RE.search(path) or any(segment in (".", "..") for segment in path.split("/")):
+        return BAD_PATH_MESSAGE
+    return None
 
 
 def match_route(method: str, path: str) -> Route | None:
@@ -90,6 +112,8 @@ class IncomingRequest:
     query_string: str
     body: bytes
     source_ip: str
+    raw_target: bytes = b""
+    """The path and query exactly as sent (still percent-encoded): what /api/* forwards."""
     request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     received: datetime = field(default_factory=lambda: datetime.now(tz=UTC))
 
@@ -184,10 +208,24 @@ class Gateway:
         self._invoke = invoke_processor
         self._api_url = api_url.rstrip("/")
         self._http: httpx.AsyncClient | None = None
-        methods = sorted({*ANY_METHOD, "POST", "GET"})
-        self.app = Starlette(
-            routes=[StarletteRoute("/{path:path}", self._endpoint, methods=methods)], lifespan=self._lifespan
-        )
+        # Starlette only for the lifespan: its router would answer some paths itself (a plain-text
+        # 404 for a path holding a newline, which its route pattern cannot match; a 405 for an odd
+        # method), and every request must get API Gateway's answers from _endpoint.
+        self._lifespan_app = Starlette(lifespan=self._lifespan)
+
+        # A plain function, not a bound method: uvicorn detects ASGI 3 by inspecting a function.
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            await self._asgi(scope, receive, send)
+
+        self.app: ASGIApp = app
+
+    async def _asgi(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Every HTTP request goes to ``_endpoint``, whatever its path or method."""
+        if scope["type"] != "http":
+            await self._lifespan_app(scope, receive, send)
+            return
+        response = await self._endpoint(Request(scope, receive))
+        await response(scope, receive, send)
 
     @asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
@@ -202,6 +240,8 @@ class Gateway:
 
     async def _endpoint(self, request: Request) -> Response:
         started = time.perf_counter()
+        raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode("utf-8")
+        query: bytes = request.scope.get("query_string", b"")
         incoming = IncomingRequest(
             method=request.method,
             path=request.url.path,
@@ -209,10 +249,14 @@ class Gateway:
             query_string=request.url.query,
             body=b"",
             source_ip=request.client.host if request.client else HOST,
+            raw_target=raw_path + (b"?" + query if query else b""),
         )
-        route = match_route(incoming.method, incoming.path)
+        bad_path = path_problem(raw_path)
+        route = None if bad_path else match_route(incoming.method, incoming.path)
         integration_ms: float | None = None
-        if route is None:
+        if bad_path:
+            response = gateway_error(400, bad_path, "BadRequestException", incoming.request_id)
+        elif route is None:
             response = gateway_error(
                 403, "Missing Authentication Token", "MissingAuthenticationTokenException", incoming.request_id
             )
@@ -244,17 +288,32 @@ class Gateway:
         return lambda_response(result, incoming.request_id)
 
     async def _forward(self, incoming: IncomingRequest, route: Route) -> Response:
-        assert self._http is not None and route.path_parameters is not None
-        url = f"{self._api_url}/api/{route.path_parameters['proxy']}"
-        headers = [(k, v) for k, v in incoming.headers if k.lower() not in _HOP_BY_HOP and k.lower() != "x-api-key"]
-        headers.append(("x-forwarded-for", incoming.source_ip))
+        assert self._http is not None and route.proxy
+        # The path and query go on exactly as the client encoded them (path_problem has refused
+        # dot segments), so fraud-api decodes them once, as behind the ALB: rebuilding the URL from
+        # the decoded path would turn an encoded '/' into a real one.
+        url = httpx.URL(self._api_url).copy_with(raw_path=incoming.raw_target)
+        # Bytes, not str: httpx encodes str header values as ASCII and would raise on any other byte.
+        headers = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in incoming.headers
+            if k.lower() not in _HOP_BY_HOP and k.lower() != "x-api-key"
+        ]
+        headers.append((b"x-forwarded-for", incoming.source_ip.encode("latin-1")))
         try:
-            upstream = await self._http.request(
-                incoming.method, url, params=incoming.query_string or None, headers=headers, content=incoming.body
-            )
+            upstream = await self._http.request(incoming.method, url, headers=headers, content=incoming.body)
         except httpx.TimeoutException:
             return gateway_error(504, "Endpoint request timed out", "IntegrationTimeout", incoming.request_id)
-        except httpx.HTTPError:
+        except httpx.InvalidURL:
+            # What the client sent cannot be a URL (e.g. a control byte in the query): its mistake.
+            return gateway_error(400, "Invalid request", "BadRequestException", incoming.request_id)
+        except Exception as exc:
+            # Connection refused or reset, a protocol error, anything else: API Gateway's 502, never
+            # Starlette's plain-text 500. Only the exception's type is logged: httpx's messages may
+            # hold the URL, and so a card number a client put in it.
+            logging.getLogger(__name__).error(
+                "fraud-api integration failed: %s", type(exc).__name__, extra={"requestId": incoming.request_id}
+            )
             return gateway_error(502, "Internal server error", "InternalServerErrorException", incoming.request_id)
         response = Response(upstream.content, status_code=upstream.status_code)
         for name, value in upstream.headers.multi_items():

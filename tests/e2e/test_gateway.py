@@ -11,11 +11,13 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from starlette.testclient import TestClient
 
 from fraud_local.config import API_KEY_ID, probe_port
 from fraud_local.gateway import Gateway, match_route
+from tests.e2e.raw_http import RawResponse, Upstream, raw_request, serve
 
 KEY = "test-key-0123456789abcdefghij"
 
@@ -131,3 +133,111 @@ def test_gateway_access_log_has_the_route_template_and_never_the_body(
     assert [line["resourcePath"] for line in lines] == ["/transactions", "/transactions/{id}"]
     assert all(line["status"] == 201 and line["apiKeyId"] == API_KEY_ID for line in lines)
     assert "4111111111111111" not in caplog.text and KEY not in caplog.text
+
+
+# --- Hostile paths and headers (issue 11, finding 6): a real uvicorn, requests written byte for byte.
+
+BAD_PATH = {
+    "message": "Invalid request path: control characters, invalid UTF-8 and '.' or '..' segments are not allowed"
+}
+CONTROL_BYTES = [*range(0x00, 0x20), 0x7F]
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[Upstream]:
+    fake = Upstream()
+    with serve(fake.app) as url:
+        fake.url = url  # type: ignore[attr-defined]
+        yield fake
+
+
+@pytest.fixture
+def live(upstream: Upstream) -> Iterator[tuple[str, Recorder, Upstream]]:
+    """The gateway under uvicorn in front of the stand-in fraud-api and a recording processor."""
+    recorder = Recorder()
+    upstream.received.clear()
+    with serve(Gateway(KEY, recorder, upstream.url).app) as url:  # type: ignore[attr-defined]
+        yield url, recorder, upstream
+
+
+def _get(url: str, target: bytes, headers: list[tuple[bytes, bytes]] | None = None) -> RawResponse:
+    return raw_request(url, "GET", target, [(b"x-api-key", KEY.encode()), *(headers or [])])
+
+
+@pytest.mark.parametrize("prefix", [b"/api/v1/decisions/", b"/transactions/", b"/api/", b"/elsewhere/"])
+def test_gateway_control_characters_in_any_path_are_400_json_and_reach_nothing(
+    live: tuple[str, Recorder, Upstream], prefix: bytes
+) -> None:
+    url, recorder, upstream = live
+    for byte in CONTROL_BYTES:
+        # WHEN the path holds a percent-encoded control character (every C0 control and DEL)
+        response = _get(url, prefix + b"tx%" + f"{byte:02X}".encode() + b"1")
+        # THEN API Gateway's JSON 400, never a 5xx, and neither integration ran
+        assert (response.status, response.json()) == (400, BAD_PATH), byte
+        assert response.headers["x-amzn-errortype"] == "BadRequestException"
+    assert recorder.events == [] and upstream.received == []
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        b"/api/v1/decisions/..%2F..%2Fhealth",
+        b"/api/v1/decisions/..%2f..%2f..%2ftransactions",
+        b"/api/v1/decisions/%2e%2e/%2e%2e/health",
+        b"/api/v1/decisions/%2E%2e/%2E./ready",
+        b"/api/v1/decisions/.%2E%2Fx",
+        b"/api/v1/../health",
+        b"/api/./health",
+        b"/api/%2e/health",
+        b"/api/..",
+        b"/api/v1/decisions/%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        b"/transactions/..",
+        b"/transactions/%2e%2e",
+        b"/api/v1/decisions/%FF%FE",
+    ],
+)
+def test_gateway_dot_segments_raw_or_encoded_any_case_are_refused_never_resolved(
+    live: tuple[str, Recorder, Upstream], target: bytes
+) -> None:
+    url, recorder, upstream = live
+    response = _get(url, target)
+    assert (response.status, response.json()) == (400, BAD_PATH)
+    assert recorder.events == [] and upstream.received == []
+
+
+def test_gateway_forwards_the_path_and_query_as_encoded_and_stays_under_api(
+    live: tuple[str, Recorder, Upstream],
+) -> None:
+    url, _, upstream = live
+    # WHEN a path holds an encoded slash and dots that are not segments, and the query odd bytes
+    response = _get(url, b"/api/v1/decisions/a%2Fb..c%2e?q=%01%00&card=x+y")
+    # THEN fraud-api receives exactly that target: one decoding, by fraud-api, as behind the ALB
+    assert response.status == 200
+    [seen] = upstream.received
+    assert seen["raw_path"] == "/api/v1/decisions/a%2Fb..c%2e"
+    assert seen["path"] == "/api/v1/decisions/a/b..c."
+    assert seen["query"] == "q=%01%00&card=x+y"
+
+
+@pytest.mark.parametrize("value", [b"caf\xe9", b"\xff\xfe", b"\x80", "ü€".encode()])
+def test_gateway_forwards_header_bytes_beyond_ascii_instead_of_failing(
+    live: tuple[str, Recorder, Upstream], value: bytes
+) -> None:
+    url, _, upstream = live
+    response = _get(url, b"/api/health", [(b"x-note", value)])
+    assert response.status == 200
+    [seen] = upstream.received
+    assert ("x-note", value.decode("latin-1")) in [tuple(h) for h in seen["headers"]]
+
+
+def test_gateway_any_integration_exception_is_502_json(
+    live: tuple[str, Recorder, Upstream], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url, _, _ = live
+
+    async def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("not an httpx error")
+
+    monkeypatch.setattr(httpx.AsyncClient, "request", broken)
+    response = _get(url, b"/api/health")
+    assert (response.status, response.json()) == (502, {"message": "Internal server error"})
