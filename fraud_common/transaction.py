@@ -16,6 +16,12 @@ Contract decisions (also stated in ``TRANSACTION_JSON_SCHEMA``):
   Luhn-valid 13-19 digit identifier is rejected, because it would be stored in clear. Numeric
   ids of that length need a prefix.
 * Duplicate JSON keys are rejected (two parsers could disagree on which value wins).
+* Values are parsed exactly as the schema states them, never "cleaned up": no sign, padding or
+  leading zero in a decimal string, currencies upper-case, timestamps RFC 3339 only (no ISO 8601
+  week dates or basic format). Whatever the schema allows is accepted, except for the business
+  rules its descriptions name (timestamp window, Luhn check, identifiers that are card numbers),
+  and whatever it forbids is refused: ``tests/functions/test_transaction_schema.py`` checks both
+  directions on generated requests.
 * No message ever echoes a submitted value (a card number may sit in any field).
 
 Standard library only (ships in the Lambda package and the fraud-api image).
@@ -53,8 +59,14 @@ CHANNELS = ("pos", "ecom", "moto", "atm")
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _REF_RE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 _MCC_RE = re.compile(r"[0-9]{4}")
-_AMOUNT_STR_RE = re.compile(r"[+-]?[0-9]{1,16}(\.[0-9]{1,16})?")
-_MAX_TIMESTAMP_CHARS = 40
+# A plain decimal: no sign, no padding, no exponent, no leading zero, at most 2 decimals.
+_AMOUNT_STR_RE = re.compile(r"(0|[1-9][0-9]{0,15})(\.[0-9]{1,2})?")
+# RFC 3339 date-time as ``TIMESTAMP_PATTERN`` (the schema) states it; fullmatch, so no trailing newline.
+_TIMESTAMP_RE = re.compile(
+    r"([0-9]{4})-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?"
+    r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+)
+_CARD_RE = re.compile(rf"[0-9]([ -]?[0-9]){{{MIN_PAN_DIGITS - 1},{MAX_PAN_DIGITS - 1}}}")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -116,6 +128,27 @@ OPTIONAL_FIELDS = frozenset({"merchantCategoryCode"})
 REQUIRED_FIELDS = tuple(name for name in FIELDS if name not in OPTIONAL_FIELDS)
 
 _PAN_ID_NOTE = "must not be a card number (all-digit and Luhn-valid); prefix numeric identifiers"
+TIMESTAMP_FORMAT_MESSAGE = (
+    "must be an RFC 3339 date-time with seconds and a UTC offset or Z, such as 2026-11-21T10:15:00Z"
+)
+FUTURE_MESSAGE = "is more than 5 minutes in the future"
+PAST_MESSAGE = "is more than a year in the past"
+LUHN_MESSAGE = "is not a valid card number (Luhn check failed)"
+BUSINESS_RULES: frozenset[tuple[str, str]] = frozenset(
+    {("timestamp", FUTURE_MESSAGE), ("timestamp", PAST_MESSAGE), ("cardNumber", LUHN_MESSAGE)}
+)
+"""Refusals of a schema-valid request: rules JSON Schema cannot state (the clock, Luhn), each named
+in the schema's descriptions. Identifiers that are card numbers are the other such rule."""
+
+_DECIMAL_PATTERN = r"(\.[0-9]{1,2})?"
+AMOUNT_STRING_PATTERN = rf"^([1-9][0-9]{{0,5}}{_DECIMAL_PATTERN}|0\.(0[1-9]|[1-9][0-9]?)|1000000(\.0{{1,2}})?)$"
+"""A decimal string > 0 and <= 1,000,000 with at most 2 decimals, in one pattern (exactly the
+strings ``_amount`` accepts: no sign, padding, exponent or leading zero)."""
+WHOLE_AMOUNT_STRING_PATTERN = r"^([1-9][0-9]{0,5}|1000000)(\.0{1,2})?$"
+"""The same for currencies without minor units (JPY): a whole amount, trailing zeros allowed."""
+TIMESTAMP_PATTERN = "^" + _TIMESTAMP_RE.pattern + "$"
+CARD_NUMBER_PATTERN = "^" + _CARD_RE.pattern + "$"
+WHOLE_CURRENCIES = sorted(code for code, units in MINOR_UNITS.items() if units == 0)
 
 TRANSACTION_JSON_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -133,26 +166,54 @@ TRANSACTION_JSON_SCHEMA: dict[str, Any] = {
         "timestamp": {
             "type": "string",
             "format": "date-time",
-            "description": "ISO-8601 with a UTC offset or Z; at most 5 minutes ahead, at most 1 year old.",
+            "pattern": TIMESTAMP_PATTERN,
+            "description": (
+                "RFC 3339 date-time: upper-case T and Z, seconds required, at most 9 fractional digits, "
+                "no leap second, offset Z or +hh:mm/-hh:mm. Business rule (400): at most 5 minutes ahead of "
+                "the server's clock and at most 1 year behind it."
+            ),
         },
         "customerId": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
         "terminalId": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
         "amount": {
             "oneOf": [
                 {"type": "number", "exclusiveMinimum": 0, "maximum": int(MAX_AMOUNT), "multipleOf": 0.01},
-                {"type": "string", "pattern": r"^[0-9]{1,16}(\.[0-9]{1,2})?$"},
+                {"type": "string", "pattern": AMOUNT_STRING_PATTERN},
             ],
-            "description": "Major units, > 0, at most 2 decimals (fewer if the currency has fewer), max 1,000,000.",
+            "description": (
+                "Major units as a JSON number or a plain decimal string (no sign, spaces, exponent or "
+                "leading zero): > 0, at most 1,000,000, at most 2 decimals, none for currencies without "
+                "minor units (JPY, KRW...: see allOf)."
+            ),
         },
         "currency": {"type": "string", "enum": sorted(CURRENCY_CODES), "description": "ISO 4217 alphabetic code."},
         "cardNumber": {
             "type": "string",
-            "pattern": "^[0-9 -]{12,40}$",
-            "description": "12-19 digits (spaces/hyphens ignored), Luhn-valid. Never stored, logged or returned.",
+            "pattern": CARD_NUMBER_PATTERN,
+            "description": (
+                "12-19 digits, optionally grouped by single spaces or hyphens between digits. Business rule "
+                "(400): Luhn-valid. Never stored, logged or returned."
+            ),
         },
         "merchantCategoryCode": {"type": ["string", "null"], "pattern": "^[0-9]{4}$", "description": "ISO 18245."},
         "channel": {"type": "string", "enum": list(CHANNELS)},
     },
+    # Currencies without minor units take whole amounts only (the parser's per-currency rule).
+    "allOf": [
+        {
+            "if": {"properties": {"currency": {"enum": WHOLE_CURRENCIES}}, "required": ["currency"]},
+            "then": {
+                "properties": {
+                    "amount": {
+                        "oneOf": [
+                            {"type": "number", "multipleOf": 1},
+                            {"type": "string", "pattern": WHOLE_AMOUNT_STRING_PATTERN},
+                        ]
+                    }
+                }
+            },
+        }
+    ],
 }
 
 
@@ -286,22 +347,23 @@ def _reference(raw: object, _now: int) -> str:
 
 def _timestamp(raw: object, now: int) -> int:
     value = _string(raw)
-    if len(value) > _MAX_TIMESTAMP_CHARS:
-        raise _Problem("must be an ISO-8601 date-time such as 2026-11-21T10:15:00Z")
+    # The pattern first: datetime.fromisoformat alone also takes ISO 8601 week dates, the basic
+    # format (20261121T101500Z), a space for T and a missing offset, none of which the schema allows.
+    match = _TIMESTAMP_RE.fullmatch(value)
+    if match is None:
+        raise _Problem(TIMESTAMP_FORMAT_MESSAGE)
+    if match.group(1) == "0000":
+        # RFC 3339 allows year 0; Python's datetime starts at year 1. Either way: too old.
+        raise _Problem(PAST_MESSAGE)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise _Problem("must be an ISO-8601 date-time such as 2026-11-21T10:15:00Z") from None
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise _Problem("must include a UTC offset or Z, e.g. 2026-11-21T10:15:00Z")
-    try:
-        ms = (parsed - _EPOCH) // timedelta(milliseconds=1)
-    except OverflowError:
-        raise _Problem("is out of range") from None
+        raise _Problem("is not a calendar date and time (e.g. February 30)") from None
+    ms = (parsed - _EPOCH) // timedelta(milliseconds=1)
     if ms > now + MAX_FUTURE_MS:
-        raise _Problem("is more than 5 minutes in the future")
+        raise _Problem(FUTURE_MESSAGE)
     if ms < now - MAX_AGE_MS:
-        raise _Problem("is more than a year in the past")
+        raise _Problem(PAST_MESSAGE)
     return ms
 
 
@@ -309,9 +371,12 @@ def _amount(raw: object, _now: int) -> Decimal:
     if isinstance(raw, bool):
         raise _Problem("must be a number or a decimal string, not a boolean")
     if isinstance(raw, str):
-        if not _AMOUNT_STR_RE.fullmatch(raw.strip()):
-            raise _Problem("must be a decimal number such as 12.34")
-        value = Decimal(raw.strip())
+        if not _AMOUNT_STR_RE.fullmatch(raw):
+            raise _Problem(
+                "must be a JSON number or a plain decimal string such as 12.34 (no sign, spaces, exponent or "
+                "leading zero, at most 2 decimals)"
+            )
+        value = Decimal(raw)
     elif isinstance(raw, Decimal):
         value = raw
     elif isinstance(raw, int):
@@ -339,20 +404,23 @@ def _amount(raw: object, _now: int) -> Decimal:
 
 
 def _currency(raw: object, _now: int) -> str:
-    value = _string(raw).strip().upper()
+    value = _string(raw)
+    # Exactly as listed: " eur" is not EUR (the schema's enum holds upper-case codes only).
     if value not in CURRENCY_CODES:
-        raise _Problem("must be an ISO 4217 alphabetic currency code such as EUR or USD")
+        raise _Problem("must be an upper-case ISO 4217 alphabetic currency code such as EUR or USD")
     return value
 
 
 def _card_number(raw: object, _now: int) -> str:
     if not isinstance(raw, str):
         raise _Problem("must be a string of digits")
+    if not _CARD_RE.fullmatch(raw):
+        raise _Problem(
+            f"must be {MIN_PAN_DIGITS}-{MAX_PAN_DIGITS} digits, optionally grouped by single spaces or hyphens"
+        )
     digits = raw.replace(" ", "").replace("-", "")
-    if not (digits.isascii() and digits.isdigit() and MIN_PAN_DIGITS <= len(digits) <= MAX_PAN_DIGITS):
-        raise _Problem(f"must be {MIN_PAN_DIGITS}-{MAX_PAN_DIGITS} digits (spaces and hyphens are ignored)")
     if not luhn_valid(digits):
-        raise _Problem("is not a valid card number (Luhn check failed)")
+        raise _Problem(LUHN_MESSAGE)
     return digits
 
 
