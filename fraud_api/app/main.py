@@ -9,10 +9,11 @@ from __future__ import annotations
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
-from fraud_api.app.api.errors import install_error_handlers
+from fraud_api.app.api.errors import declare_actual_responses, install_error_handlers
 from fraud_api.app.api.main import api_router, api_v1_router
 from fraud_api.app.core.config import Settings, load_settings
 from fraud_api.app.core.logging import configure_logging
@@ -67,6 +68,13 @@ def create_app(settings: Settings | None = None, *, secret_reader: SecretReader 
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(api_v1_router)
+    fastapi_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        # FastAPI caches the document; removing the 422s again on a cached one changes nothing.
+        return declare_actual_responses(fastapi_openapi())
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
 
 

@@ -47,6 +47,24 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+VALIDATION_STATUS = "422"
+"""What FastAPI declares for every operation with parameters or a body. This service never sends
+it: a request that fails validation is a 400 (``_invalid_request``), as API Gateway and the
+processor answer, so the document must not promise it."""
+
+
+def declare_actual_responses(schema: dict[str, Any]) -> dict[str, Any]:
+    """The OpenAPI document with FastAPI's implicit 422 removed (in place), so each operation declares
+    exactly the statuses its route can return: the ones listed in ``responses=`` plus 200."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop(VALIDATION_STATUS, None)
+    components = schema.get("components", {}).get("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        components.pop(name, None)
+    return schema
+
+
 def error_response(status: int, body: dict[str, Any], headers: Mapping[str, str] | None = None) -> JSONResponse:
     body["requestId"] = request_id_var.get()
     return JSONResponse(body, status_code=status, headers=headers)
