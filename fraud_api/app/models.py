@@ -33,7 +33,8 @@ class FeedbackCreate(_Camel):
     label_time: AwareDatetime | None = Field(
         default=None,
         description="When the label became known (ISO-8601 with offset). Default: now. Features use a "
-        "label only after this time and once the transaction is older than the label delay.",
+        "label only after this time and once the transaction is older than the label delay. Business rules "
+        "(400): at most 5 minutes ahead of the server's clock, and not before the transaction's timestamp.",
     )
 
 

@@ -70,7 +70,7 @@ def raw_request(
     lines += [b"Content-Length: " + str(len(body)).encode(), b"Connection: close"]
     with socket.create_connection((host, int(port)), timeout=10) as sock:
         sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n" + body)
-        response = http.client.HTTPResponse(sock)
+        response = http.client.HTTPResponse(sock, method=method)
         response.begin()
         return RawResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
 
