@@ -6,7 +6,6 @@ import hashlib
 import hmac
 import io
 import logging
-
 import string
 
 import pytest
