@@ -13,16 +13,18 @@ may be joined by any 1-3 characters that are neither ASCII letters nor digits ("
 ``c:4111111111111111`` and ``4111.1111.1111.1111`` are all caught. Two limits keep ordinary
 values usable, and are the detector's documented blind spots:
 
-* letters end a run: digits interleaved with letters are not joined (every hex id or UUID would
-  otherwise hold a "card number");
+* letters end a run, and digits glued to a letter cannot start or end a card number (a word
+  boundary, as DLP scanners use): digits interleaved with letters are not joined, and
+  ``tx4111111111111111`` is not caught while ``tx-4111111111111111`` is; otherwise about one hex
+  id in 300 would hold a "card number" and be refused;
 * a candidate is made of whole groups, and a single group longer than 19 digits is not one
   (stream sequence numbers): checking every substring of a long digit run would flag nearly all.
 
 False positives are the price of catching disguises: any 12-19 digit number joined from whole
 groups is Luhn-valid one time in ten (a 12-digit numeric id, a date-time written with a separator
-between every field). Identifiers with at most 11 digits (``tx-1001``, a 10-digit account id) are
-never refused; log times are written as ISO-8601 ``...T12:00:00.123Z``, which the detector can
-never join into 12 digits.
+between every field; about one random UUID in 800 written with hyphens, none written in hex).
+Identifiers with at most 11 digits (``tx-1001``, a 10-digit account id) are never refused; log
+times are written as ISO-8601 ``...T12:00:00.123Z``, which the detector never joins into 12 digits.
 
 ``redact_pans`` and ``PanRedactingFilter`` are layer 1 of "never log a PAN": every handler log
 record goes through them. Standard library only (ships in the Lambda package and the fraud-api
@@ -149,9 +151,17 @@ def tokenize(pan: str, key: bytes, key_version: str) -> CardToken:
     )
 
 
-def _pan_digits(groups: list[str]) -> list[bool]:
+def _glued(text: str, index: int) -> bool:
+    """True when ``text[index]`` is an ASCII letter: digits glued to a letter are part of a word."""
+    return 0 <= index < len(text) and text[index].isascii() and text[index].isalpha()
+
+
+def _pan_digits(groups: list[str], glued_start: bool = False, glued_end: bool = False) -> list[bool]:
     """Which digits of a run (its groups concatenated) to hide: all but the first six and last
-    four of every Luhn-valid 12-19 digit span made of whole groups.
+    four of every Luhn-valid 12-19 digit span made of whole groups. A span may not start with a
+    group glued to a letter before it (``glued_start``), nor end with one glued to a letter after
+    it (``glued_end``), as a word-boundary match in a DLP scanner: digits inside a hex id
+    (``3f2a4111...b``) are not a card number, ``tx-4111...`` and ``4111...`` alone are.
 
     "Order 12 4111 1111 1111 1111" has the run "12 4111 1111 1111 1111": the whole run is not a
     PAN, but groups 2-5 are. The union of the hidden digits is masked, so overlapping candidates
@@ -164,8 +174,8 @@ def _pan_digits(groups: list[str]) -> list[bool]:
     starts = [0]
     for group in groups:
         starts.append(starts[-1] + len(group))
-    for i in range(len(groups)):
-        for j in range(i + 1, len(groups) + 1):
+    for i in range(1 if glued_start else 0, len(groups)):
+        for j in range(i + 1, len(groups) + (0 if glued_end else 1)):
             length = starts[j] - starts[i]
             if length > MAX_PAN_DIGITS:
                 break
@@ -183,11 +193,17 @@ def contains_pan(value: object) -> bool:
     """
     if not isinstance(value, str) or _MAYBE_PAN.search(value) is None:
         return False
-    return any(any(_pan_digits(_DIGITS_ONLY.findall(m.group(0)))) for m in _DIGIT_RUN.finditer(value))
+    return any(any(_run_hidden(value, m)) for m in _DIGIT_RUN.finditer(value))
 
 
-def _redact_run(run: str) -> str:
-    hidden = _pan_digits(_DIGITS_ONLY.findall(run))
+def _run_hidden(text: str, match: re.Match[str]) -> list[bool]:
+    groups = _DIGITS_ONLY.findall(match.group(0))
+    return _pan_digits(groups, _glued(text, match.start() - 1), _glued(text, match.end()))
+
+
+def _redact_run(text: str, match: re.Match[str]) -> str:
+    run = match.group(0)
+    hidden = _run_hidden(text, match)
     if not any(hidden):
         return run
     out: list[str] = []
@@ -210,7 +226,7 @@ def redact_pans(text: str) -> str:
     """
     if not text or _MAYBE_PAN.search(text) is None:
         return text
-    return _DIGIT_RUN.sub(lambda m: _redact_run(m.group(0)), text)
+    return _DIGIT_RUN.sub(lambda m: _redact_run(text, m), text)
 
 
 # Sensitive authentication data (PCI DSS 3.3.1): names a request or log field might carry it under,

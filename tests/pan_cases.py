@@ -4,7 +4,7 @@ Deliberately independent of ``fraud_common.card``: the generator and the oracle 
 the code under test. A disguise is what the issue's probe sent (``tx-4111111111111111``,
 ``4111-1111-1111-1111``, ``c:4111111111111111``, ``41111111.11111111``), generalised: a random
 Luhn-valid 12-19 digit number, cut into random groups joined by random separators drawn from
-the characters the field accepts, with a random letter prefix and suffix.
+the characters the field accepts, with a random prefix and suffix (letters and digits, joined by separators).
 """
 
 from __future__ import annotations
@@ -47,9 +47,12 @@ def disguised_pans(draw: st.DrawFn, separators: str, max_chars: int = 64) -> tup
     joined = groups[0]
     for group in groups[1:]:
         joined += draw(st.text(separators, min_size=1, max_size=3)) + group
-    letters = st.text(string.ascii_letters, max_size=6)
-    glue = st.text(separators, max_size=1)
-    value = draw(letters) + draw(glue) + joined + draw(glue) + draw(letters)
+    # A prefix or suffix is joined by a separator: digits glued to letters are a word, not a card
+    # number (the detector's documented word boundary, as in "3f2a4111...").
+    word = st.text(string.ascii_letters + string.digits, min_size=1, max_size=6)
+    affix = st.one_of(st.just(""), st.tuples(word, st.text(separators, min_size=1, max_size=3)))
+    prefix, suffix = draw(affix), draw(affix)
+    value = "".join(prefix) + joined + "".join(reversed(suffix))
     return (value if len(value) <= max_chars else joined), pan
 
 

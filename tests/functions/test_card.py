@@ -7,6 +7,7 @@ import hmac
 import io
 import logging
 import string
+import uuid
 
 import pytest
 from handler_support import AMEX, MASTERCARD, VISA, find_pans
@@ -131,10 +132,18 @@ def test_contains_pan_never_flags_a_value_with_at_most_eleven_digits(case: tuple
     assert redact_pans(value) == value
 
 
+@_PROPERTIES
+@given(st.uuids())
+def test_contains_pan_never_flags_a_hex_id(value: uuid.UUID) -> None:
+    # Digits glued to letters are a word: a hex id can never be refused as a card number.
+    assert not contains_pan(value.hex)
+    assert not contains_pan(f"tx-{value.hex[:20]}")
+
+
 @pytest.mark.parametrize(
     "value",
-    ["tx-1001", "1234567890", "cust-0000012345", "2026-11-21T12:00:00.123Z", "term:42.7", "411111******1111",
-     "3f2a4111b1111c1111d1111e", "seq 111100000000012345678901"],
+    ["tx-1001", "tx4111111111111111", "1234567890", "cust-0000012345", "2026-11-21T12:00:00.123Z", "term:42.7",
+     "411111******1111", "3f2a4111b1111c1111d1111e", "seq 111100000000012345678901"],
 )  # fmt: skip
 def test_contains_pan_leaves_ordinary_identifiers_alone(value: str) -> None:
     assert not contains_pan(value)
