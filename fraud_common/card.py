@@ -5,6 +5,27 @@ PCI DSS 3.5.1 / 3.5.1.1: a stored PAN is rendered unreadable by a *keyed* hash o
 space is small enough to brute-force. PCI DSS 3.4.1: when displayed, at most the BIN (first six
 digits here) and the last four digits are shown.
 
+One detector decides what is a card number wherever one must not be (``contains_pan`` for
+values the system would store or echo, ``redact_pans`` for log text): a run of 12-19 ASCII digits
+that passes the Luhn check, written in one piece or in groups, alone or inside longer text. Groups
+may be joined by any 1-3 characters that are neither ASCII letters nor digits ("4111 1111",
+"4111-1111", "41111111.11111111", "4111 / 1111", "4111__1111"), so ``tx-4111111111111111``,
+``c:4111111111111111`` and ``4111.1111.1111.1111`` are all caught. Two limits keep ordinary
+values usable, and are the detector's documented blind spots:
+
+* letters end a run, and digits glued to a letter cannot start or end a card number (a word
+  boundary, as DLP scanners use): digits interleaved with letters are not joined, and
+  ``tx4111111111111111`` is not caught while ``tx-4111111111111111`` is; otherwise about one hex
+  id in 300 would hold a "card number" and be refused;
+* a candidate is made of whole groups, and a single group longer than 19 digits is not one
+  (stream sequence numbers): checking every substring of a long digit run would flag nearly all.
+
+False positives are the price of catching disguises: any 12-19 digit number joined from whole
+groups is Luhn-valid one time in ten (a 12-digit numeric id, a date-time written with a separator
+between every field; about one random UUID in 800 written with hyphens, none written in hex).
+Identifiers with at most 11 digits (``tx-1001``, a 10-digit account id) are never refused; log
+times are written as ISO-8601 ``...T12:00:00.123Z``, which the detector never joins into 12 digits.
+
 ``redact_pans`` and ``PanRedactingFilter`` are layer 1 of "never log a PAN": every handler log
 record goes through them. Standard library only (ships in the Lambda package and the fraud-api
 image).
@@ -21,18 +42,30 @@ from dataclasses import dataclass
 from typing import Any
 
 MIN_PAN_DIGITS = 12
-"""Shortest PAN ``TransactionRequest`` accepts (ISO/IEC 7812 allows 8-19; issued cards are >= 12)."""
+"""Shortest PAN (ISO/IEC 7812 allows 8-19; issued cards, Maestro included, are >= 12). The same
+bound for the ``cardNumber`` field, identifier checks and log redaction: a number accepted as a
+card is always recognised as one elsewhere."""
 MAX_PAN_DIGITS = 19
-REDACT_MIN_DIGITS = 13
-"""Shortest digit run ``redact_pans`` treats as a PAN (PCI DSS 3.4 scanning convention)."""
+MAX_SEPARATOR_CHARS = 3
+"""Longest run of non-alphanumeric characters that still joins two digit groups (" - " is 3)."""
 BIN_DIGITS = 6
 LAST_DIGITS = 4
 MASK_CHAR = "*"
 
+PAN_REFUSED = (
+    f"must not contain a card number ({MIN_PAN_DIGITS}-{MAX_PAN_DIGITS} digits passing the Luhn check, "
+    "in one piece or in groups, alone or inside other text)"
+)
+"""The one message for a field refused by ``contains_pan``; it never repeats the value."""
+
 _DIGITS_ONLY = re.compile(r"[0-9]+")
-# A run of digit groups joined by single spaces or hyphens ("4111 1111-1111 1111"), not touching
-# other digits. Candidates are checked group-aligned in ``_redact_run``.
-_DIGIT_RUN = re.compile(r"(?<![0-9])[0-9]+(?:[ -][0-9]+)*(?![0-9])")
+# A run of digit groups joined by separators (1-3 characters that are not ASCII letters or
+# digits), not touching other digits: "4111 1111-1111 1111", "tx-4111.1111", "c:4111". Candidates
+# inside a run are checked group-aligned in ``_pan_digits``.
+_DIGIT_RUN = re.compile(rf"(?<![0-9])[0-9]+(?:[^A-Za-z0-9]{{1,{MAX_SEPARATOR_CHARS}}}[0-9]+)*")
+# Cheap pre-check, one C-level scan: a run holding at least MIN_PAN_DIGITS digits. Text without
+# one (most log lines) skips the per-group Python work.
+_MAYBE_PAN = re.compile(rf"[0-9](?:[^A-Za-z0-9]{{0,{MAX_SEPARATOR_CHARS}}}[0-9]){{{MIN_PAN_DIGITS - 1}}}")
 
 
 def luhn_valid(digits: str) -> bool:
@@ -118,30 +151,59 @@ def tokenize(pan: str, key: bytes, key_version: str) -> CardToken:
     )
 
 
-def _redact_run(run: str) -> str:
-    """Mask every Luhn-valid 13-19 digit span in a run of digit groups, aligned on groups.
+def _glued(text: str, index: int) -> bool:
+    """True when ``text[index]`` is an ASCII letter: digits glued to a letter are part of a word."""
+    return 0 <= index < len(text) and text[index].isascii() and text[index].isalpha()
+
+
+def _pan_digits(groups: list[str], glued_start: bool = False, glued_end: bool = False) -> list[bool]:
+    """Which digits of a run (its groups concatenated) to hide: all but the first six and last
+    four of every Luhn-valid 12-19 digit span made of whole groups. A span may not start with a
+    group glued to a letter before it (``glued_start``), nor end with one glued to a letter after
+    it (``glued_end``), as a word-boundary match in a DLP scanner: digits inside a hex id
+    (``3f2a4111...b``) are not a card number, ``tx-4111...`` and ``4111...`` alone are.
 
     "Order 12 4111 1111 1111 1111" has the run "12 4111 1111 1111 1111": the whole run is not a
-    PAN, but groups 2-5 are. Each Luhn-valid span hides all but its first six and last four
-    digits, and the union of the hidden digits is masked, so overlapping candidates can never
-    leave more than BIN + last four of any PAN readable.
+    PAN, but groups 2-5 are. The union of the hidden digits is masked, so overlapping candidates
+    can never leave more than BIN + last four of any PAN readable. No span: nothing hidden.
     """
-    groups = _DIGITS_ONLY.findall(run)
     digits = "".join(groups)
-    if len(digits) < REDACT_MIN_DIGITS:
-        return run
+    hidden = [False] * len(digits)
+    if len(digits) < MIN_PAN_DIGITS:
+        return hidden
     starts = [0]
     for group in groups:
         starts.append(starts[-1] + len(group))
-    hidden = [False] * len(digits)
-    for i in range(len(groups)):
-        for j in range(i + 1, len(groups) + 1):
+    for i in range(1 if glued_start else 0, len(groups)):
+        for j in range(i + 1, len(groups) + (0 if glued_end else 1)):
             length = starts[j] - starts[i]
             if length > MAX_PAN_DIGITS:
                 break
-            if length >= REDACT_MIN_DIGITS and luhn_valid(digits[starts[i] : starts[j]]):
+            if length >= MIN_PAN_DIGITS and luhn_valid(digits[starts[i] : starts[j]]):
                 for pos in range(starts[i] + BIN_DIGITS, starts[j] - LAST_DIGITS):
                     hidden[pos] = True
+    return hidden
+
+
+def contains_pan(value: object) -> bool:
+    """True when ``value`` (a string) holds a card number as the module docstring defines it.
+
+    The guard for every identifier and free-text value the system would store or echo: such a
+    value is refused (``PAN_REFUSED``), never stored. Non-strings are False.
+    """
+    if not isinstance(value, str) or _MAYBE_PAN.search(value) is None:
+        return False
+    return any(any(_run_hidden(value, m)) for m in _DIGIT_RUN.finditer(value))
+
+
+def _run_hidden(text: str, match: re.Match[str]) -> list[bool]:
+    groups = _DIGITS_ONLY.findall(match.group(0))
+    return _pan_digits(groups, _glued(text, match.start() - 1), _glued(text, match.end()))
+
+
+def _redact_run(text: str, match: re.Match[str]) -> str:
+    run = match.group(0)
+    hidden = _run_hidden(text, match)
     if not any(hidden):
         return run
     out: list[str] = []
@@ -156,15 +218,15 @@ def _redact_run(run: str) -> str:
 
 
 def redact_pans(text: str) -> str:
-    """Replace every Luhn-valid 13-19 digit run (spaces/hyphens allowed inside) by its mask.
+    """Mask every card number in ``text`` (same detector as ``contains_pan``) to BIN + last four.
 
-    Digit runs longer than 19 digits (stream sequence numbers, ids) are left alone. A 13-digit
+    Separators stay in place: "4111.1111.1111.1111" -> "4111.11**.****.1111". A 12-19 digit
     Luhn-valid epoch-milliseconds value is masked too (false positive, harmless): log times as
     ISO-8601 strings, not epoch milliseconds.
     """
-    if not text or _DIGITS_ONLY.search(text) is None:
+    if not text or _MAYBE_PAN.search(text) is None:
         return text
-    return _DIGIT_RUN.sub(lambda m: _redact_run(m.group(0)), text)
+    return _DIGIT_RUN.sub(lambda m: _redact_run(text, m), text)
 
 
 # Sensitive authentication data (PCI DSS 3.3.1): names a request or log field might carry it under,
@@ -213,7 +275,7 @@ def redact_value(value: Any) -> Any:
         return {k: (REDACTED if _is_secret_key(k) else redact_value(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact_value(v) for v in value]
-    if isinstance(value, int) and not isinstance(value, bool) and REDACT_MIN_DIGITS <= len(str(abs(value))) <= 19:
+    if isinstance(value, int) and not isinstance(value, bool) and MIN_PAN_DIGITS <= len(str(abs(value))) <= 19:
         text = str(value)
         return redact_pans(text) if luhn_valid(text.lstrip("-")) else value
     return value
@@ -256,3 +318,15 @@ class PanRedactingFilter(logging.Filter):
 
 def _extra_keys(attributes: dict[str, Any]) -> Iterable[str]:
     return [k for k in attributes if k not in _RESERVED]
+
+
+def redact_every_handler(logger: logging.Logger | None = None) -> None:
+    """Put a ``PanRedactingFilter`` on every handler of ``logger`` (default: the root logger).
+
+    A filter on a *logger* only sees records logged on that very logger; a filter on a *handler*
+    sees every record that reaches it, whichever library's logger it came from (httpx, uvicorn,
+    werkzeug, botocore). Idempotent.
+    """
+    for handler in (logger or logging.getLogger()).handlers:
+        if not any(isinstance(f, PanRedactingFilter) for f in handler.filters):
+            handler.addFilter(PanRedactingFilter())

@@ -12,9 +12,10 @@ Contract decisions (also stated in ``TRANSACTION_JSON_SCHEMA``):
 * Card security codes, track data and PINs (``cvv``, ``cvc2``, ``cid``, ``securityCode``,
   ``track2``, ``pinBlock``... any case or spelling) are rejected with a message saying they must
   not be sent (PCI DSS 3.3.1.x: never stored after authorization, so never accepted here).
-* Identifiers (transactionId, customerId, terminalId) must not be card numbers: an all-digit,
-  Luhn-valid 13-19 digit identifier is rejected, because it would be stored in clear. Numeric
-  ids of that length need a prefix.
+* Identifiers (transactionId, customerId, terminalId) must not contain a card number, in any
+  disguise ``fraud_common.card.contains_pan`` recognises (``tx-4111111111111111``,
+  ``4111-1111-1111-1111``, ``c:4111...``, ``41111111.11111111``): it would be stored in clear.
+  An id with at most 11 digits always passes; a longer run of digits can be refused.
 * Duplicate JSON keys are rejected (two parsers could disagree on which value wins).
 * Values are parsed exactly as the schema states them, never "cleaned up": no sign, padding or
   leading zero in a decimal string, currencies upper-case, timestamps RFC 3339 only (no ISO 8601
@@ -22,7 +23,8 @@ Contract decisions (also stated in ``TRANSACTION_JSON_SCHEMA``):
   rules its descriptions name (timestamp window, Luhn check, identifiers that are card numbers),
   and whatever it forbids is refused: ``tests/functions/test_transaction_schema.py`` checks both
   directions on generated requests.
-* No message ever echoes a submitted value (a card number may sit in any field).
+* No message ever echoes a submitted value or an unknown field name (a card number may sit in
+  any of them): an unknown field is named by its position in the object.
 
 Standard library only (ships in the Lambda package and the fraud-api image).
 """
@@ -39,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
-from fraud_common.card import MAX_PAN_DIGITS, MIN_PAN_DIGITS, REDACT_MIN_DIGITS, is_sad_field, luhn_valid, redact_pans
+from fraud_common.card import MAX_PAN_DIGITS, MIN_PAN_DIGITS, PAN_REFUSED, contains_pan, is_sad_field, luhn_valid
 from fraud_common.currencies import CURRENCY_CODES, MINOR_UNITS
 
 MAX_BODY_BYTES = 16 * 1024
@@ -127,7 +129,10 @@ FIELDS: dict[str, str] = {
 OPTIONAL_FIELDS = frozenset({"merchantCategoryCode"})
 REQUIRED_FIELDS = tuple(name for name in FIELDS if name not in OPTIONAL_FIELDS)
 
-_PAN_ID_NOTE = "must not be a card number (all-digit and Luhn-valid); prefix numeric identifiers"
+_PAN_ID_NOTE = (
+    "must not contain a card number (12-19 digits passing the Luhn check, in one piece or in groups, alone or "
+    "inside other text); at most 11 digits always pass"
+)
 TIMESTAMP_FORMAT_MESSAGE = (
     "must be an RFC 3339 date-time with seconds and a UTC offset or Z, such as 2026-11-21T10:15:00Z"
 )
@@ -231,20 +236,22 @@ def parse_transaction(body: str | bytes | Mapping[str, Any], *, now_ms: int | No
     data = _decode(body)
     now = int(time.time() * 1000) if now_ms is None else now_ms
     errors: list[FieldError] = []
-    for name in data:
+    for position, name in enumerate(data, start=1):
         if name in FIELDS:
             continue
-        shown = _safe_name(name)
+        # Named by position, never by name: a client-chosen key can itself be a card number.
         if is_sad_field(str(name)):
             errors.append(
                 FieldError(
-                    shown,
-                    "must not be sent: card security codes, track data and PINs are never accepted or stored "
-                    "(PCI DSS 3.3.1)",
+                    "body",
+                    f"{_ordinal(position)} field must not be sent: it names a card security code, track data or "
+                    "a PIN, which are never accepted or stored (PCI DSS 3.3.1)",
                 )
             )
         else:
-            errors.append(FieldError(shown, f"unknown field; allowed fields are {', '.join(FIELDS)}"))
+            errors.append(
+                FieldError("body", f"{_ordinal(position)} field is unknown; allowed fields are {', '.join(FIELDS)}")
+            )
     values: dict[str, Any] = {}
     for name, attribute in FIELDS.items():
         raw = data.get(name)
@@ -305,16 +312,18 @@ def _decode(body: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
         raise InvalidTransaction([FieldError("body", "must be a JSON object")])
     if duplicates:
         raise InvalidTransaction(
-            [FieldError(_safe_name(k), "appears more than once") for k in dict.fromkeys(duplicates)]
+            [
+                FieldError(k, "appears more than once") if k in FIELDS else FieldError("body", "a field appears twice")
+                for k in dict.fromkeys(duplicates)
+            ]
         )
     return data
 
 
-def _safe_name(name: object) -> str:
-    """A client-supplied field name fit to echo: printable, short, no card number in it."""
-    text = "".join(ch if ch.isprintable() else "?" for ch in str(name))
-    text = redact_pans(text)
-    return text if len(text) <= ID_MAX_LENGTH else text[:ID_MAX_LENGTH] + "..."
+def _ordinal(position: int) -> str:
+    """``1`` -> ``"1st"``: where an unknown field sits in the request object, counting from 1."""
+    suffix = "th" if 10 <= position % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(position % 10, "th")
+    return f"{position}{suffix}"
 
 
 def _string(raw: object) -> str:
@@ -323,16 +332,12 @@ def _string(raw: object) -> str:
     return raw
 
 
-def _looks_like_pan(value: str) -> bool:
-    return value.isdigit() and REDACT_MIN_DIGITS <= len(value) <= MAX_PAN_DIGITS and luhn_valid(value)
-
-
 def _transaction_id(raw: object, _now: int) -> str:
     value = _string(raw)
     if not _ID_RE.fullmatch(value):
         raise _Problem("must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
-    if _looks_like_pan(value):
-        raise _Problem(_PAN_ID_NOTE)
+    if contains_pan(value):
+        raise _Problem(PAN_REFUSED)
     return value
 
 
@@ -340,8 +345,8 @@ def _reference(raw: object, _now: int) -> str:
     value = _string(raw)
     if not _REF_RE.fullmatch(value):
         raise _Problem("must be 1-64 characters of A-Z, a-z, 0-9, '.', ':', '_' or '-'")
-    if _looks_like_pan(value):
-        raise _Problem(_PAN_ID_NOTE)
+    if contains_pan(value):
+        raise _Problem(PAN_REFUSED)
     return value
 
 

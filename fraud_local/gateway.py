@@ -355,11 +355,11 @@ def main() -> None:
     """Child entry point: the processor's variables are already in the environment."""
     import uvicorn
 
+    from fraud_local.logs import configure_child_logging
     from fraud_local.processes import exit_with_parent
     from fraud_local.runtime import FunctionRuntime
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    logging.getLogger("botocore").setLevel(logging.WARNING)  # "Found credentials..." on every client
+    configure_child_logging()  # before anything logs: redaction on every logger, no raw URLs
     # Imported only now: Powertools reads the function's variables when its singletons are built.
     from functions.processor.handler import lambda_handler
 

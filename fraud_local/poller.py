@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sys
 import threading
 import time
 import uuid
@@ -271,8 +270,9 @@ class StreamPoller:
 
 def main() -> None:
     """Child entry point: the analyzer's variables are already in the environment."""
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
-    logging.getLogger("botocore").setLevel(logging.WARNING)  # "Found credentials..." on every client
+    from fraud_local.logs import configure_child_logging
+
+    configure_child_logging()  # before anything logs: redaction on every logger, no raw URLs
     import boto3
 
     from fraud_local.processes import exit_with_parent, mark_ready, stop_on_signals

@@ -74,8 +74,10 @@ def run_report(endpoint: str, resources: Resources, state_dir: Path, day: date |
 
 def main() -> None:
     """Child entry point: the reporter's variables are already in the environment."""
+    from fraud_local.logs import configure_child_logging
     from fraud_local.runtime import FunctionRuntime
 
+    configure_child_logging()
     # Imported only now: Powertools reads the function's variables when its singletons are built.
     from functions.reporter.handler import lambda_handler
 

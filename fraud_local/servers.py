@@ -37,7 +37,9 @@ def serve_moto(port: int) -> None:
     from werkzeug.serving import make_server
 
     from fraud_local import moto_patches
+    from fraud_local.logs import configure_child_logging
 
+    configure_child_logging()
     moto_patches.apply()
     app = serialised(DomainDispatcherApplication(create_backend_app), threading.Lock())
     server = make_server(HOST, port, app, threaded=True, request_handler=MotoRequestHandler)

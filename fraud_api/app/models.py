@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StrictBool, field_validator
 from pydantic.alias_generators import to_camel
+
+from fraud_common.card import PAN_REFUSED, contains_pan
 
 LABEL_SOURCES = ("chargeback", "analyst_review", "issuer_report", "customer_report")
 
@@ -36,6 +38,14 @@ class FeedbackCreate(_Camel):
         "label only after this time and once the transaction is older than the label delay. Business rules "
         "(400): at most 5 minutes ahead of the server's clock, and not before the transaction's timestamp.",
     )
+
+    @field_validator("transaction_id")
+    @classmethod
+    def _no_card_number(cls, value: str) -> str:
+        # The id is stored with the label and echoed; no scored transaction can have such an id.
+        if contains_pan(value):
+            raise ValueError(PAN_REFUSED)
+        return value
 
 
 class LabelPublic(_Camel):

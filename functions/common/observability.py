@@ -39,7 +39,10 @@ def _redacting_json(log: dict[str, Any]) -> str:
     return redact_pans(json.dumps(log, default=str, separators=(",", ":"), ensure_ascii=False))
 
 
-logger = Logger(json_serializer=_redacting_json, utc=True)
+# ISO-8601 UTC with "T" and "Z" ("2026-11-21T12:00:00.123Z"), not Powertools' default
+# "2026-11-21 12:00:00,123+0000": the PAN detector joins digit groups across punctuation and
+# spaces, so the default's 21 digits would sometimes hold a "card number" and be masked.
+logger = Logger(json_serializer=_redacting_json, utc=True, datefmt="%Y-%m-%dT%H:%M:%S.%FZ")
 logger.addFilter(PanRedactingFilter())
 tracer = Tracer()
 metrics = Metrics(namespace=os.environ.get(env.POWERTOOLS_METRICS_NAMESPACE) or env.METRICS_NAMESPACE)

@@ -19,6 +19,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+from fraud_common.card import PAN_REFUSED, contains_pan
 from fraud_common.transaction import MAX_BODY_BYTES, FieldError, InvalidTransaction, parse_transaction
 from functions.common import items
 from functions.common.api_config import ConfigurationUnavailable
@@ -137,6 +138,8 @@ def create(event: Mapping[str, Any]) -> dict[str, Any]:
             problems.append(
                 FieldError("Idempotency-Key", "header must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
             )
+        elif contains_pan(key):
+            problems.append(FieldError("Idempotency-Key", f"header {PAN_REFUSED}"))
         try:
             request = parse_transaction(_body_text(event), now_ms=now_ms)
         except InvalidTransaction as invalid:
@@ -166,8 +169,13 @@ def create(event: Mapping[str, Any]) -> dict[str, Any]:
 
 def read(transaction_id: str) -> dict[str, Any]:
     """GET /transactions/{id}."""
+    message = None
     if not _ID_RE.fullmatch(transaction_id):
         message = "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'"
+    elif contains_pan(transaction_id):
+        # No stored id holds one (POST refuses them), and the lookup would carry it further.
+        message = PAN_REFUSED
+    if message is not None:
         return response(400, {"error": "invalid_request", "problems": [{"field": "id", "message": message}]})
     metrics.add_metric(name=METRIC_TRANSACTION_LOOKUPS, unit="Count", value=1)
     item = ingest.get_transaction(transaction_id)

@@ -3,7 +3,9 @@
 Idempotency without a second table. ``create_transaction`` writes, in one
 ``TransactWriteItems``, the transaction item and a marker item with the fixed sort key 0 for its
 transaction id (plus one for the ``Idempotency-Key`` header when present), each with
-``attribute_not_exists``. So:
+``attribute_not_exists``. The key's marker id is ``idempotency-key#<version>#<HMAC of the key>``
+(the card-hash key of that version, domain-separated from card hashes), never the key itself: a
+client may put anything in a header, a card number included. So:
 
 * the same id never produces a second item, whatever the timestamp of the retry (the id marker
   collides even when the transaction item's key would not);
@@ -13,10 +15,16 @@ transaction id (plus one for the ``Idempotency-Key`` header when present), each 
 
 Cost: a transactional write of two items is 4 write units instead of 1 (and a marker item's
 storage); accepted for exactly-once ingestion of payments.
+
+Markers written before keys were hashed (``idempotency-key#<key>``) are not consulted: a retry
+of such a request is still recognised by its transaction id marker, which is what matters. A
+planned card-hash re-keying (``panHashKeyVersion``) likewise starts fresh key markers.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +64,16 @@ def _not_exists(item: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# Domain separation: the HMAC of an idempotency key can never equal a card hash under the same key.
+_KEY_MARKER_DOMAIN = b"idempotency-key\x00"
+
+
+def key_marker_id(idempotency_key: str, hash_key: bytes, key_version: str) -> str:
+    """The marker id for an ``Idempotency-Key``: a keyed hash (HMAC-SHA256), never the key."""
+    digest = hmac.new(hash_key, _KEY_MARKER_DOMAIN + idempotency_key.encode("utf-8"), hashlib.sha256).hexdigest()
+    return f"{items.KEY_MARKER_PREFIX}{key_version}#{digest}"
+
+
 def _created_body(transaction_id: str, received_at: str) -> dict[str, Any]:
     return {"transactionId": transaction_id, "status": items.STATUS_RECEIVED, "receivedAt": received_at}
 
@@ -76,15 +94,15 @@ def create_transaction(request: TransactionRequest, *, idempotency_key: str | No
     item = items.transaction_item(request, token, now_ms)
     print_ = items.fingerprint(item)
     writes = [_not_exists(item), _not_exists(items.marker_item(request.transaction_id, item, print_))]
-    key_marker_id = items.KEY_MARKER_PREFIX + idempotency_key if idempotency_key else None
-    if key_marker_id:
-        writes.append(_not_exists(items.marker_item(key_marker_id, item, print_)))
+    marker_id = key_marker_id(idempotency_key, key, version) if idempotency_key else None
+    if marker_id:
+        writes.append(_not_exists(items.marker_item(marker_id, item, print_)))
     try:
         client("dynamodb").transact_write_items(TransactItems=writes)
     except Exception as exc:
         if error_code(exc) not in ("TransactionCanceledException", "TransactionConflictException"):
             raise
-        return _resolve_collision(request.transaction_id, key_marker_id, print_)
+        return _resolve_collision(request.transaction_id, marker_id, print_)
     return Stored(_created_body(request.transaction_id, item[items.RECEIVED_AT]), replayed=False)
 
 

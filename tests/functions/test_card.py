@@ -6,11 +6,24 @@ import hashlib
 import hmac
 import io
 import logging
+import string
+import uuid
 
 import pytest
 from handler_support import AMEX, MASTERCARD, VISA, find_pans
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from fraud_common.card import CardToken, PanRedactingFilter, is_sad_field, luhn_valid, redact_pans, tokenize
+from fraud_common.card import (
+    CardToken,
+    PanRedactingFilter,
+    contains_pan,
+    is_sad_field,
+    luhn_valid,
+    redact_pans,
+    tokenize,
+)
+from tests.pan_cases import REFERENCE_SEPARATORS, disguised_pans, holds
 
 
 @pytest.mark.parametrize("digits", [VISA, MASTERCARD, AMEX, "79927398713"])
@@ -91,3 +104,61 @@ def test_pan_redacting_filter_covers_args_extras_and_tracebacks():
     output = stream.getvalue()
     assert find_pans(output) == []
     assert "[REDACTED]" in output and " 123" not in output
+
+
+# One detector (fraud_common.card.contains_pan / redact_pans): 12-19 digits, Luhn, any separators,
+# embedded in longer text. Property-based: random Luhn-valid numbers in random disguises.
+_PROPERTIES = settings(max_examples=300, database=None, deadline=None)
+
+
+@_PROPERTIES
+@given(disguised_pans(REFERENCE_SEPARATORS + " /|+,#"))
+def test_contains_pan_finds_every_disguise_and_redact_pans_hides_it(case: tuple[str, str]) -> None:
+    value, pan = case
+    assert contains_pan(value)
+    assert contains_pan(f"note: {value}; end")
+    assert not holds(redact_pans(value), pan)
+
+
+@_PROPERTIES
+@given(st.text(string.ascii_letters + string.punctuation + " ").flatmap(
+    lambda text: st.lists(st.text(string.digits, max_size=11), max_size=4).map(lambda d: (text, d))
+))  # fmt: skip
+def test_contains_pan_never_flags_a_value_with_at_most_eleven_digits(case: tuple[str, list[str]]) -> None:
+    text, digit_runs = case
+    digits = "".join(digit_runs)[:11]
+    value = text[: len(text) // 2] + digits + text[len(text) // 2 :]
+    assert not contains_pan(value)
+    assert redact_pans(value) == value
+
+
+@_PROPERTIES
+@given(st.uuids())
+def test_contains_pan_never_flags_a_hex_id(value: uuid.UUID) -> None:
+    # Digits glued to letters are a word: a hex id can never be refused as a card number.
+    assert not contains_pan(value.hex)
+    assert not contains_pan(f"tx-{value.hex[:20]}")
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["tx-1001", "tx4111111111111111", "1234567890", "cust-0000012345", "2026-11-21T12:00:00.123Z", "term:42.7",
+     "411111******1111", "3f2a4111b1111c1111d1111e", "seq 111100000000012345678901"],
+)  # fmt: skip
+def test_contains_pan_leaves_ordinary_identifiers_alone(value: str) -> None:
+    assert not contains_pan(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("card 411111111117", "card 411111**1117"),
+        ("tx-4111111111111111", "tx-411111******1111"),
+        ("c:4111111111111111", "c:411111******1111"),
+        ("41111111.11111111", "411111**.****1111"),
+        ("4111_1111:1111/1111", "4111_11**:****/1111"),
+    ],
+)
+def test_redact_pans_masks_twelve_digit_and_disguised_card_numbers(text: str, expected: str) -> None:
+    # 12 digits is a Maestro length: accepted as cardNumber, so redacted too (was: from 13).
+    assert redact_pans(text) == expected

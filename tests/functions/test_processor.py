@@ -22,9 +22,12 @@ from handler_support import (
     pans_in_items,
     transaction_body,
 )
+from hypothesis import HealthCheck, given, settings
 
 from fraud_common.transaction import MAX_BODY_BYTES
+from functions.common.observability import logger
 from functions.processor.handler import lambda_handler
+from tests.pan_cases import ID_SEPARATORS, REFERENCE_SEPARATORS, disguised_pans, holds
 
 
 def _post(ctx: Any, body: Any, headers: dict[str, str] | None = None, **kw: Any) -> dict[str, Any]:
@@ -82,8 +85,8 @@ BAD_BODIES = {
     "wrong_types": (transaction_body(amount=True, customerId=7, channel=["pos"]), {"amount", "customerId", "channel"}),
     "luhn_invalid_pan": (transaction_body(cardNumber="4111111111111112"), {"cardNumber"}),
     "short_pan": (transaction_body(cardNumber="41111111"), {"cardNumber"}),
-    "cvv_present": (transaction_body(cvv="123"), {"cvv"}),
-    "track_and_pin_present": (transaction_body(track2=";4111=2512?", pinBlock="1234"), {"track2", "pinBlock"}),
+    "cvv_present": (transaction_body(cvv="123"), {"body"}),
+    "track_and_pin_present": (transaction_body(track2=";4111=2512?", pinBlock="1234"), {"body"}),
     "negative_amount": (transaction_body(amount=-5), {"amount"}),
     "zero_amount": (transaction_body(amount="0.00"), {"amount"}),
     "three_decimals": (transaction_body(amount=10.125), {"amount"}),
@@ -94,7 +97,7 @@ BAD_BODIES = {
     "naive_timestamp": (transaction_body(timestamp="2026-01-01T00:00:00"), {"timestamp"}),
     "unicode_ids": (transaction_body(customerId="клиент-1", terminalId="端末"), {"customerId", "terminalId"}),
     "unicode_digits_pan": (transaction_body(cardNumber="٤١١١١١١١١١١١١١١١"), {"cardNumber"}),
-    "unknown_field": (transaction_body(expiry="12/29"), {"expiry"}),
+    "unknown_field": (transaction_body(expiry="12/29"), {"body"}),
     "pan_as_customer_id": (transaction_body(customerId=VISA), {"customerId"}),
     "bad_channel": (transaction_body(channel="carrier-pigeon"), {"channel"}),
     "bad_mcc": (transaction_body(merchantCategoryCode="54"), {"merchantCategoryCode"}),
@@ -143,9 +146,9 @@ def test_processor_post_reports_every_problem_at_once(aws, lambda_context):
     body = transaction_body(amount="-1", currency="eurx", cardNumber="1234", cvc2="999", timestamp="yesterday")
     # WHEN posted
     response = _post(lambda_context, body)
-    # THEN all five are listed
+    # THEN all five are listed (the forbidden cvc2 by position, never by its client-chosen name)
     fields = [p["field"] for p in json.loads(response["body"])["problems"]]
-    assert sorted(fields) == ["amount", "cardNumber", "currency", "cvc2", "timestamp"]
+    assert sorted(fields) == ["amount", "body", "cardNumber", "currency", "timestamp"]
 
 
 def test_processor_post_base64_utf8_body_is_accepted(aws, lambda_context):
@@ -281,3 +284,91 @@ def test_processor_logs_carry_correlation_id_and_no_body(aws, logs, lambda_conte
     lines = [json.loads(line) for line in logs.getvalue().splitlines()]
     assert lines and all(line.get("correlation_id") == "req-0001" for line in lines)
     assert "cardNumber" not in logs.getvalue() and iso(0) not in logs.getvalue()
+
+
+# Card numbers disguised as identifiers (issue 11, findings 2-4): every identifier field and the
+# Idempotency-Key header, random Luhn-valid 12-19 digit numbers in random disguises.
+_DISGUISES = settings(
+    max_examples=60, database=None, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+_FIELD_SEPARATORS = {
+    "transactionId": ID_SEPARATORS,
+    "customerId": REFERENCE_SEPARATORS,
+    "terminalId": REFERENCE_SEPARATORS,
+}
+
+
+def _assert_refused_without_trace(response: dict[str, Any], field: str, pan: str, aws: Any, logs: Any) -> None:
+    assert response["statusCode"] == 400
+    problems = json.loads(response["body"])["problems"]
+    assert [p["field"] for p in problems] == [field]
+    assert "card number" in problems[0]["message"]
+    assert not holds(json.dumps(response), pan)
+    assert not holds(json.dumps(dump_table(aws["dynamodb"], TABLE)), pan)
+    assert not holds(logs.getvalue(), pan)
+
+
+@pytest.mark.parametrize("field", sorted(_FIELD_SEPARATORS))
+def test_processor_post_disguised_card_number_in_an_identifier_is_refused_naming_the_field(
+    aws, logs, lambda_context, field
+):
+    @_DISGUISES
+    @given(disguised_pans(_FIELD_SEPARATORS[field]))
+    def check(case: tuple[str, str]) -> None:
+        value, pan = case
+        # GIVEN a valid transaction whose identifier hides a card number / WHEN posted
+        response = _post(lambda_context, transaction_body(**{field: value}))
+        # THEN 400 names the field, never repeats the value; nothing stored or logged holds it
+        _assert_refused_without_trace(response, field, pan, aws, logs)
+
+    check()
+    assert _transactions(aws) == []
+
+
+def test_processor_post_disguised_card_number_in_idempotency_key_is_refused(aws, logs, lambda_context):
+    @_DISGUISES
+    @given(disguised_pans(ID_SEPARATORS))
+    def check(case: tuple[str, str]) -> None:
+        value, pan = case
+        response = _post(lambda_context, transaction_body(transactionId="tx-key"), {"Idempotency-Key": value})
+        _assert_refused_without_trace(response, "Idempotency-Key", pan, aws, logs)
+
+    check()
+    assert dump_table(aws["dynamodb"], TABLE) == []
+
+
+@pytest.mark.parametrize("value", ["tx-4111111111111111", "c:4111111111111111", "41111111.11111111", "411111111117"])
+def test_processor_post_issue_examples_as_customer_id_are_refused(aws, logs, lambda_context, value):
+    # The probe's own examples, the 12-digit Maestro length included (finding 4).
+    response = _post(lambda_context, transaction_body(customerId=value))
+    _assert_refused_without_trace(response, "customerId", value.replace(".", "").split(":")[-1][-12:], aws, logs)
+
+
+def test_processor_post_idempotency_key_is_stored_as_a_keyed_hash(aws, lambda_context):
+    # GIVEN a request with an Idempotency-Key
+    body = transaction_body()
+    response = _post(lambda_context, body, {"Idempotency-Key": "order-7731"})
+    assert response["statusCode"] == 201
+    # THEN its marker id is the HMAC-SHA256 of the key under card-hash key version 1, never the key
+    ids = [item["transactionId"]["S"] for item in dump_table(aws["dynamodb"], TABLE)]
+    digest = hmac.new(PAN_HASH_KEY.encode(), b"idempotency-key\x00order-7731", hashlib.sha256).hexdigest()
+    assert f"idempotency-key#1#{digest}" in ids
+    assert not any("order-7731" in i for i in ids)
+    # AND the key still replays
+    again = _post(lambda_context, body, {"Idempotency-Key": "order-7731"})
+    assert (again["statusCode"], again["headers"].get("Idempotent-Replayed")) == (201, "true")
+
+
+def test_processor_get_disguised_card_number_as_id_is_refused(aws, logs, lambda_context):
+    response = lambda_handler(api_event("GET", transaction_id="tx-4111111111111111"), lambda_context)
+    _assert_refused_without_trace(response, "id", VISA, aws, logs)
+
+
+def test_processor_twelve_digit_card_number_is_accepted_and_never_logged(aws, logs, lambda_context):
+    # GIVEN a 12-digit (Maestro length) card number, also logged by mistake in a handler
+    response = _post(lambda_context, transaction_body(cardNumber="411111111117"))
+    logger.info("card %s", "411111111117", extra={"note": "411111111117"})
+    # THEN it is accepted, masked in storage and in every log line
+    assert response["statusCode"] == 201
+    assert not holds(logs.getvalue(), "411111111117")
+    assert not holds(json.dumps(dump_table(aws["dynamodb"], TABLE)), "411111111117")

@@ -80,10 +80,15 @@ def test_parse_transaction_timestamp_bounds(timestamp, fragment):
     assert fragment in _problems(_body(timestamp=timestamp))["timestamp"]
 
 
-def test_parse_transaction_sad_fields_rejected_with_pci_message():
-    problems = _problems(_body(CVV="123", cardSecurityCode="123", track1="%B4111", PIN="1234"))
-    assert set(problems) == {"CVV", "cardSecurityCode", "track1", "PIN"}
-    assert all("must not be sent" in m and "PCI" in m for m in problems.values())
+def test_parse_transaction_sad_fields_rejected_with_pci_message_naming_their_position():
+    # GIVEN the 9 contract fields, then four security-code / track / PIN fields (keys 10-13)
+    with pytest.raises(InvalidTransaction) as excinfo:
+        parse_transaction(_body(CVV="123", cardSecurityCode="123", track1="%B4111", PIN="1234"), now_ms=NOW)
+    # THEN each is refused by position (a key is never echoed), with the PCI reason
+    problems = [(e.field, e.message) for e in excinfo.value.errors]
+    assert [field for field, _ in problems] == ["body"] * 4
+    assert [m.split(" ", 1)[0] for _, m in problems] == ["10th", "11th", "12th", "13th"]
+    assert all("must not be sent" in m and "PCI" in m for _, m in problems)
 
 
 def test_parse_transaction_messages_never_echo_values():

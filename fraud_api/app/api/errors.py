@@ -1,7 +1,9 @@
 """Error bodies and the exception handlers that produce them.
 
 Every error is JSON ``{"error": <code>, "message"?, "problems"?, "requestId"}``. Validation
-problems list each field; no message echoes a submitted value (a card number may be anywhere).
+problems list each field; no message echoes a submitted value (a card number may be anywhere),
+nor the name of an unknown field (a client-chosen key may be a card number too): that one is
+named by its position in the JSON object.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from fraud_api.app.core.logging import request_id_var
 from fraud_api.app.core.overload import Overloaded
 from fraud_api.app.models import ErrorPublic
 from fraud_api.app.scoring import NotFound, TransactionConflict
+from fraud_common.card import contains_pan
 from fraud_common.transaction import InvalidTransaction
 
 logger = logging.getLogger(__name__)
@@ -81,9 +84,28 @@ async def _invalid_transaction(_: Request, exc: Exception) -> JSONResponse:
     return error_response(400, exc.as_body())
 
 
+def _ordinal(position: int) -> str:
+    suffix = "th" if 10 <= position % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(position % 10, "th")
+    return f"{position}{suffix}"
+
+
+def _validation_problem(error: Mapping[str, Any], body: object) -> dict[str, str]:
+    """One pydantic error as ``{"field", "message"}``, with nothing the client chose in it."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "extra_forbidden":
+        # loc ends with the unknown key itself: report where it is, not what it is.
+        keys = list(body) if isinstance(body, dict) else []
+        where = f"the {_ordinal(keys.index(loc[-1]) + 1)} field" if loc and loc[-1] in keys else "a field"
+        parent = _field(loc[:-1]) if len(loc) > 2 else "body"
+        return {"field": parent, "message": f"{where} is unknown; see the request schema for the allowed fields"}
+    message = str(error.get("msg", ""))
+    # Pydantic's messages describe the rule, not the input; a safety net in case one ever does.
+    return {"field": _field(loc), "message": "is invalid" if contains_pan(message) else message}
+
+
 async def _invalid_request(_: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, RequestValidationError):
-        problems = [{"field": _field(tuple(e.get("loc", ()))), "message": str(e.get("msg", ""))} for e in exc.errors()]
+        problems = [_validation_problem(e, exc.body) for e in exc.errors()]
     else:
         assert isinstance(exc, InvalidRequest)
         problems = [{"field": f, "message": m} for f, m in exc.problems]

@@ -12,7 +12,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fraud_api.app.core.logging import ACCESS_LOGGER, request_id_var
-from fraud_common.card import redact_pans
+from fraud_common.card import contains_pan, redact_pans
 
 REQUEST_ID_HEADER = "x-request-id"
 # Accept a caller's id (API Gateway's, the ALB's trace id) only if it is short and inert.
@@ -64,8 +64,10 @@ class RequestIdMiddleware:
         for name, value in scope["headers"]:
             if name == b"x-request-id":
                 candidate = value.decode("latin-1")
-                # A card number is a valid-looking id too; it must not become a log field.
-                if _VALID_ID.match(candidate) and redact_pans(candidate) == candidate:
+                # A card number is a valid-looking id too; it must not become a log field or a
+                # stored request_id. Replaced rather than refused: API Gateway and the ALB set this
+                # header, and a generated id that happens to look like a card must not fail a payment.
+                if _VALID_ID.match(candidate) and not contains_pan(candidate):
                     request_id = candidate
                 break
         if request_id is None:

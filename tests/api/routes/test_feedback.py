@@ -100,8 +100,11 @@ def test_feedback_invalid_body_answers_400_listing_each_problem(client: TestClie
     # GIVEN a body with a non-boolean label, an unknown source, a naive time and an extra field
     body = {"transactionId": "bad id!", "fraud": "yes", "source": "rumour", "labelTime": "2026-01-01T00:00:00", "x": 1}
     response = client.post("/api/v1/feedback", json=body)
-    # THEN every problem is listed by its JSON field name
+    # THEN every problem is listed by its JSON field name; the unknown one by its position only
     assert response.status_code == 400
     payload = response.json()
     assert payload["error"] == "invalid_request"
-    assert {p["field"] for p in payload["problems"]} == {"transactionId", "fraud", "source", "labelTime", "x"}
+    assert {p["field"] for p in payload["problems"]} == {"transactionId", "fraud", "source", "labelTime", "body"}
+    assert {"field": "body", "message": "the 5th field is unknown; see the request schema for the allowed fields"} in (
+        payload["problems"]
+    )

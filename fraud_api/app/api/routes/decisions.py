@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path
 
 from fraud_api.app.api.deps import ServiceDep
-from fraud_api.app.api.errors import ERROR_RESPONSES
+from fraud_api.app.api.errors import ERROR_RESPONSES, InvalidRequest
 from fraud_api.app.models import (
     CardPublic,
     DecisionPublic,
@@ -17,7 +17,7 @@ from fraud_api.app.models import (
     TransactionPublic,
 )
 from fraud_api.app.repository import Label
-from fraud_common.card import CardToken
+from fraud_common.card import PAN_REFUSED, CardToken, contains_pan
 
 router = APIRouter(prefix="/decisions", tags=["decisions"])
 
@@ -36,6 +36,9 @@ async def read_decision(
     transaction_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")], service: ServiceDep
 ) -> DecisionPublic:
     """Get the stored decision of a transaction, with the masked card and its label if any."""
+    if contains_pan(transaction_id):
+        # No stored id holds one (scoring refuses them); do not carry it into a query.
+        raise InvalidRequest([("transactionId", PAN_REFUSED)])
     tx = await service.get_decision(transaction_id)
     # CardToken re-derives the mask from what is stored: BIN + last four at most (PCI DSS 3.4.1).
     token = CardToken(tx.card_hash, tx.card_key_version, tx.card_bin, tx.card_last4, tx.card_pan_length)
