@@ -64,6 +64,10 @@ access_log = logging.getLogger("fraud_local.gateway.access")
 
 Invoke = Callable[[dict[str, Any]], Any]
 
+# ISO 8601 with Z, not API Gateway's "21/Nov/2026:12:00:00 +0000": in that form the time's digits
+# join into 14, which the card-number redaction masks about 1 time in 10.
+ACCESS_LOG_TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+
 
 @dataclass(frozen=True)
 class Route:
@@ -338,7 +342,7 @@ class Gateway:
                     "requestId": incoming.request_id,
                     "ip": incoming.source_ip,
                     "apiKeyId": API_KEY_ID if route is not None and response.status_code != 403 else None,
-                    "requestTime": incoming.received.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+                    "requestTime": incoming.received.strftime(ACCESS_LOG_TIME_FORMAT),
                     "httpMethod": incoming.method,
                     "resourcePath": route.resource if route is not None else None,
                     "status": response.status_code,
