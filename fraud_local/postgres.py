@@ -7,8 +7,10 @@ database created on first use.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import psutil
 import psycopg
 
 from fraud_api.embedded_db import EmbeddedPostgres
@@ -45,7 +47,27 @@ class LocalPostgres:
         return self._server.database_uri(DATABASE)
 
     def running(self) -> bool:
-        return self._server.running()
+        """Whether the postmaster named in ``postmaster.pid`` is alive (a killed one that nobody
+        has reaped yet counts as dead)."""
+        try:
+            pid = int((self.data_dir / "postmaster.pid").read_text(encoding="utf-8").split()[0])
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except (OSError, ValueError, IndexError, psutil.Error):
+            return False
+
+    def restart(self, timeout: float = 30.0) -> None:
+        """Start the server again after it died. The backends of a killed postmaster take a
+        moment to notice and exit, and a new postmaster refuses to start while they hold the
+        old shared memory: retry until ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                self._server.start()
+                return
+            except Exception:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.5)
 
     def stop(self) -> None:
         """Fast shutdown: clients are disconnected, committed data is kept."""
