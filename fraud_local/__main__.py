@@ -33,6 +33,7 @@ from fraud_local.processes import ChildFailed
 from fraud_local.stack import (
     AlreadyRunning,
     LocalStack,
+    PartFailed,
     StackHandles,
     already_running,
     attach,
@@ -103,11 +104,15 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
     out.flush()
     code = 0
     while not stop.wait(1.0):
-        dead = [name for name, alive in stack.children_alive().items() if not alive]
-        if dead:
-            out.write(f"{', '.join(dead)} stopped unexpectedly; see {shown(handles.logs_dir)}/. Stopping.\n")
+        try:
+            restarted = stack.supervise()
+        except PartFailed as exc:
+            out.write(f"{exc} Stopping.\n")
             code = 1
             break
+        for line in restarted:
+            out.write(f"{datetime.now().strftime('%H:%M:%S')} {line}\n")
+            out.flush()
     # A second Ctrl-C must not interrupt the orderly stop (it would leave PostgreSQL running).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     out.write("Stopping the gateway, poller, fraud-api, moto and PostgreSQL...\n")

@@ -38,14 +38,26 @@ class ChildFailed(RuntimeError):
 
 
 class Child:
-    """One child process whose stdout and stderr go to ``log_path`` (appended)."""
+    """One child process whose stdout and stderr go to ``log_path`` (appended).
 
-    def __init__(self, name: str, args: list[str], env: Mapping[str, str], log_path: Path) -> None:
+    ``probe`` tells when it is ready (default: it touched its ready file); ``restart()`` starts
+    the same command again with the same environment (the supervisor, after it died).
+    """
+
+    def __init__(
+        self,
+        name: str,
+        args: list[str],
+        env: Mapping[str, str],
+        log_path: Path,
+        probe: Callable[[], bool] | None = None,
+    ) -> None:
         self.name = name
         self.log_path = log_path
         self.ready_file = log_path.with_suffix(".ready")
-        self.ready_file.unlink(missing_ok=True)
-        child_env = {
+        self.probe = probe
+        self._args = args
+        self._env = {
             **base_environment(),
             **env,
             PARENT_PID_VARIABLE: str(os.getpid()),
@@ -53,21 +65,34 @@ class Child:
             "PYTHONPATH": str(_ROOT),
             "PYTHONUNBUFFERED": "1",
         }
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, *args],
+        self.process = self._popen()
+
+    def _popen(self) -> subprocess.Popen[bytes]:
+        self.ready_file.unlink(missing_ok=True)
+        with self.log_path.open("ab") as log:
+            return subprocess.Popen(
+                [sys.executable, *self._args],
                 cwd=_ROOT,
-                env=child_env,
+                env=self._env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
 
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def restart(self, timeout: float = 60.0) -> None:
+        """Start the command again (after it exited) and wait until it is ready."""
+        self.stop()
+        self.process = self._popen()
+        self.wait_ready(timeout=timeout)
+
     def wait_ready(self, probe: Callable[[], bool] | None = None, timeout: float = 60.0) -> None:
-        """Until ``probe()`` is true (default: the child touched its ready file); raises
-        ``ChildFailed`` if the child exits first or the time runs out."""
-        check = probe or self.ready_file.exists
+        """Until ``probe()`` is true (default: this child's own probe, else its ready file);
+        raises ``ChildFailed`` if the child exits first or the time runs out."""
+        check = probe or self.probe or self.ready_file.exists
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

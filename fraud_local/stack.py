@@ -5,6 +5,11 @@ before anything starts; then moto and PostgreSQL; the AWS resources; fraud-api, 
 the gateway. ``stop()`` goes the other way. moto keeps AWS state in memory, so the table, the
 stream, the buckets, the secret and the queue are new on every start (seeded with the same keys);
 PostgreSQL data, the keys, the logs and the report copies stay in the state folder.
+
+``supervise()`` (the CLI calls it every second) restarts a part that died: PostgreSQL (fraud-api
+reconnects by itself), fraud-api, the poller or the gateway, and says so. moto is the exception:
+its AWS data lives in its memory, so a new moto would serve an empty account; its death, or a
+part that keeps dying (``MAX_RESTARTS`` within ``RESTART_WINDOW_S``), stops local mode instead.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -29,12 +36,21 @@ from fraud_local.config import (
     write_private_json,
 )
 from fraud_local.postgres import LocalPostgres
-from fraud_local.processes import Child, http_probe, tcp_probe
+from fraud_local.processes import Child, ChildFailed, http_probe, tcp_probe
 from fraud_local.reporter import ReportResult, run_report
+
+MAX_RESTARTS = 3
+RESTART_WINDOW_S = 60.0
+POSTGRES = "PostgreSQL"
+UNRESTARTABLE = frozenset({"moto"})
 
 
 class AlreadyRunning(RuntimeError):
     """Another local mode holds this state folder."""
+
+
+class PartFailed(RuntimeError):
+    """A part died and cannot be brought back (the message says which and why)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +92,7 @@ class LocalStack:
         self._lock: IO[str] | None = None
         self._children: list[Child] = []
         self._postgres: LocalPostgres | None = None
+        self._restarts: dict[str, list[float]] = {}
         self.handles: StackHandles | None = None
 
     # --- start / stop ------------------------------------------------------------------------
@@ -89,10 +106,15 @@ class LocalStack:
             logs = self.state_dir / "logs"
             logs.mkdir(exist_ok=True)
             endpoint = f"http://{HOST}:{ports.aws}"
-            moto = self._spawn("moto", ["-m", "fraud_local.servers", "moto", "--port", str(ports.aws)], {})
+            moto = self._spawn(
+                "moto",
+                ["-m", "fraud_local.servers", "moto", "--port", str(ports.aws)],
+                {},
+                tcp_probe(f"{endpoint}/moto-api/"),
+            )
             self._postgres = LocalPostgres(self.state_dir / "postgres")
             database_uri = self._postgres.start()
-            moto.wait_ready(tcp_probe(f"{endpoint}/moto-api/"))
+            moto.wait_ready()
             resources = provision(endpoint, LocalNames.derive(), secrets)
             handles = StackHandles(
                 state_dir=self.state_dir,
@@ -107,13 +129,20 @@ class LocalStack:
             )
             # The three remaining parts only need what exists by now: they start side by side.
             api = self._spawn(
-                "fraud-api", ["-m", "fraud_local.servers", "api", "--port", str(ports.api)], self._api_env(handles)
+                "fraud-api",
+                ["-m", "fraud_local.servers", "api", "--port", str(ports.api)],
+                self._api_env(handles),
+                http_probe(f"{handles.api_url}/api/ready"),
             )
             poller = self._spawn("poller", ["-m", "fraud_local.poller"], self._poller_env(handles))
-            gateway = self._spawn("gateway", ["-m", "fraud_local.gateway"], self._gateway_env(handles, ports))
-            api.wait_ready(http_probe(f"{handles.api_url}/api/ready"))
-            poller.wait_ready()
-            gateway.wait_ready(tcp_probe(handles.gateway_url))
+            gateway = self._spawn(
+                "gateway",
+                ["-m", "fraud_local.gateway"],
+                self._gateway_env(handles, ports),
+                tcp_probe(handles.gateway_url),
+            )
+            for child in (api, poller, gateway):
+                child.wait_ready()
             self._write_run_file(handles)
         except BaseException:
             self.stop()
@@ -150,7 +179,54 @@ class LocalStack:
         self.stop()
 
     def children_alive(self) -> dict[str, bool]:
-        return {child.name: child.process.poll() is None for child in self._children}
+        return {child.name: child.alive() for child in self._children}
+
+    def supervise(self) -> list[str]:
+        """Restart every part found dead; return one line per restart, for the console.
+
+        Raises ``PartFailed`` when a part cannot be restarted (moto, or one that keeps dying).
+        """
+        self._require()
+        done = []
+        if self._postgres is not None and not self._postgres.running():
+            self._count_restart(POSTGRES)
+            started = time.monotonic()
+            self._postgres.restart()
+            done.append(
+                f"{POSTGRES} stopped unexpectedly; restarted it in {time.monotonic() - started:.1f} s "
+                f"(its log: {self._postgres.data_dir}/log); fraud-api reconnects by itself."
+            )
+        for child in self._children:
+            if child.alive():
+                continue
+            code = child.process.returncode
+            if child.name in UNRESTARTABLE:
+                raise PartFailed(
+                    f"{child.name} stopped unexpectedly (exit code {code}); its AWS data was in its memory, "
+                    f"so local mode stops. See {child.log_path}."
+                )
+            self._count_restart(child.name)
+            started = time.monotonic()
+            try:
+                child.restart()
+            except ChildFailed as exc:
+                raise PartFailed(f"{child.name} stopped unexpectedly and could not be restarted: {exc}") from exc
+            done.append(
+                f"{child.name} stopped unexpectedly (exit code {code}); restarted it in "
+                f"{time.monotonic() - started:.1f} s (its log: {child.log_path})."
+            )
+        return done
+
+    def _count_restart(self, name: str) -> None:
+        """Refuse a restart loop: a part that dies again and again needs a person, not a supervisor."""
+        now = time.monotonic()
+        recent = [t for t in self._restarts.get(name, []) if now - t < RESTART_WINDOW_S]
+        if len(recent) >= MAX_RESTARTS:
+            raise PartFailed(
+                f"{name} stopped unexpectedly {len(recent) + 1} times within {RESTART_WINDOW_S:.0f} s; "
+                f"local mode stops. See {self.state_dir / 'logs'}/."
+            )
+        self._restarts[name] = [*recent, now]
 
     # --- operations on a running stack -------------------------------------------------------
 
@@ -168,8 +244,8 @@ class LocalStack:
             raise RuntimeError("local mode is not started")
         return self.handles
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> Child:
-        child = Child(name, args, env, self.state_dir / "logs" / f"{name}.log")
+    def _spawn(self, name: str, args: list[str], env: dict[str, str], probe: Callable[[], bool] | None = None) -> Child:
+        child = Child(name, args, env, self.state_dir / "logs" / f"{name}.log", probe)
         self._children.append(child)
         return child
 

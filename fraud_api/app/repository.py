@@ -249,8 +249,3 @@ async def record_label(
         return LabelOutcome(True, False, True, Label(new_fraud, new_time, new_source))
     current = Label(cur_fraud, cur_time, cur_source) if cur_fraud is not None else None
     return LabelOutcome(True, label_time < tx_ts, False, current)
-
-
-async def ping(conn: AsyncConnection) -> None:
-    cur = await conn.execute("SELECT 1")
-    await cur.fetchone()

@@ -172,9 +172,10 @@ class ScoringService:
         return outcome
 
     async def ready(self) -> None:
-        """Raises DatabaseUnavailable unless the schema is in place and the database answers."""
+        """Raises DatabaseUnavailable unless the schema is in place and the database answers and
+        takes writes (a demoted writer during a failover is not ready)."""
         self._require_schema()
-        await self.db.run(repository.ping)
+        await self.db.ping()
 
 
 def _decision(stored: StoredTransaction) -> Decision:

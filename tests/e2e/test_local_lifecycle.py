@@ -13,6 +13,7 @@ import sys
 import threading
 from pathlib import Path
 
+import httpx
 import psutil
 import psycopg
 import pytest
@@ -179,3 +180,53 @@ def test_cli_port_in_use_fails_before_starting_anything_and_names_the_flag(
 def test_ports_resolve_same_port_for_two_parts_is_refused() -> None:
     with pytest.raises(PortInUse, match="given twice; --api-port needs a port of its own"):
         Ports(gateway=18080, api=18080, aws=0).resolve()
+
+
+def _scores(api: httpx.Client) -> bool:
+    return api.post("/api/v1/score", json=transaction()).status_code == 200
+
+
+def _child_running(process: subprocess.Popen[str], module_arg: str) -> psutil.Process:
+    for child in psutil.Process(process.pid).children():
+        if module_arg in child.cmdline():
+            return child
+    raise AssertionError(f"no child process running {module_arg}")
+
+
+def test_cli_restarts_a_killed_postgresql_and_a_killed_part_and_says_so(tmp_path: Path) -> None:
+    # GIVEN local mode running from the CLI, serving the real-time path
+    state = tmp_path / "state"
+    command = [sys.executable, "-m", "fraud_local", "--state-dir", str(state), "--port", "0", "--api-port", "0"]
+    process = subprocess.Popen(
+        [*command, "--aws-port", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    output = _Output(process)
+    try:
+        banner = output.until("Press Ctrl-C to stop.", timeout=120)
+        url = re.search(r"Gateway \(API\)\s+(http://127\.0\.0\.1:\d+)", banner)
+        key = re.search(r"export API_KEY=(\S+)", banner)
+        assert url and key, banner
+        with gateway(_Handles(url.group(1), key.group(1))) as api:
+            assert _scores(api)
+            # WHEN its PostgreSQL is killed (SIGKILL: no shutdown, crash recovery on the next start)
+            killed = _postgres_pid(state)
+            assert killed is not None
+            psutil.Process(killed).kill()
+            # THEN local mode notices, restarts it and says so, and the API serves again
+            said = output.until("PostgreSQL stopped unexpectedly; restarted it", timeout=30)
+            assert _postgres_pid(state) not in (None, killed)
+            wait_for(lambda: _scores(api), timeout=30)
+            # WHEN fraud-api itself is killed THEN it is restarted too, and serves
+            api_process = _child_running(process, "api")
+            api_process.kill()
+            said = output.until("fraud-api stopped unexpectedly (exit code -9); restarted it", timeout=60)
+            wait_for(lambda: _scores(api), timeout=30)
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=60)
+        tail = output.rest(timeout=10)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    # AND local mode kept running until Ctrl-C, then stopped normally
+    assert process.returncode == 0, tail
+    assert "fraud-api reconnects by itself" in said and "Stopped." in tail

@@ -7,14 +7,29 @@ thread blocked in libpq cannot. Migrations use a plain sync connection at startu
 
 A request never waits on the database longer than ``DB_REQUEST_TIMEOUT_MS`` in total (of which
 at most ``DB_POOL_TIMEOUT_MS`` for a connection), even if the server hangs; every connectivity
-failure surfaces as ``DatabaseUnavailable`` (answered 503). The pool reconnects in the
-background on its own, and a connection attempt that fails authentication re-reads the rotated
-RDS secret and tries again.
+failure surfaces as ``DatabaseUnavailable`` (answered 503).
+
+Recovery never needs a restart of the process:
+
+* restart or crash of the server: broken connections are discarded at checkout and replaced;
+  once every reconnection attempt of the pool has given up (``DB_RECONNECT_TIMEOUT_S``), the
+  pool has no connection left and would never try again by itself (psycopg_pool only grows on
+  demand, and its ``max_waiting`` counts requests that already timed out, so it refuses every
+  request before one can start an attempt). ``Database`` therefore admits no request to the
+  empty pool (503 at once, nothing queued) and probes it every ``RECOVERY_PROBE_S`` until a
+  connection comes back;
+* failover (the cluster endpoint moves to another instance): new connections accept only a
+  server that takes writes (``target_session_attrs=read-write``), and a connection whose server
+  turned read-only (the demoted writer) is closed and the pool drained, so the next ones are
+  made to the new writer;
+* credential rotation: a connection attempt that fails authentication re-reads the RDS secret
+  and tries again; the probe keeps trying until the secret holds the new password.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -26,7 +41,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import TupleRow
-from psycopg_pool import AsyncConnectionPool, PoolTimeout, TooManyRequests
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from fraud_api.app.core.config import Settings
 from fraud_api.app.core.secrets import CredentialsSource
@@ -37,6 +52,12 @@ Connection = psycopg.Connection[TupleRow]
 AsyncConnection = psycopg.AsyncConnection[TupleRow]
 T = TypeVar("T")
 
+RECOVERY_PROBE_S = 0.5
+"""While the pool has no connection, a connection attempt is started this often: the time to the
+first answer after the database comes back is at most about this plus one connection."""
+DRAIN_INTERVAL_S = 1.0
+"""At most one pool drain per this long when servers turn read-only (one failover, one drain)."""
+
 CHECK_BYPASS_S = 0.5
 """A connection returned to the pool less than this long ago is handed out without the liveness
 round trip (HikariCP's aliveBypassWindowMs idea): under load that saves one round trip per
@@ -44,6 +65,9 @@ request, and a connection idle for longer (e.g. across a database restart) is st
 
 # SQLSTATE class 28 (invalid authorization): the password changed (rotation) or the user is wrong.
 _AUTH_SQLSTATES = frozenset({"28P01", "28000"})
+# 25006 read_only_sql_transaction: the server this connection reaches no longer takes writes (a
+# demoted writer after a failover, a reader behind a stale DNS answer).
+_READ_ONLY_SQLSTATE = "25006"
 
 
 @dataclass
@@ -85,6 +109,19 @@ def is_auth_failure(exc: psycopg.OperationalError) -> bool:
     # libpq reports connection-time authentication failures without a SQLSTATE.
     text = str(exc).lower()
     return "password authentication failed" in text or "authentication failed for user" in text
+
+
+def server_read_only(conn: AsyncConnection | Connection) -> bool:
+    """Whether the server last reported itself read-only (a reader, or a writer being demoted).
+
+    PostgreSQL (14+) reports both settings with every change, so this costs no round trip; the
+    value is as fresh as the connection's last exchange with the server.
+    """
+    pgconn = conn.pgconn
+    return (
+        pgconn.parameter_status(b"in_hot_standby") == b"on"
+        or pgconn.parameter_status(b"default_transaction_read_only") == b"on"
+    )
 
 
 def sync_connection_class(credentials: CredentialsSource | None) -> type[Connection]:
@@ -165,6 +202,9 @@ def connect_kwargs(settings: Settings, statement_timeout_ms: int) -> dict[str, A
         "keepalives_interval": 2,
         "keepalives_count": 3,
         "tcp_user_timeout": 5000,
+        # Only a server that takes writes: during a failover the cluster endpoint can still name
+        # the demoted writer for a few seconds; such a connection attempt fails and is retried.
+        "target_session_attrs": "read-write",
         "autocommit": True,
     }
     if settings.DB_SSLMODE.startswith("verify"):
@@ -196,13 +236,17 @@ class Database:
             min_size=settings.DB_POOL_MIN_SIZE,
             max_size=settings.DB_POOL_MAX_SIZE,
             timeout=settings.pool_timeout_s,
-            # Overload: refuse at once rather than queue requests that would time out anyway.
-            max_waiting=settings.DB_POOL_MAX_WAITING,
+            # No queue limit in the pool: psycopg_pool counts requests that timed out waiting as
+            # still waiting until a connection arrives, so during an outage its limit fills up and
+            # then refuses every request before it can start a reconnection: no recovery ever.
+            # Overload is refused before the pool instead (``saturated``: in-flight work).
+            max_waiting=0,
             # A liveness round trip at checkout for connections idle longer than CHECK_BYPASS_S:
             # one broken by a database restart is discarded here (within the checkout timeout)
             # instead of failing the request.
             check=self._check,
             reconnect_timeout=settings.DB_RECONNECT_TIMEOUT_S,
+            reconnect_failed=self._reconnect_failed,
             max_lifetime=settings.DB_MAX_LIFETIME_S,
             name="fraud-api",
             open=False,
@@ -214,6 +258,14 @@ class Database:
         # Database work in flight (including abandoned work still holding a connection).
         self.in_flight = 0
         self.max_in_flight = settings.DB_POOL_MAX_SIZE + settings.DB_POOL_MAX_WAITING
+        # Recovery state: ``unreachable`` is set while the pool has no connection left and its
+        # own attempts gave up; the keeper probes until one comes back.
+        self.unreachable = False
+        self._unreachable_since = 0.0
+        self._wake = asyncio.Event()
+        self._keeper: asyncio.Task[None] | None = None
+        self._drained_at = 0.0
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def saturated(self) -> bool:
@@ -225,6 +277,57 @@ class Database:
         if returned is not None and monotonic() - returned < CHECK_BYPASS_S:
             return
         await AsyncConnectionPool.check_connection(conn)
+        # After the round trip the server has reported any change: a demoted writer fails the
+        # check, so the pool discards the connection and makes a new one (to the new writer).
+        if server_read_only(conn):
+            self._schedule_drain()
+            raise psycopg.OperationalError("server is read-only (failover)")
+
+    def _reconnect_failed(self, _: AsyncConnectionPool[Any]) -> None:
+        """psycopg_pool gave up a connection slot (its attempts failed for DB_RECONNECT_TIMEOUT_S)."""
+        self._wake.set()
+
+    async def _keep(self) -> None:
+        """Bring the pool back once it has lost every connection (see the module docstring)."""
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self.pool.get_stats().get("pool_size", 0) > 0:
+                continue  # other connections (or attempts) remain: the pool copes by itself
+            self.unreachable = True
+            self._unreachable_since = monotonic()
+            logger.warning(
+                "database unreachable: no connection left; requests answered 503 at once, reconnecting every %s s",
+                RECOVERY_PROBE_S,
+                extra={"pool": self._pool_stats()},
+            )
+            while not await self._probe():
+                await asyncio.sleep(RECOVERY_PROBE_S)
+            self.unreachable = False
+            logger.warning(
+                "database reachable again; serving",
+                extra={"outage_s": round(monotonic() - self._unreachable_since, 2)},
+            )
+
+    async def _probe(self) -> bool:
+        """Ask the pool for a connection: that starts an attempt (the pool grows on demand), and
+        a connection made after the short wait still lands in the pool for the next probe."""
+        try:
+            async with self.pool.connection(timeout=RECOVERY_PROBE_S):
+                return True
+        except (PoolTimeout, psycopg.OperationalError, psycopg.InterfaceError):
+            return False
+
+    def _schedule_drain(self) -> None:
+        """Close every idle connection (they reach the same read-only server) and make new ones."""
+        now = monotonic()
+        if now - self._drained_at < DRAIN_INTERVAL_S:
+            return
+        self._drained_at = now
+        logger.warning("database server turned read-only (failover): reconnecting to the writer")
+        task = asyncio.get_running_loop().create_task(self.pool.drain())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def open(self, fill: bool) -> None:
         """Start the pool. With ``fill`` (the database answered at startup) wait, briefly, for
@@ -232,6 +335,7 @@ class Database:
         never fail on it: the process must come up (and answer /api/health) while the database
         is unreachable, then recover by itself."""
         await self.pool.open(wait=False)
+        self._keeper = asyncio.create_task(self._keep(), name="fraud-api-pool-keeper")
         if fill:
             try:
                 await self.pool.wait(timeout=float(self.settings.DB_CONNECT_TIMEOUT_S))
@@ -239,21 +343,31 @@ class Database:
                 logger.warning("connection pool not full at startup; continuing")
 
     async def close(self) -> None:
+        if self._keeper is not None:
+            self._keeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._keeper
         await self.pool.close(timeout=2.0)
 
     @asynccontextmanager
     async def connection(self) -> AsyncIterator[AsyncConnection]:
         """A pooled autocommit connection; connectivity errors become ``DatabaseUnavailable``."""
+        if self.unreachable:
+            # Nothing to wait for: queueing would only add waiters that time out (see _keep).
+            raise DatabaseUnavailable("database unreachable; reconnecting in the background", self._pool_stats())
         try:
             async with self.pool.connection() as conn:
                 try:
                     yield conn
+                except psycopg.Error as exc:
+                    if exc.sqlstate == _READ_ONLY_SQLSTATE:
+                        await self._drop_read_only(conn)
+                        raise DatabaseUnavailable("database refuses writes (read-only: failover)") from exc
+                    raise
                 finally:
+                    if not conn.closed and server_read_only(conn):
+                        await self._drop_read_only(conn)
                     self._returned_at[conn] = monotonic()
-        except TooManyRequests as exc:
-            raise DatabaseUnavailable(
-                "too many requests waiting for a database connection", self._pool_stats()
-            ) from exc
         except PoolTimeout as exc:
             raise DatabaseUnavailable(
                 f"no database connection within {self.settings.DB_POOL_TIMEOUT_MS} ms", self._pool_stats()
@@ -261,6 +375,21 @@ class Database:
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             # OperationalError covers lost connections, admin shutdown and statement timeouts.
             raise DatabaseUnavailable(f"database error: {type(exc).__name__}") from exc
+
+    async def _drop_read_only(self, conn: AsyncConnection) -> None:
+        """A closed connection is discarded by the pool on return and replaced."""
+        await conn.close()
+        self._schedule_drain()
+
+    async def ping(self) -> None:
+        """Readiness: a round trip on a pooled connection to a server that takes writes."""
+
+        async def work(conn: AsyncConnection) -> None:
+            await conn.execute("SELECT 1")
+            if server_read_only(conn):
+                raise DatabaseUnavailable("database server is read-only (failover in progress)")
+
+        await self.run(work)
 
     async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` on a pooled connection; answer within ``DB_REQUEST_TIMEOUT_MS`` regardless.
