@@ -7,10 +7,11 @@ each on 127.0.0.1 and a free port, started once for the tier and stopped at its 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
 from fraud_api.app.main import create_app
@@ -18,6 +19,7 @@ from fraud_api.embedded_db import EmbeddedPostgres
 from fraud_local.gateway import Gateway
 from tests.api.utils import create_database, make_settings, write_test_model
 from tests.e2e.raw_http import serve
+from tests.pan_cases import holds
 
 API_KEY = "security-tier-key-0123456789abcdef"
 
@@ -39,6 +41,30 @@ class Servers:
     gateway_url: str
     openapi: dict[str, Any]
     processor: Processor
+    sent_pans: set[str] = field(default_factory=set)
+    """The digits of every card number the tier sent; swept for after the last test."""
+
+
+def _sweep(pg: EmbeddedPostgres, database_uri: str, pans: set[str]) -> list[str]:
+    """Where a sent card number sits in clear: any row of any table, or any byte of the server's
+    files (heap, WAL, logs). The oracle is tests/pan_cases, independent of fraud_common.card."""
+    with psycopg.connect(database_uri, autocommit=True) as conn:
+        conn.execute(b"CHECKPOINT")  # heap pages written to their files, not only to the WAL
+        tables = conn.execute(
+            b"SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
+            b"WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+        ).fetchall()
+        rows = "\n".join(
+            str(row[0]) for (table,) in tables for row in conn.execute(f"SELECT t::text FROM {table} t".encode())
+        )
+    files = [path.read_bytes() for path in pg.data_dir.rglob("*") if path.is_file()]
+    found = []
+    for pan in sorted(pans):
+        if holds(rows, pan):
+            found.append(f"a database row holds the card number ending {pan[-4:]}")
+        if any(pan.encode() in content for content in files):
+            found.append(f"a PostgreSQL file holds the card number ending {pan[-4:]}")
+    return found
 
 
 @pytest.fixture(scope="session")
@@ -50,14 +76,20 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
         # Load shedding off: fraud-api, the gateway and Hypothesis share one process (one GIL) here,
         # so the event loop's lag measures the test's own CPU use, not overload; its 503 is a
         # declared answer, but schemathesis rightly counts any 5xx.
+        database_uri = create_database(pg.uri, "security")
         settings = make_settings(
-            create_database(pg.uri, "security"),
+            database_uri,
             write_test_model(tmp_path_factory.mktemp("model") / "m.json"),
             OVERLOAD_LAG_MS=10_000,
         )
         processor = Processor()
         with serve(create_app(settings)) as api_url, serve(Gateway(API_KEY, processor, api_url).app) as gateway_url:
             openapi = httpx.get(f"{api_url}/api/openapi.json").json()
-            yield Servers(api_url, gateway_url, openapi, processor)
+            servers = Servers(api_url, gateway_url, openapi, processor)
+            yield servers
+        # Issue 11's "done when": a sweep after the tier finds no card number it sent in any store.
+        assert len(servers.sent_pans) >= 10, "the tier sent too few card numbers to prove anything"
+        found = _sweep(pg, database_uri, servers.sent_pans)
+        assert not found, found
     finally:
         pg.cleanup()
