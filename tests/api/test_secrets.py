@@ -49,6 +49,12 @@ def password_role(pg: EmbeddedPostgres) -> Iterator[str]:
         conn.execute(f"DROP ROLE IF EXISTS {ROLE}".encode())
         conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{FIRST}'".encode())
         conn.execute(f"CREATE DATABASE rotation OWNER {ROLE}".encode())
+        # Migration 002 creates the cluster-wide service user, which this unprivileged owner may
+        # not do: create it here (as RDS's master user would have), whatever ran before.
+        conn.execute(
+            b"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fraud_api') "
+            b"THEN CREATE ROLE fraud_api LOGIN; END IF; END $$"
+        )
         conn.execute("SELECT pg_reload_conf()")
     yield str(pg.data_dir)  # the socket directory: DB_HOST for libpq
     hba.write_text(original, encoding="utf-8")
