@@ -31,20 +31,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.pipeline import LAMBDA_ENV as PIPELINE_LAMBDA_ENV  # noqa: E402
 from components.lambda_package import layer_folder, source_files  # noqa: E402
 from components.pipeline import PACKAGES, SCORING_TRAINING_MODULES  # noqa: E402
 
 RUNS = 7
+# The pipeline benchmark's Lambda environment, plus what the reporter needs at import and the
+# read-only code folders of Lambda (no .pyc written).
 LAMBDA_ENV = {
-    "AWS_LAMBDA_FUNCTION_NAME": "bench",  # Powertools then behaves as in Lambda (tracer on)
-    "AWS_XRAY_CONTEXT_MISSING": "IGNORE_ERROR",
-    "AWS_DEFAULT_REGION": "us-east-2",
-    "TABLE_NAME": "transactions-bench",
-    "API_CONFIG_SECRET_ARN": "arn:aws:secretsmanager:us-east-2:123456789012:secret:bench",
+    **PIPELINE_LAMBDA_ENV,
     "REPORTS_BUCKET": "s3-reports-bench",
     "REPORTS_KMS_KEY_ARN": "arn:aws:kms:us-east-2:123456789012:key/bench",
-    "POWERTOOLS_SERVICE_NAME": "fraud-bench",
-    "POWERTOOLS_METRICS_NAMESPACE": "FraudBench",
     "LOG_LEVEL": "INFO",
     "PYTHONDONTWRITEBYTECODE": "1",
 }

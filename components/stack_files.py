@@ -70,6 +70,13 @@ def _for_program(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value)
 
 
+def namespace(config: Mapping[str, str], name: str) -> dict[str, str]:
+    """The keys of one namespace (`fraud-detection`, `aws`) without their prefix, as
+    `pulumi.Config(name).get` sees them."""
+    prefix = f"{name}:"
+    return {key.removeprefix(prefix): value for key, value in config.items() if key.startswith(prefix)}
+
+
 def project_declarations(project_file: Path = PROJECT_FILE) -> tuple[str, dict[str, dict[str, Any]]]:
     """(project name, declared config keys) of Pulumi.yaml."""
     project = yaml.safe_load(project_file.read_text(encoding="utf-8"))
@@ -131,7 +138,7 @@ def load_stack(stack: str, root: Path = ROOT) -> tuple[dict[str, str], list[str]
 
 def main(stacks: list[str]) -> int:
     """`python -m components.stack_files dev prod`: the CLI's config checks plus the program's own."""
-    from components.config import ConfigError, read_stack_config
+    from components.config import PROJECT, ConfigError, read_stack_config
 
     failed = False
     for problem in declaration_problems():
@@ -140,10 +147,8 @@ def main(stacks: list[str]) -> int:
     for stack in stacks:
         config, problems = load_stack(stack)
         if not problems:
-            project = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("fraud-detection:")}
-            aws = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("aws:")}
             try:
-                read_stack_config(project.get, aws.get)
+                read_stack_config(namespace(config, PROJECT).get, namespace(config, "aws").get)
             except ConfigError as error:
                 problems = list(error.problems)
         for problem in problems:

@@ -129,10 +129,7 @@ FIELDS: dict[str, str] = {
 OPTIONAL_FIELDS = frozenset({"merchantCategoryCode"})
 REQUIRED_FIELDS = tuple(name for name in FIELDS if name not in OPTIONAL_FIELDS)
 
-_PAN_ID_NOTE = (
-    "must not contain a card number (12-19 digits passing the Luhn check, in one piece or in groups, alone or "
-    "inside other text); at most 11 digits always pass"
-)
+_PAN_ID_NOTE = f"{PAN_REFUSED}; at most {MIN_PAN_DIGITS - 1} digits always pass"
 TIMESTAMP_FORMAT_MESSAGE = (
     "must be an RFC 3339 date-time with seconds and a UTC offset or Z, such as 2026-11-21T10:15:00Z"
 )

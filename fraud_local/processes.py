@@ -89,10 +89,10 @@ class Child:
         self.process = self._popen()
         self.wait_ready(timeout=timeout)
 
-    def wait_ready(self, probe: Callable[[], bool] | None = None, timeout: float = 60.0) -> None:
-        """Until ``probe()`` is true (default: this child's own probe, else its ready file);
-        raises ``ChildFailed`` if the child exits first or the time runs out."""
-        check = probe or self.probe or self.ready_file.exists
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Until the child's probe is true (without one: it touched its ready file); raises
+        ``ChildFailed`` if the child exits first or the time runs out."""
+        check = self.probe or self.ready_file.exists
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -178,9 +178,6 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def children_alive(self) -> dict[str, bool]:
-        return {child.name: child.alive() for child in self._children}
-
     def supervise(self) -> list[str]:
         """Restart every part found dead; return one line per restart, for the console.
 

@@ -24,7 +24,15 @@ from pydantic import SecretStr
 from fraud_api.app.core.config import Settings
 from fraud_api.app.core.migrations import migrate
 from fraud_api.embedded_db import EmbeddedPostgres
-from tests.api.utils import API_CONFIG, create_database, make_settings, query, running_app, transaction
+from tests.api.utils import (
+    API_CONFIG,
+    create_database,
+    make_settings,
+    password_login_role,
+    query,
+    running_app,
+    transaction,
+)
 
 RECOVERY_BOUND_S = 15.0
 OUTAGE_S = 3.0  # longer than the pool's reconnection window below
@@ -164,26 +172,8 @@ def test_recovery_after_failover_to_another_server(
 
 @pytest.fixture
 def password_role(primary: EmbeddedPostgres) -> Iterator[str]:
-    """A login role that must authenticate with a password, owning its own database."""
-    hba = primary.data_dir / "pg_hba.conf"
-    original = hba.read_text(encoding="utf-8")
-    hba.write_text(f"local all {ROLE} scram-sha-256\n" + original, encoding="utf-8")
-    with psycopg.connect(primary.uri, autocommit=True) as conn:
-        conn.execute(b"DROP DATABASE IF EXISTS rotation WITH (FORCE)")
-        conn.execute(f"DROP ROLE IF EXISTS {ROLE}".encode())
-        conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{FIRST}'".encode())
-        conn.execute(f"CREATE DATABASE rotation OWNER {ROLE}".encode())
-        # Migration 002 creates the cluster-wide service user, which this unprivileged owner may
-        # not do: create it here (as RDS's master user would have), whatever ran before.
-        conn.execute(
-            b"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fraud_api') "
-            b"THEN CREATE ROLE fraud_api LOGIN; END IF; END $$"
-        )
-        conn.execute("SELECT pg_reload_conf()")
-    yield str(primary.data_dir)
-    hba.write_text(original, encoding="utf-8")
-    with psycopg.connect(primary.uri, autocommit=True) as conn:
-        conn.execute("SELECT pg_reload_conf()")
+    with password_login_role(primary, ROLE, FIRST) as socket_dir:
+        yield socket_dir
 
 
 def test_recovery_after_password_rotation_with_late_secret(

@@ -18,7 +18,7 @@ from fraud_api.app.core.config import Settings
 from fraud_api.app.core.secrets import RefreshingValue
 from fraud_api.embedded_db import EmbeddedPostgres
 from fraud_common.api_config import parse_api_configuration
-from tests.api.utils import API_CONFIG, create_database, make_settings, running_app, transaction
+from tests.api.utils import API_CONFIG, create_database, make_settings, password_login_role, running_app, transaction
 
 ROLE = "fraud_rotating"
 FIRST, SECOND = "first-Password-4f1c9a", "second-Password-8e2b7d"
@@ -39,27 +39,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 @pytest.fixture
 def password_role(pg: EmbeddedPostgres) -> Iterator[str]:
-    """A login role that must authenticate with a password (scram), owning its own database."""
-    hba = pg.data_dir / "pg_hba.conf"
-    original = hba.read_text(encoding="utf-8")
-    # pg_hba is first-match: this line ahead of the wheel's trust lines applies to ROLE only.
-    hba.write_text(f"local all {ROLE} scram-sha-256\n" + original, encoding="utf-8")
-    with psycopg.connect(pg.uri, autocommit=True) as conn:
-        conn.execute(b"DROP DATABASE IF EXISTS rotation WITH (FORCE)")
-        conn.execute(f"DROP ROLE IF EXISTS {ROLE}".encode())
-        conn.execute(f"CREATE ROLE {ROLE} LOGIN PASSWORD '{FIRST}'".encode())
-        conn.execute(f"CREATE DATABASE rotation OWNER {ROLE}".encode())
-        # Migration 002 creates the cluster-wide service user, which this unprivileged owner may
-        # not do: create it here (as RDS's master user would have), whatever ran before.
-        conn.execute(
-            b"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fraud_api') "
-            b"THEN CREATE ROLE fraud_api LOGIN; END IF; END $$"
-        )
-        conn.execute("SELECT pg_reload_conf()")
-    yield str(pg.data_dir)  # the socket directory: DB_HOST for libpq
-    hba.write_text(original, encoding="utf-8")
-    with psycopg.connect(pg.uri, autocommit=True) as conn:
-        conn.execute("SELECT pg_reload_conf()")
+    with password_login_role(pg, ROLE, FIRST) as socket_dir:
+        yield socket_dir
 
 
 def _aws_settings(socket_dir: str, secret_arn: str, model_path: Path) -> Settings:

@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 from fraud_api.app.core.config import Settings
 from fraud_api.app.core.secrets import SecretReader
 from fraud_api.app.main import create_app
+from fraud_api.embedded_db import EmbeddedPostgres
 from fraud_scoring.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, LABEL_DELAY_DAYS
 
 TEST_PAN = "4111111111111111"
@@ -119,6 +120,34 @@ def create_database(admin_uri: str, name: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
         conn.execute(f'CREATE DATABASE "{name}"'.encode())
     return admin_uri.replace("@/postgres?", f"@/{name}?")
+
+
+@contextmanager
+def password_login_role(pg: EmbeddedPostgres, role: str, password: str) -> Iterator[str]:
+    """A login role that must authenticate with a password (scram), owning the database `rotation`;
+    yields the socket directory (DB_HOST for libpq)."""
+    hba = pg.data_dir / "pg_hba.conf"
+    original = hba.read_text(encoding="utf-8")
+    # pg_hba is first-match: this line ahead of the wheel's trust lines applies to `role` only.
+    hba.write_text(f"local all {role} scram-sha-256\n" + original, encoding="utf-8")
+    with psycopg.connect(pg.uri, autocommit=True) as conn:
+        conn.execute(b"DROP DATABASE IF EXISTS rotation WITH (FORCE)")
+        conn.execute(f"DROP ROLE IF EXISTS {role}".encode())
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'".encode())
+        conn.execute(f"CREATE DATABASE rotation OWNER {role}".encode())
+        # Migration 002 creates the cluster-wide service user, which this unprivileged owner may
+        # not do: create it here (as RDS's master user would have), whatever ran before.
+        conn.execute(
+            b"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fraud_api') "
+            b"THEN CREATE ROLE fraud_api LOGIN; END IF; END $$"
+        )
+        conn.execute("SELECT pg_reload_conf()")
+    try:
+        yield str(pg.data_dir)
+    finally:
+        hba.write_text(original, encoding="utf-8")
+        with psycopg.connect(pg.uri, autocommit=True) as conn:
+            conn.execute("SELECT pg_reload_conf()")
 
 
 def query(uri: str, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:

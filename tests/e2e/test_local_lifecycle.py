@@ -63,24 +63,39 @@ class _Output:
         return "".join(self.seen)
 
 
+def _start_cli(state: Path) -> tuple[subprocess.Popen[str], _Output]:
+    """`python -m fraud_local` on a new state folder, every port chosen free."""
+    command = [sys.executable, "-m", "fraud_local", "--state-dir", str(state)]
+    process = subprocess.Popen(
+        [*command, "--port", "0", "--api-port", "0", "--aws-port", "0"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    return process, _Output(process)
+
+
+def _banner_handles(banner: str) -> _Handles:
+    """The gateway URL and API key the banner prints."""
+    url = re.search(r"Gateway \(API\)\s+(http://127\.0\.0\.1:\d+)", banner)
+    key = re.search(r"export API_KEY=(\S+)", banner)
+    assert url and key, banner
+    return _Handles(url.group(1), key.group(1))
+
+
 def test_cli_first_run_prints_url_key_and_curl_and_ctrl_c_stops_every_process(tmp_path: Path) -> None:
     # GIVEN `python -m fraud_local` started on a new state folder
     state = tmp_path / "state"
-    command = [sys.executable, "-m", "fraud_local", "--state-dir", str(state), "--port", "0", "--api-port", "0"]
-    process = subprocess.Popen(
-        [*command, "--aws-port", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    output = _Output(process)
+    process, output = _start_cli(state)
     try:
         banner = output.until("Press Ctrl-C to stop.", timeout=120)
-        url = re.search(r"Gateway \(API\)\s+(http://127\.0\.0\.1:\d+)", banner)
-        key = re.search(r"export API_KEY=(\S+)", banner)
-        assert url and key, banner
+        handles = _banner_handles(banner)
         assert "created now" in banner and "curl -s -X POST" in banner and "/api/v1/score" in banner
         # WHEN a transaction is sent as the banner shows, the reporter is run from a second
         # terminal, and then Ctrl-C is pressed
         body = transaction()
-        with gateway(_Handles(url.group(1), key.group(1))) as api:
+        with gateway(handles) as api:
             assert api.post("/transactions", json=body).status_code == 201
         report = subprocess.run(
             [sys.executable, "-m", "fraud_local", "report", "--state-dir", str(state)],
@@ -196,17 +211,11 @@ def _child_running(process: subprocess.Popen[str], module_arg: str) -> psutil.Pr
 def test_cli_restarts_a_killed_postgresql_and_a_killed_part_and_says_so(tmp_path: Path) -> None:
     # GIVEN local mode running from the CLI, serving the real-time path
     state = tmp_path / "state"
-    command = [sys.executable, "-m", "fraud_local", "--state-dir", str(state), "--port", "0", "--api-port", "0"]
-    process = subprocess.Popen(
-        [*command, "--aws-port", "0"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    )
-    output = _Output(process)
+    process, output = _start_cli(state)
     try:
         banner = output.until("Press Ctrl-C to stop.", timeout=120)
-        url = re.search(r"Gateway \(API\)\s+(http://127\.0\.0\.1:\d+)", banner)
-        key = re.search(r"export API_KEY=(\S+)", banner)
-        assert url and key, banner
-        with gateway(_Handles(url.group(1), key.group(1))) as api:
+        handles = _banner_handles(banner)
+        with gateway(handles) as api:
             assert _scores(api)
             # WHEN its PostgreSQL is killed (SIGKILL: no shutdown, crash recovery on the next start)
             killed = _postgres_pid(state)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 import schemathesis
+from handler_support import transaction_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, ValidationError, validators
@@ -46,17 +47,7 @@ ORACLE = _Validator(
     format_checker=Draft202012Validator.FORMAT_CHECKER,
 )
 ID_FIELDS = ("transactionId", "customerId", "terminalId")
-VALID = {
-    "transactionId": "tx-1",
-    "timestamp": "2026-11-21T10:15:00Z",
-    "customerId": "cust-1",
-    "terminalId": "term-1",
-    "amount": "42.50",
-    "currency": "EUR",
-    "cardNumber": "4111 1111 1111 1111",
-    "merchantCategoryCode": "5411",
-    "channel": "pos",
-}
+VALID = transaction_body(transactionId="tx-1", timestamp="2026-11-21T10:15:00Z")
 NOW = int(datetime(2026, 11, 21, 10, 20, tzinfo=UTC).timestamp() * 1000)
 """Five minutes after VALID's timestamp."""
 

@@ -6,11 +6,11 @@ import pytest
 from harness import ROOT, run_program, stack_config
 
 from components.config import ConfigError, StackConfig, read_stack_config
-from components.stack_files import merge_stack_config
+from components.stack_files import merge_stack_config, namespace
 
 
 def _read(**overrides: str | None) -> StackConfig:
-    values = {k.split(":", 1)[1]: v for k, v in stack_config("dev").items() if k.startswith("fraud-detection:")}
+    values = namespace(stack_config("dev"), "fraud-detection")
     region = overrides.pop("region", "us-east-2")
     aws = {} if region is None else {"region": region}
     for key, value in overrides.items():
@@ -49,7 +49,7 @@ def test_config_defaults_apply_when_keys_are_absent() -> None:
         "qa", {"fraud-detection:environmentSuffix": "qa", "aws:region": "eu-west-1"}, ROOT / "Pulumi.yaml"
     )
     assert problems == []
-    project = {k.split(":", 1)[1]: v for k, v in merged.items() if k.startswith("fraud-detection:")}
+    project = namespace(merged, "fraud-detection")
     config = read_stack_config(project.get, {"region": "eu-west-1"}.get)
     assert config.api.cpu == 1024 and config.api.memory == 2048
     assert config.api.image is None, "empty apiImage: the stack builds the image"

@@ -10,7 +10,7 @@ import pytest
 from harness import ROOT, ProgramRun, Recorded, run_program
 
 from components.config import read_stack_config
-from components.stack_files import merge_stack_config
+from components.stack_files import merge_stack_config, namespace
 from components.waf import caller_rate_limit
 
 ACL = "aws:wafv2/webAcl:WebAcl"
@@ -227,7 +227,7 @@ def test_front_door_manage_account_defaults_to_false_and_rejects_non_booleans() 
 
     config, problems = merged(environmentSuffix="qa")
     assert problems == []
-    project = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("fraud-detection:")}
+    project = namespace(config, "fraud-detection")
     assert read_stack_config(project.get, {"region": "eu-west-1"}.get).api.manage_api_gateway_account is False
     # The CLI itself refuses anything but true/false for a boolean key, before the program runs.
     _, problems = merged(environmentSuffix="qa", manageApiGatewayAccount="yes")

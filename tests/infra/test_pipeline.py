@@ -13,6 +13,7 @@ from harness import ACCOUNT_ID, ProgramRun, Recorded, run_program, stack_config
 from components.config import ConfigError, StackConfig, read_stack_config
 from components.lambda_package import ROOT, source_files
 from components.pipeline import PACKAGES, SCORING_TRAINING_MODULES
+from components.stack_files import namespace
 from fraud_common import env
 
 FUNCTIONS = ("processor", "analyzer", "reporter", "rotator")
@@ -301,7 +302,7 @@ def test_pipeline_analyzer_ships_exactly_the_scoring_modules_serving_imports(dev
 
 
 def _config(**overrides: str) -> StackConfig:
-    values = {k.split(":", 1)[1]: v for k, v in stack_config("dev").items() if k.startswith("fraud-detection:")}
+    values = namespace(stack_config("dev"), "fraud-detection")
     return read_stack_config({**values, **overrides}.get, {"region": "us-east-2"}.get)
 
 

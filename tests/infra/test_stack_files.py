@@ -17,7 +17,7 @@ import yaml
 from harness import ROOT
 
 from components.config import read_stack_config
-from components.stack_files import declaration_problems, load_stack, merge_stack_config
+from components.stack_files import declaration_problems, load_stack, merge_stack_config, namespace
 from fraud_local.poller import MappingSettings
 
 
@@ -31,8 +31,8 @@ def _project(tmp_path: Path, config: dict[str, Any]) -> Path:
 def test_stack_file_passes_the_cli_checks_and_the_program_validation(stack: str) -> None:
     config, problems = load_stack(stack)
     assert problems == []
-    project = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("fraud-detection:")}
-    aws = {k.split(":", 1)[1]: v for k, v in config.items() if k.startswith("aws:")}
+    project = namespace(config, "fraud-detection")
+    aws = namespace(config, "aws")
     read_stack_config(project.get, aws.get)  # raises ConfigError on any problem
 
 
