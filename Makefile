@@ -18,7 +18,7 @@ export UV_PROJECT_ENVIRONMENT := $(VENV)
 EXPORTS := requirements-uv.txt:bootstrap policy/requirements.txt:policy functions/requirements.txt:lambda \
            fraud_api/requirements.txt:api
 
-.PHONY: install test lint check-config preview bench local demo clean lock upgrade $(addprefix test-,$(TIERS))
+.PHONY: install test lint check-config preview mutate bench local demo clean lock upgrade $(addprefix test-,$(TIERS))
 
 # uv itself comes from the lock too: pip installs the hash-pinned uv wheel that requirements-uv.txt
 # (exported from the lock's bootstrap group) names, then uv installs the rest.
@@ -75,6 +75,11 @@ check-config: $(DEPS)
 preview: $(DEPS)
 	pulumi preview --stack $(STACK) --diff --policy-pack policy --policy-pack-config policy/config/$(STACK).json
 
+# Mutation testing of the modules where a silent regression costs most (scripts/mutate.py); not part
+# of `make test`: it takes tens of minutes. One or more targets: make mutate TARGETS="card rules".
+mutate: $(DEPS)
+	@$(PY) scripts/mutate.py $(TARGETS)
+
 bench: $(DEPS)
 	@set -e; for b in benchmarks/*.py; do echo "== $$b"; $(PY) $$b; done
 
@@ -87,4 +92,4 @@ demo: $(DEPS)
 	$(PY) -m fraud_local demo $(ARGS)
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .mutate

@@ -7,6 +7,7 @@ process-wide caches, so every test drops them and gets clients bound to its own 
 from __future__ import annotations
 
 import io
+import logging
 import json
 import os
 from collections.abc import Iterator
@@ -123,11 +124,13 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
 def logs() -> Iterator[io.StringIO]:
     """Everything the Powertools logger writes (after its redaction filter and serializer)."""
     handler = logger.registered_handler
-    assert hasattr(handler, "setStream")
+    assert isinstance(handler, logging.StreamHandler)
     buffer = io.StringIO()
-    previous = handler.setStream(buffer)
+    # Swapped without setStream: it flushes the old stream, which a runner that captured stdout
+    # at import time (mutmut's stats run) may already have closed.
+    previous, handler.stream = handler.stream, buffer
     yield buffer
-    handler.setStream(previous)
+    handler.stream = previous
 
 
 @pytest.fixture
