@@ -7,8 +7,8 @@ process-wide caches, so every test drops them and gets clients bound to its own 
 from __future__ import annotations
 
 import io
-import logging
 import json
+import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
