@@ -120,11 +120,23 @@ def _results(workdir: Path) -> dict[str, tuple[str, int | None]]:
     return found
 
 
-def _diff(workdir: Path, mutant: str) -> str:
+# One process for all of a target's diffs: ``mutmut show`` per mutant costs a second or more each.
+_DIFFS = """
+import json, sys
+from mutmut.mutation.diff_apply import find_mutant, get_diff_for_mutant
+names = json.load(sys.stdin)
+json.dump({n: get_diff_for_mutant(n, path=find_mutant(n).path) for n in names}, sys.stdout)
+"""
+
+
+def _diffs(workdir: Path, mutants: list[str]) -> dict[str, str]:
     shown = subprocess.run(
-        [sys.executable, "-m", "mutmut", "show", mutant], cwd=workdir, capture_output=True, text=True, check=False
+        [sys.executable, "-c", _DIFFS], cwd=workdir, input=json.dumps(mutants), capture_output=True, text=True
     )
-    return shown.stdout
+    if shown.returncode != 0:
+        raise SystemExit(f"reading the survivors' diffs failed in {workdir}:\n{shown.stderr[-3000:]}")
+    diffs: dict[str, str] = json.loads(shown.stdout)
+    return diffs
 
 
 def _change(diff: str) -> tuple[str, str]:
@@ -173,29 +185,31 @@ class Score:
         return self.killed / judged if judged else 1.0
 
 
-def run_target(name: str, jobs: int, equivalents: list[dict[str, str]]) -> Score:
+def run_target(name: str, jobs: int, equivalents: list[dict[str, str]], *, rerun: bool = True) -> Score:
     started = time.monotonic()
-    workdir = _prepare(name, TARGETS[name])
+    workdir = SCRATCH / name
     log = workdir / "mutmut.log"
-    with log.open("w") as out:
-        code = subprocess.run(
-            [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)],
-            cwd=workdir,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        ).returncode
+    code = 0
+    if rerun:
+        workdir = _prepare(name, TARGETS[name])
+        with log.open("w") as out:
+            code = subprocess.run(
+                [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)],
+                cwd=workdir,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            ).returncode
     results = _results(workdir)
     if code != 0 or not results:
         tail = log.read_text(errors="replace")[-3000:]
         raise SystemExit(f"mutmut failed on target {name} (exit {code}); end of {log}:\n{tail}")
     score = Score(name, mutants=len(results), seconds=time.monotonic() - started)
+    score.killed = sum(1 for _, exit_code in results.values() if exit_code in KILLED)
+    diffs = _diffs(workdir, sorted(m for m, (_, exit_code) in results.items() if exit_code not in KILLED))
     survivors = []
-    for mutant, (module, exit_code) in sorted(results.items()):
-        if exit_code in KILLED:
-            score.killed += 1
-            continue
-        diff = _diff(workdir, mutant)
+    for mutant, diff in diffs.items():
+        module = results[mutant][0]
         if _justified(module, _change(diff), equivalents):
             score.equivalent += 1
         else:
@@ -208,6 +222,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("targets", nargs="*", help=f"default: all of {', '.join(TARGETS)}")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="mutants run at once")
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="report the last run's results again (after editing mutation/equivalent.toml) without running mutmut",
+    )
     args = parser.parse_args(argv)
     unknown = [t for t in args.targets if t not in TARGETS]
     if unknown:
@@ -216,7 +235,7 @@ def main(argv: list[str]) -> int:
     scores = []
     for name in args.targets or list(TARGETS):
         print(f"== {name}: mutating {', '.join(TARGETS[name].mutate)}", flush=True)
-        score = run_target(name, args.jobs, equivalents)
+        score = run_target(name, args.jobs, equivalents, rerun=not args.report_only)
         for mutant, _, diff in score.survivors:
             print(f"-- survived: {mutant}\n{diff.strip()}\n")
         scores.append(score)
