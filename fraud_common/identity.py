@@ -82,7 +82,8 @@ def _canonical(identity: StoredIdentity) -> bytes:
             "timestamp": identity.timestamp_ms,
             "customerId": identity.customer_id,
             "terminalId": identity.terminal_id,
-            # normalize() drops trailing zeros, "f" keeps it positional: 10.50 and 10.5 -> "10.5", 100 -> "100".
+            # By value: DynamoDB reads 42.50 back as 42.5 while the parser gives 42.50. normalize() drops
+            # trailing zeros, "f" keeps the result positional (100 -> "100", not "1E+2").
             "amount": format(identity.amount.normalize(), "f"),
             "currency": identity.currency,
             "merchantCategoryCode": identity.merchant_category_code,

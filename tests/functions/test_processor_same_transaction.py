@@ -128,3 +128,27 @@ def test_processor_post_marker_from_before_the_shared_definition_still_resolves_
     # THEN the retry replays the first answer and the reuse conflicts
     assert retry["statusCode"] == 201 and json.loads(retry["body"]) == json.loads(first["body"])
     assert other["statusCode"] == 409
+
+
+def test_processor_post_retry_matches_an_amount_read_back_without_trailing_zeros(aws, lambda_context):
+    # GIVEN a stored 42.50 as DynamoDB returns it (numbers lose trailing zeros there; moto keeps them)
+    body = transaction_body(transactionId="tx-trimmed", amount="42.50")
+    first = _post(lambda_context, body)
+    [item] = _transaction_items(aws)
+    aws["dynamodb"].put_item(TableName=TABLE, Item={**item, "amount": {"N": "42.5"}})
+    # WHEN the client retries THEN it is the same amount: the first answer comes back
+    retry = _post(lambda_context, body)
+    assert retry["statusCode"] == 201 and json.loads(retry["body"]) == json.loads(first["body"])
+
+
+def test_processor_post_marker_without_its_transaction_conflicts(aws, lambda_context):
+    # GIVEN a transaction item deleted by hand, its id marker left behind
+    body = transaction_body(transactionId="tx-orphan")
+    _post(lambda_context, body)
+    [item] = _transaction_items(aws)
+    aws["dynamodb"].delete_item(
+        TableName=TABLE, Key={"transactionId": item["transactionId"], "timestamp": item["timestamp"]}
+    )
+    # WHEN the request is sent again THEN the id is still taken and nothing can be replayed
+    assert _post(lambda_context, body)["statusCode"] == 409
+    assert _transaction_items(aws) == []
