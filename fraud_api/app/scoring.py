@@ -6,7 +6,6 @@ stored, compared or returned afterwards is the keyed hash, the BIN and the last 
 
 from __future__ import annotations
 
-import hmac
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,8 +16,9 @@ from fraud_api.app.core.metrics import DecisionMetrics
 from fraud_api.app.core.overload import LoopLagMonitor, Overloaded
 from fraud_api.app.repository import LabelOutcome, NewTransaction, StoredTransaction
 from fraud_common.api_config import ApiConfiguration
-from fraud_common.card import card_hash, tokenize
-from fraud_common.transaction import TransactionRequest, parse_transaction
+from fraud_common.card import tokenize
+from fraud_common.identity import StoredIdentity, same_transaction
+from fraud_common.transaction import parse_transaction
 from fraud_scoring import Scorer, Thresholds, Transaction
 
 
@@ -147,7 +147,7 @@ class ScoringService:
             return ScoreOutcome(outcome, replayed=False)
         if outcome is None:  # deleted in between: only possible by hand
             raise DatabaseUnavailable("transaction vanished while reading it back")
-        if not _same_payload(request, outcome, config):
+        if not same_transaction(request, _identity(outcome), config):
             raise TransactionConflict(request.transaction_id)
         return ScoreOutcome(_decision(outcome), replayed=True)
 
@@ -182,24 +182,16 @@ def _decision(stored: StoredTransaction) -> Decision:
     return Decision(stored.transaction_id, stored.score, stored.decision, stored.reasons, stored.model_version)
 
 
-def _same_payload(request: TransactionRequest, stored: StoredTransaction, config: ApiConfiguration) -> bool:
-    """Whether a retry carries the transaction that was stored under its id.
-
-    The card is compared by its keyed hash under the key version the stored hash was made with,
-    so a retry after a planned re-keying still matches.
-    """
-    if (
-        request.timestamp_ms != stored.timestamp_ms
-        or request.customer_id != stored.customer_id
-        or request.terminal_id != stored.terminal_id
-        or request.amount != stored.amount
-        or request.currency != stored.currency
-        or request.merchant_category_code != stored.merchant_category_code
-        or request.channel != stored.channel
-    ):
-        return False
-    key = config.pan_key_for(stored.card_key_version)
-    if key is None:
-        # The key that hashed the stored card is retired: BIN and last four are all we can compare.
-        return request.card_number[:6] == stored.card_bin and request.card_number[-4:] == stored.card_last4
-    return hmac.compare_digest(card_hash(request.card_number, key), stored.card_hash)
+def _identity(stored: StoredTransaction) -> StoredIdentity:
+    return StoredIdentity(
+        transaction_id=stored.transaction_id,
+        timestamp_ms=stored.timestamp_ms,
+        customer_id=stored.customer_id,
+        terminal_id=stored.terminal_id,
+        amount=stored.amount,
+        currency=stored.currency,
+        merchant_category_code=stored.merchant_category_code,
+        channel=stored.channel,
+        card_hash=stored.card_hash,
+        card_key_version=stored.card_key_version,
+    )

@@ -6,14 +6,14 @@ the BIN and the last four digits (PCI DSS 3.4.1 / 3.5.1).
 
 Besides transactions the table holds *idempotency markers* (``itemType`` = ``MARKER``) with
 the fixed sort key ``MARKER_TIMESTAMP`` (0; real timestamps are within the last year): one per
-transaction id and one per ``Idempotency-Key``. They carry no index attributes, so they are in
-no index, and no ``status``, so the stream filter never hands them to the analyzer.
+transaction id and one per ``Idempotency-Key``, each pointing at its transaction item. They carry
+no index attributes, so they are in no index, and no ``status``, so the stream filter never hands
+them to the analyzer. Markers written before ``fraud_common.identity`` also hold a
+``fingerprint`` attribute; nothing reads it any more.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,6 +22,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from fraud_common.card import CardToken
+from fraud_common.identity import StoredIdentity
 from fraud_common.tables import CUSTOMER_ID, DAY_SHARD, TERMINAL_ID, TIMESTAMP, TRANSACTION_ID, day_shard
 from fraud_common.transaction import TransactionRequest
 
@@ -53,7 +54,6 @@ LABEL_TIME = "labelTime"
 ITEM_TYPE = "itemType"
 MARKER = "MARKER"
 MARKER_TIMESTAMP = 0
-FINGERPRINT = "fingerprint"
 TARGET_TRANSACTION_ID = "targetTransactionId"
 TARGET_TIMESTAMP = "targetTimestamp"
 KEY_MARKER_PREFIX = "idempotency-key#"
@@ -96,24 +96,28 @@ def transaction_item(request: TransactionRequest, token: CardToken, received_ms:
     return item
 
 
-def fingerprint(item: Mapping[str, Any]) -> str:
-    """Identity of a request's payload, to tell a retry from a conflicting reuse of an id.
+def stored_identity(item: Mapping[str, Any]) -> StoredIdentity:
+    """The caller-sent fields of a stored transaction item, for ``fraud_common.identity``."""
+    return StoredIdentity(
+        transaction_id=item[TRANSACTION_ID],
+        timestamp_ms=int(item[TIMESTAMP]),
+        customer_id=item[CUSTOMER_ID],
+        terminal_id=item[TERMINAL_ID],
+        amount=Decimal(item[AMOUNT]),
+        currency=item[CURRENCY],
+        merchant_category_code=item.get(MERCHANT_CATEGORY_CODE),
+        channel=item[CHANNEL],
+        card_hash=item[CARD_HASH],
+        card_key_version=item[CARD_KEY_VERSION],
+    )
 
-    Built from the stored fields (the card enters only as its HMAC), so it is not a hash of
-    the PAN. ``receivedAt`` and the shard are excluded: they are not part of the request.
-    """
-    fields = (TRANSACTION_ID, TIMESTAMP, CUSTOMER_ID, TERMINAL_ID, AMOUNT, CURRENCY, CHANNEL, CARD_HASH)
-    payload = {name: str(item.get(name)) for name in (*fields, MERCHANT_CATEGORY_CODE)}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
-
-def marker_item(marker_id: str, item: Mapping[str, Any], print_: str) -> dict[str, Any]:
+def marker_item(marker_id: str, item: Mapping[str, Any]) -> dict[str, Any]:
     """A sort-key-0 idempotency marker pointing at the transaction ``item``."""
     return {
         TRANSACTION_ID: marker_id,
         TIMESTAMP: MARKER_TIMESTAMP,
         ITEM_TYPE: MARKER,
-        FINGERPRINT: print_,
         TARGET_TRANSACTION_ID: item[TRANSACTION_ID],
         TARGET_TIMESTAMP: item[TIMESTAMP],
         RECEIVED_AT: item[RECEIVED_AT],

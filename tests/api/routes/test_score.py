@@ -198,7 +198,7 @@ def test_score_pan_as_transaction_id_is_refused(client: TestClient) -> None:
     assert TEST_PAN not in response.text
 
 
-def test_score_retry_after_pan_key_rotation_still_matches_first_decision(
+def test_score_retry_after_pan_key_rotation_matches_until_the_old_key_is_retired(
     client: TestClient, settings: Settings
 ) -> None:
     # GIVEN a transaction scored while the PAN hash key version was "1"
@@ -210,15 +210,18 @@ def test_score_retry_after_pan_key_rotation_still_matches_first_decision(
     assert model is not None
     rotated = {**API_CONFIG, "panHashKeys": {"1": PAN_KEY, "2": "n" * 64}, "panHashKeyVersion": "2"}
     retired = {**API_CONFIG, "panHashKeys": {"2": "n" * 64}, "panHashKeyVersion": "2"}
-    for config in (rotated, retired):
-        # WHEN the key is rotated to "2" (then "1" retired) and the client retries
-        with running_app(make_settings(url, model, API_CONFIG_JSON=json.dumps(config))) as rotated_client:
-            retry = rotated_client.post("/api/v1/score", json=body)
-            other_card = rotated_client.post("/api/v1/score", json={**body, "cardNumber": OTHER_PAN})
-        # THEN the retry is recognised (hash under the stored key version, or BIN + last four once
-        # that key is gone) and a different card is still a conflict
-        assert retry.status_code == 200 and retry.json() == first
-        assert other_card.status_code == 409
+    # WHEN the key is rotated to "2" with "1" kept, and the client retries
+    with running_app(make_settings(url, model, API_CONFIG_JSON=json.dumps(rotated))) as rotated_client:
+        retry = rotated_client.post("/api/v1/score", json=body)
+        other_card = rotated_client.post("/api/v1/score", json={**body, "cardNumber": OTHER_PAN})
+    # THEN the retry is recognised (card hashed under the stored key version); another card conflicts
+    assert retry.status_code == 200 and retry.json() == first
+    assert other_card.status_code == 409
+    # WHEN "1" is retired and the client retries again
+    with running_app(make_settings(url, model, API_CONFIG_JSON=json.dumps(retired))) as retired_client:
+        unverifiable = retired_client.post("/api/v1/score", json=body)
+    # THEN the card can no longer be verified: a conflict, never a replay on BIN and last four alone
+    assert unverifiable.status_code == 409
     assert _stored(settings, body["transactionId"])["card_key_version"] == "1"
 
 
