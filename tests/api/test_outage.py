@@ -18,7 +18,8 @@ from fastapi.testclient import TestClient
 
 from fraud_api.app.core.config import Settings
 from fraud_api.embedded_db import EmbeddedPostgres
-from tests.api.utils import create_database, make_settings, query, running_app, transaction
+from tests.api.utils import query, running_app, transaction
+from tests.support.api_app import create_database, make_settings
 
 BUDGET_S = 0.100  # the bound for answering while the database is down
 # A request is never allowed to hang: even one the scheduler delayed (2 shared cores) must answer

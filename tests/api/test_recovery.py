@@ -24,15 +24,8 @@ from pydantic import SecretStr
 from fraud_api.app.core.config import Settings
 from fraud_api.app.core.migrations import migrate
 from fraud_api.embedded_db import EmbeddedPostgres
-from tests.api.utils import (
-    API_CONFIG,
-    create_database,
-    make_settings,
-    password_login_role,
-    query,
-    running_app,
-    transaction,
-)
+from tests.api.utils import password_login_role, query, running_app, transaction
+from tests.support.api_app import API_CONFIG, create_database, make_settings
 
 RECOVERY_BOUND_S = 15.0
 OUTAGE_S = 3.0  # longer than the pool's reconnection window below

@@ -18,7 +18,8 @@ from fraud_api.app.core.config import Settings
 from fraud_api.app.core.secrets import RefreshingValue
 from fraud_api.embedded_db import EmbeddedPostgres
 from fraud_common.api_config import parse_api_configuration
-from tests.api.utils import API_CONFIG, create_database, make_settings, password_login_role, running_app, transaction
+from tests.api.utils import password_login_role, running_app, transaction
+from tests.support.api_app import API_CONFIG, create_database, make_settings
 
 ROLE = "fraud_rotating"
 FIRST, SECOND = "first-Password-4f1c9a", "second-Password-8e2b7d"

@@ -13,7 +13,8 @@ from fastapi.testclient import TestClient
 from fraud_api.app.api.errors import _Sampled
 from fraud_api.app.core.logging import JsonFormatter, configure_logging
 from fraud_common.card import PanRedactingFilter
-from tests.api.utils import TEST_PAN, make_settings, running_app, transaction
+from tests.api.utils import TEST_PAN, running_app, transaction
+from tests.support.api_app import make_settings
 
 
 def _json_lines(text: str) -> list[dict[str, object]]:
