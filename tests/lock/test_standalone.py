@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -122,3 +124,24 @@ def test_cross_tier_import_is_found(relative: str, source: str) -> None:
 )
 def test_own_tier_and_support_imports_pass(relative: str, source: str) -> None:
     assert cross_tier_imports(relative, source) == []
+
+
+def test_tier_runner_orders_each_tier_by_a_seed_it_reports(tmp_path: Path) -> None:
+    # GIVEN a stand-in for python that echoes the pytest command it was given and fails
+    fake = tmp_path / "python"
+    fake.write_text('#!/bin/sh\necho "ran: $*"\necho "1 failed in 0.01s"\nexit 1\n', encoding="utf-8")
+    fake.chmod(0o755)
+    # WHEN the tier runner runs a tier with a given seed
+    result = subprocess.run(
+        [sys.executable, "scripts/test_tiers.py", "--seed", "4242", str(fake), "lock"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # THEN pytest got that seed, and the summary names it with the command that repeats the order
+    assert result.returncode == 1
+    assert "-p randomly --randomly-seed=4242 tests/lock" in result.stdout
+    assert "lock       FAILED (exit 1)  1 failed in" in result.stdout
+    assert "(seed 4242)" in result.stdout
+    assert "make test-lock SEED=4242" in result.stdout
