@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from fraud_api.app.core.config import Settings
 from fraud_api.embedded_db import EmbeddedPostgres
-from tests.api.utils import query, running_app, transaction
+from tests.api.utils import OUTAGE_DEADLINES, query, running_app, transaction
 from tests.support.api_app import create_database, make_settings
 
 # A liveness bound, not a speed one: a request must answer while the database is down or frozen
@@ -38,7 +38,7 @@ def own_pg(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgre
 
 @pytest.fixture(scope="module")
 def outage_settings(own_pg: EmbeddedPostgres, model_path: Path) -> Settings:
-    return make_settings(create_database(own_pg.uri, "outage"), model_path)
+    return make_settings(create_database(own_pg.uri, "outage"), model_path, **OUTAGE_DEADLINES)
 
 
 def _timed_post(client: TestClient, path: str, body: dict[str, object]) -> tuple[float, int, dict[str, object]]:
@@ -134,7 +134,7 @@ def test_outage_database_down_at_startup_comes_ready_when_it_returns(
     own_pg: EmbeddedPostgres, model_path: Path
 ) -> None:
     # GIVEN an empty database that is down when the service starts
-    settings = make_settings(create_database(own_pg.uri, "late_start"), model_path)
+    settings = make_settings(create_database(own_pg.uri, "late_start"), model_path, **OUTAGE_DEADLINES)
     own_pg.stop("fast")
     try:
         with running_app(settings) as client:

@@ -18,6 +18,14 @@ from fraud_api.embedded_db import EmbeddedPostgres
 
 TEST_PAN = "4111111111111111"
 OTHER_PAN = "5555555555554444"
+OUTAGE_DEADLINES: dict[str, Any] = {
+    "DB_POOL_TIMEOUT_MS": 250,
+    "DB_REQUEST_TIMEOUT_MS": 500,
+    "DB_STATEMENT_TIMEOUT_MS": 500,
+}
+"""For tests that take the database away: short enough that a request answers 503 rather than wait
+for it, long enough that a loaded machine does not time out a healthy query (make_settings' own
+deadlines are seconds)."""
 
 
 def iso(moment: datetime) -> str:
