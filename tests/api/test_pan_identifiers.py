@@ -1,6 +1,6 @@
 """Card numbers disguised as identifiers, field names or headers (issue 11, findings 2, 4, 7).
 
-Random Luhn-valid 12-19 digit numbers in random disguises (Hypothesis, ``tests/pan_cases.py``)
+Random Luhn-valid 12-19 digit numbers in random disguises (Hypothesis, ``tests/support/pan_cases.py``)
 in every identifier fraud-api stores or echoes: each is refused with a 400 naming the field and
 never repeating the value. Then a sweep: no generated number in any table row or log line.
 """
@@ -17,8 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from fraud_api.embedded_db import EmbeddedPostgres
-from tests.api.utils import create_database, make_settings, new_id, running_app, transaction
-from tests.pan_cases import ID_SEPARATORS, REFERENCE_SEPARATORS, disguised_pans, holds
+from tests.api.utils import new_id, running_app, transaction
+from tests.support.api_app import create_database, make_settings
+from tests.support.pan_cases import ID_SEPARATORS, REFERENCE_SEPARATORS, disguised_pans, holds
 
 _DISGUISES = settings(
     max_examples=60, database=None, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -24,15 +24,8 @@ from pydantic import SecretStr
 from fraud_api.app.core.config import Settings
 from fraud_api.app.core.migrations import migrate
 from fraud_api.embedded_db import EmbeddedPostgres
-from tests.api.utils import (
-    API_CONFIG,
-    create_database,
-    make_settings,
-    password_login_role,
-    query,
-    running_app,
-    transaction,
-)
+from tests.api.utils import OUTAGE_DEADLINES, password_login_role, query, running_app, transaction
+from tests.support.api_app import API_CONFIG, create_database, make_settings
 
 RECOVERY_BOUND_S = 15.0
 OUTAGE_S = 3.0  # longer than the pool's reconnection window below
@@ -82,7 +75,10 @@ def _time_to_first_200(client: TestClient, bound_s: float) -> float:
 
 def test_recovery_after_database_restart_without_process_restart(primary: EmbeddedPostgres, model_path: Path) -> None:
     settings = make_settings(
-        create_database(primary.uri, "restart"), model_path, DB_RECONNECT_TIMEOUT_S=RECONNECT_WINDOW_S
+        create_database(primary.uri, "restart"),
+        model_path,
+        DB_RECONNECT_TIMEOUT_S=RECONNECT_WINDOW_S,
+        **OUTAGE_DEADLINES,
     )
     with running_app(settings) as client:
         # GIVEN a serving process
@@ -107,7 +103,10 @@ def test_recovery_after_database_restart_without_process_restart(primary: Embedd
 def test_recovery_after_repeated_restarts(primary: EmbeddedPostgres, model_path: Path) -> None:
     # GIVEN a serving process
     settings = make_settings(
-        create_database(primary.uri, "restarts"), model_path, DB_RECONNECT_TIMEOUT_S=RECONNECT_WINDOW_S
+        create_database(primary.uri, "restarts"),
+        model_path,
+        DB_RECONNECT_TIMEOUT_S=RECONNECT_WINDOW_S,
+        **OUTAGE_DEADLINES,
     )
     with running_app(settings) as client:
         assert client.post("/api/v1/score", json=transaction()).status_code == 200
@@ -141,7 +140,7 @@ def test_recovery_after_failover_to_another_server(
         migrate(conn)
     _set_read_only(standby, True)
     endpoint = f"postgresql://postgres:@/failover?host={primary.data_dir},{standby.data_dir}"
-    settings = make_settings(endpoint, model_path, DB_RECONNECT_TIMEOUT_S=RECONNECT_WINDOW_S)
+    settings = make_settings(endpoint, model_path, DB_RECONNECT_TIMEOUT_S=RECONNECT_WINDOW_S, **OUTAGE_DEADLINES)
     try:
         with running_app(settings) as client:
             assert client.post("/api/v1/score", json=transaction()).status_code == 200
@@ -191,6 +190,7 @@ def test_recovery_after_password_rotation_with_late_secret(
         DB_RECONNECT_TIMEOUT_S=RECONNECT_WINDOW_S,
         API_CONFIG_JSON=SecretStr(json.dumps(API_CONFIG)),
         MODEL_PATH=model_path,
+        **OUTAGE_DEADLINES,
     )
     with running_app(settings, secret_reader=lambda _arn: secret["value"]) as client:
         assert client.post("/api/v1/score", json=transaction()).status_code == 200

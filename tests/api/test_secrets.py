@@ -4,6 +4,7 @@ and the API configuration is refreshed without ever dropping the last good value
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -18,7 +19,8 @@ from fraud_api.app.core.config import Settings
 from fraud_api.app.core.secrets import RefreshingValue
 from fraud_api.embedded_db import EmbeddedPostgres
 from fraud_common.api_config import parse_api_configuration
-from tests.api.utils import API_CONFIG, create_database, make_settings, password_login_role, running_app, transaction
+from tests.api.utils import password_login_role, running_app, transaction
+from tests.support.api_app import API_CONFIG, create_database, make_settings
 
 ROLE = "fraud_rotating"
 FIRST, SECOND = "first-Password-4f1c9a", "second-Password-8e2b7d"
@@ -138,17 +140,27 @@ def test_secrets_refresh_picks_up_new_value_and_keeps_last_good_on_failure() -> 
 
 
 def test_secrets_refresh_never_blocks_the_caller() -> None:
-    # GIVEN a stale value whose source takes 0.5 s to answer (a slow Secrets Manager)
-    slow = {"delay": 0.0}
+    # GIVEN a stale value whose source, from now on, answers only when the test lets it (a hung
+    # Secrets Manager); the wait is bounded so a get() that blocks fails the test instead of hanging it
+    answer = threading.Event()
+    answer.set()
+    loading, loaded = threading.Event(), threading.Event()
 
     def load() -> str:
-        time.sleep(slow["delay"])
+        loading.set()
+        answer.wait(timeout=10)
+        loaded.set()
         return json.dumps(API_CONFIG)
 
     holder = RefreshingValue(load, parse_api_configuration, refresh_s=0.01, name="t")
-    slow["delay"] = 0.5
+    answer.clear()
+    loading.clear()
+    loaded.clear()
     time.sleep(0.02)
-    # WHEN it is read THEN the current value comes back at once
-    started = time.monotonic()
-    assert holder.get().review_threshold == 0.3
-    assert time.monotonic() - started < 0.05
+    # WHEN it is read
+    value = holder.get()
+    # THEN the current value came back while the refresh it started was still waiting for its source
+    assert loading.wait(timeout=10)
+    assert not loaded.is_set()
+    assert value.review_threshold == 0.3
+    answer.set()

@@ -13,7 +13,7 @@ import pytest
 
 from fraud_local.config import Ports
 from fraud_local.stack import LocalStack, StackHandles
-from tests.api.utils import write_test_model
+from tests.support.api_app import write_test_model
 
 FREE_PORTS = Ports(gateway=0, api=0, aws=0)
 

@@ -17,7 +17,7 @@ from starlette.testclient import TestClient
 
 from fraud_local.config import API_KEY_ID, probe_port
 from fraud_local.gateway import Gateway, match_route
-from tests.e2e.raw_http import RawResponse, Upstream, raw_request, serve
+from tests.support.raw_http import RawResponse, Upstream, raw_request, serve
 
 KEY = "test-key-0123456789abcdefghij"
 

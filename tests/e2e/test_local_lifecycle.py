@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from fraud_local.__main__ import main
-from fraud_local.config import RUN_FILE, SECRETS_FILE, PortInUse, Ports
+from fraud_local.config import RUN_FILE, SECRETS_FILE, PortInUse, Ports, probe_port
 from fraud_local.stack import AlreadyRunning, LocalStack
 from tests.e2e.conftest import FREE_PORTS
 from tests.e2e.support import gateway, transaction, wait_for
@@ -193,8 +193,11 @@ def test_cli_port_in_use_fails_before_starting_anything_and_names_the_flag(
 
 
 def test_ports_resolve_same_port_for_two_parts_is_refused() -> None:
+    # A port the OS just handed out, not a fixed one another process may hold (which would fail
+    # as "in use" before the duplicate is noticed).
+    port = probe_port(0, "--port")
     with pytest.raises(PortInUse, match="given twice; --api-port needs a port of its own"):
-        Ports(gateway=18080, api=18080, aws=0).resolve()
+        Ports(gateway=port, api=port, aws=0).resolve()
 
 
 def _scores(api: httpx.Client) -> bool:

@@ -16,7 +16,7 @@ from pathlib import Path
 from fraud_common.card import redact_pans
 from fraud_local import gateway, poller, reporter, servers
 from fraud_local.gateway import ACCESS_LOG_TIME_FORMAT
-from tests.pan_cases import holds
+from tests.support.pan_cases import holds
 
 _CHILD = """
 import logging, httpx

@@ -1,13 +1,15 @@
 """Both paths end to end through the local gateway, then a sweep for card numbers over everything.
 
 One local mode for the module (test model: amount <= 500 approve, <= 1000 review, above
-decline). The sweep runs last, over what every earlier test made the system write.
+decline). The sweep runs after the module's last test, whatever the order, over what every test
+made the system write.
 """
 
 from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -198,6 +200,7 @@ def test_demo_replays_simulated_traffic_and_summarises_it_from_the_reports(handl
     out = io.StringIO()
     # WHEN the demo replays 60 transactions through the gateway and reports every day
     summary = run_demo(handles, count=60, rate=200.0, seed=11, out=out)
+    _DEMO_RAN.append(True)
     # THEN everything is stored and scored, and the summary agrees with the reports
     assert summary["sent"] == summary["stored"] == 60 and summary["rejected"] == 0
     assert summary["scored"] >= 60
@@ -210,12 +213,21 @@ def test_demo_replays_simulated_traffic_and_summarises_it_from_the_reports(handl
     assert all(path.exists() for report in summary["reports"] for path in report.local_paths)
 
 
-def test_security_sweep_finds_no_full_card_number_anywhere_the_run_wrote(handles: StackHandles) -> None:
-    # GIVEN everything the tests above made the system store and log (they ran first, in file order)
+_DEMO_RAN: list[bool] = []
+"""Set by the demo test, so the sweep knows whether 60 more transactions and their reports exist."""
+
+
+@pytest.fixture(scope="module", autouse=True)
+def security_sweep_finds_no_full_card_number_anywhere_the_run_wrote(handles: StackHandles) -> Iterator[None]:
+    """After the module's last test (random order: not at the end of the file) the sweep runs over
+    what the tests that ran made the system store and log; a card number found fails the module."""
+    yield
+    # GIVEN everything the tests made the system store and log
     looked_at = count_sources(handles)
-    assert looked_at["dynamodb"] > 60 and looked_at["s3"] >= 2 and looked_at["postgresql"] >= 1
     assert looked_at["files"] >= 5
-    assert len(SENT_PANS) > 10
+    if _DEMO_RAN:
+        assert looked_at["dynamodb"] > 60 and looked_at["s3"] >= 2
+        assert len(SENT_PANS) > 10
     # WHEN every item, object, message, row and file is searched for every card number sent
     found = pan_sweep(handles)
     # THEN none is there in clear

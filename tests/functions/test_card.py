@@ -23,7 +23,7 @@ from fraud_common.card import (
     redact_pans,
     tokenize,
 )
-from tests.pan_cases import REFERENCE_SEPARATORS, disguised_pans, holds
+from tests.support.pan_cases import REFERENCE_SEPARATORS, disguised_pans, holds
 
 
 @pytest.mark.parametrize("digits", [VISA, MASTERCARD, AMEX, "79927398713"])

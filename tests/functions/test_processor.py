@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, given, settings
 from fraud_common.transaction import MAX_BODY_BYTES
 from functions.common.observability import logger
 from functions.processor.handler import lambda_handler
-from tests.pan_cases import ID_SEPARATORS, REFERENCE_SEPARATORS, disguised_pans, holds
+from tests.support.pan_cases import ID_SEPARATORS, REFERENCE_SEPARATORS, disguised_pans, holds
 
 
 def _post(ctx: Any, body: Any, headers: dict[str, str] | None = None, **kw: Any) -> dict[str, Any]:

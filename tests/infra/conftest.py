@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from harness import STACKS, ProgramRun, run_program
+
+from tests.support.harness import STACKS, ProgramRun, run_program
 
 _RUNS: dict[str, ProgramRun] = {}
 

@@ -9,10 +9,10 @@ import re
 from typing import Any
 
 import pytest
-from harness import ACCOUNT_ID, ProgramRun, run_program
 
 from components.config_values import ConfigError
 from components.image import context_files, dockerignore_text, image_tag
+from tests.support.harness import ACCOUNT_ID, ProgramRun, run_program
 
 DIGEST = "sha256:" + "ab" * 32
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]

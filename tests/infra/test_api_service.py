@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from harness import ACCOUNT_ID, ProgramRun, Recorded, run_program
 
 from components.api_service import DB_USER
 from components.containers import CONTAINER, CONTAINER_PORT, HEALTH_PATH
 from components.load_balancer import ORIGIN_VERIFY_HEADER, SSL_POLICY, TEST_TRAFFIC_HEADER
 from fraud_api.app.core.config import SERVICE_DB_USER
+from tests.support.harness import ACCOUNT_ID, ProgramRun, Recorded, run_program
 
 
 def _containers(run: ProgramRun) -> dict[str, dict]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from harness import ROOT, run_program, stack_config
 
 from components.config import ConfigError, StackConfig, read_stack_config
 from components.stack_files import merge_stack_config, namespace
+from tests.support.harness import ROOT, run_program, stack_config
 
 
 def _read(**overrides: str | None) -> StackConfig:

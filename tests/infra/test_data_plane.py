@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from harness import ACCOUNT_ID, ProgramRun
-
 from components.data_plane import DATA_KEY_SERVICES
 from fraud_common.tables import INDEXES, TRANSACTIONS
+from tests.support.harness import ACCOUNT_ID, ProgramRun
 
 KEY_ADMIN_SID = "AccountAdministersKey"
 

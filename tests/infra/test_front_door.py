@@ -7,11 +7,11 @@ import json
 from typing import Any
 
 import pytest
-from harness import ROOT, ProgramRun, Recorded, run_program
 
 from components.config import read_stack_config
 from components.stack_files import merge_stack_config, namespace
 from components.waf import caller_rate_limit
+from tests.support.harness import ROOT, ProgramRun, Recorded, run_program
 
 ACL = "aws:wafv2/webAcl:WebAcl"
 INTEGRATION = "aws:apigateway/integration:Integration"

@@ -13,10 +13,10 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from harness import ROOT
 
 from components import lambda_package
 from components.lambda_package import layer_build_path, layer_folder
+from tests.support.harness import ROOT
 
 # Lambda's limits for a layer uploaded directly (not through S3): 50 MB zipped, and 250 MB unzipped
 # for a function with all its layers (Lambda developer guide, gettingstarted-limits.html).

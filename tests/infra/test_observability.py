@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from harness import ACCOUNT_ID, ProgramRun
-
 from components.observability import CARD_DATA_IDENTIFIERS
+from tests.support.harness import ACCOUNT_ID, ProgramRun
 
 FUNCTIONS = ("processor", "analyzer", "reporter", "rotator")
 VALID_MISSING_DATA = {"breaching", "notBreaching", "ignore", "missing"}

@@ -8,13 +8,13 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness import ACCOUNT_ID, ProgramRun, Recorded, run_program, stack_config
 
 from components.config import ConfigError, StackConfig, read_stack_config
 from components.lambda_package import ROOT, source_files
 from components.pipeline import PACKAGES, SCORING_TRAINING_MODULES
 from components.stack_files import namespace
 from fraud_common import env
+from tests.support.harness import ACCOUNT_ID, ProgramRun, Recorded, run_program, stack_config
 
 FUNCTIONS = ("processor", "analyzer", "reporter", "rotator")
 # The only actions AWS offers no resource-level permission for.

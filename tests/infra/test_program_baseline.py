@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from harness import ProgramRun
+from tests.support.harness import ProgramRun
 
 # Input that carries the physical name, for every resource type that has one.
 NAME_INPUT = {

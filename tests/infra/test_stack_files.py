@@ -14,11 +14,11 @@ from typing import Any
 
 import pytest
 import yaml
-from harness import ROOT
 
 from components.config import read_stack_config
 from components.stack_files import declaration_problems, load_stack, merge_stack_config, namespace
 from fraud_local.poller import MappingSettings
+from tests.support.harness import ROOT
 
 
 def _project(tmp_path: Path, config: dict[str, Any]) -> Path:

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from harness import ROOT
+from tests.support.harness import ROOT
 
 # Components whose resources take nested inputs; each must hold at least one typed nested input.
 COMPONENTS_WITH_NESTED_INPUTS = {

@@ -6,11 +6,11 @@ import json
 
 import pulumi
 import pytest
-from aws_outputs import AVAILABILITY_ZONE_IDS
-from harness import ACCOUNT_ID, ProgramRun
 
 from components import context
 from components.vpc import INTERFACE_ENDPOINT_SERVICES, no_public_ip_on_launch, subnet_masks
+from tests.support.aws_outputs import AVAILABILITY_ZONE_IDS
+from tests.support.harness import ACCOUNT_ID, ProgramRun
 
 
 def test_vpc_spans_exactly_three_zones_with_public_and_private_subnets(run: ProgramRun) -> None:

@@ -1,6 +1,6 @@
 """The whole program, both stacks, under every rule with that stack's config: zero violations.
 
-The resources come from tests/infra's mocks harness (the real __main__.py). Resource rules see each
+The resources come from tests/support's mocks harness (the real __main__.py). Resource rules see each
 resource's inputs, as in `pulumi preview`; stack rules see outputs, here what the mocks answered
 (inputs, id and ARN, plus the computed attributes). Mutation tests then remove or change one thing in
 the recorded program and expect the matching stack rule to object, which proves the zero above is
@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
-from harness import COMPUTED, REMOTE_COMPONENT_OUTPUTS, STACKS, ProgramRun, RecordingMocks, run_program
 from policy_support import RULES, policy_resource, resource_violations, stack_config, stack_violations
 from pulumi_policy import PolicyResource, ResourceValidationPolicy, StackValidationPolicy
 from pulumi_policy.proxy import UNKNOWN_OBJECT_VALUE, UnknownValueError
 
 from policy.pci_rules.base import TypedResourcePolicy
+from tests.support.harness import COMPUTED, REMOTE_COMPONENT_OUTPUTS, STACKS, ProgramRun, RecordingMocks, run_program
 
 _RUNS: dict[str, ProgramRun] = {}
 

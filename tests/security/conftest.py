@@ -17,9 +17,9 @@ import pytest
 from fraud_api.app.main import create_app
 from fraud_api.embedded_db import EmbeddedPostgres
 from fraud_local.gateway import Gateway
-from tests.api.utils import create_database, make_settings, write_test_model
-from tests.e2e.raw_http import serve
-from tests.pan_cases import holds
+from tests.support.api_app import create_database, make_settings, write_test_model
+from tests.support.pan_cases import holds
+from tests.support.raw_http import serve
 
 API_KEY = "security-tier-key-0123456789abcdef"
 
@@ -47,7 +47,7 @@ class Servers:
 
 def _sweep(pg: EmbeddedPostgres, database_uri: str, pans: set[str]) -> list[str]:
     """Where a sent card number sits in clear: any row of any table, or any byte of the server's
-    files (heap, WAL, logs). The oracle is tests/pan_cases, independent of fraud_common.card."""
+    files (heap, WAL, logs). The oracle is tests/support/pan_cases, independent of fraud_common.card."""
     with psycopg.connect(database_uri, autocommit=True) as conn:
         conn.execute(b"CHECKPOINT")  # heap pages written to their files, not only to the WAL
         tables = conn.execute(
@@ -73,14 +73,10 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     pg.start()
     try:
         pg.disable_durability()
-        # Load shedding off: fraud-api, the gateway and Hypothesis share one process (one GIL) here,
-        # so the event loop's lag measures the test's own CPU use, not overload; its 503 is a
-        # declared answer, but schemathesis rightly counts any 5xx.
         database_uri = create_database(pg.uri, "security")
         settings = make_settings(
             database_uri,
             write_test_model(tmp_path_factory.mktemp("model") / "m.json"),
-            OVERLOAD_LAG_MS=10_000,
         )
         processor = Processor()
         with serve(create_app(settings)) as api_url, serve(Gateway(API_KEY, processor, api_url).app) as gateway_url:

@@ -13,8 +13,8 @@ import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.e2e.raw_http import raw_request
 from tests.security.conftest import API_KEY, Servers
+from tests.support.raw_http import raw_request
 
 SEGMENT_PIECES = st.one_of(
     st.sampled_from(["..", ".", "%2e%2e", "%2E%2e", ".%2E", "%2e", "..%2F", "..%2f", "%2F", "%5C", "%00", "%7F"]),

@@ -22,8 +22,8 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis import Case, GenerationMode
 
 from fraud_common.card import luhn_valid
-from tests.pan_cases import holds
 from tests.security.conftest import API_KEY, Servers
+from tests.support.pan_cases import holds
 
 OPERATIONS = [
     ("/api/health", "GET"),

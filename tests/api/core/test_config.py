@@ -11,7 +11,7 @@ from pydantic import SecretStr, ValidationError
 
 from fraud_api.app.core.config import Settings
 from fraud_api.app.core.db import connect_kwargs
-from tests.api.utils import API_CONFIG
+from tests.support.api_app import API_CONFIG
 
 DB_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-abc-123456"
 CONFIG_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:fraud-api-config-dev-AbCdEf"

@@ -11,7 +11,8 @@ from fraud_api.app.core.config import SERVICE_DB_USER
 from fraud_api.app.core.migrations import migrate
 from fraud_api.app.core.secrets import IamTokenCredentials, rds_token_signer
 from fraud_api.embedded_db import EmbeddedPostgres
-from tests.api.utils import create_database, make_settings, query, running_app, transaction
+from tests.api.utils import query, running_app, transaction
+from tests.support.api_app import create_database, make_settings
 
 
 def test_iam_token_is_reused_then_signed_again_after_a_refusal() -> None:

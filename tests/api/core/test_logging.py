@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
 
+from fraud_api.app.api import errors
 from fraud_api.app.api.errors import _Sampled
 from fraud_api.app.core.logging import JsonFormatter, configure_logging
 from fraud_common.card import PanRedactingFilter
-from tests.api.utils import TEST_PAN, make_settings, running_app, transaction
+from tests.api.utils import TEST_PAN, running_app, transaction
+from tests.support.api_app import make_settings
 
 
 def _json_lines(text: str) -> list[dict[str, object]]:
@@ -103,14 +105,20 @@ def test_logging_root_handler_carries_the_redacting_filter() -> None:
     assert any(isinstance(f, PanRedactingFilter) for f in ours[0].filters)
 
 
-def test_logging_repeated_503_warnings_are_sampled(caplog: pytest.LogCaptureFixture) -> None:
-    # GIVEN an outage in which every request fails the same way
-    sampled = _Sampled(period_s=0.05)
+def test_logging_repeated_503_warnings_are_sampled(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN an outage in which every request fails the same way, on a clock the test moves (a
+    # loaded machine must not spread the 50 failures over two periods)
+    now = {"s": 1000.0}
+    monkeypatch.setattr(errors, "time", SimpleNamespace(monotonic=lambda: now["s"]))
+    sampled = _Sampled(period_s=7.0)
     with caplog.at_level(logging.WARNING, logger="fraud_api.app.api.errors"):
         # WHEN 50 failures happen within the sampling period, then one more after it
         for _ in range(50):
             sampled.warn("unavailable", "database unavailable", {"error": "x"})
-        time.sleep(0.06)
+            now["s"] += 0.1
+        now["s"] = 1007.0
         sampled.warn("unavailable", "database unavailable", {"error": "x"})
     # THEN two lines were written, the second counting the 49 folded into it
     records = [r for r in caplog.records if r.message == "database unavailable"]

@@ -28,13 +28,17 @@ def test_overload_monitor_sheds_while_loop_is_behind_and_recovers() -> None:
         except Overloaded:
             shed = True
         lag = monitor.lag_ms
-        # THEN, once the loop keeps up again, work is admitted again
-        await asyncio.sleep(0.05)
-        try:
-            monitor.admit()
-            recovered = True
-        except Overloaded:
-            recovered = False
+        # THEN, once the loop keeps up again, work is admitted again (within seconds: on shared
+        # cores one sample may still come in late)
+        recovered = False
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            try:
+                monitor.admit()
+                recovered = True
+                break
+            except Overloaded:
+                pass
         await monitor.stop()
         return shed, lag, recovered
 

@@ -11,17 +11,8 @@ from fastapi.testclient import TestClient
 from fraud_api.app.core.config import Settings
 from fraud_common.card import card_hash
 from fraud_scoring import Scorer
-from tests.api.utils import (
-    API_CONFIG,
-    MODEL_VERSION,
-    OTHER_PAN,
-    PAN_KEY,
-    TEST_PAN,
-    make_settings,
-    query,
-    running_app,
-    transaction,
-)
+from tests.api.utils import OTHER_PAN, TEST_PAN, query, running_app, transaction
+from tests.support.api_app import API_CONFIG, MODEL_VERSION, PAN_KEY, make_settings
 
 
 def _stored(settings: Settings, transaction_id: str) -> dict[str, Any]:

@@ -16,9 +16,9 @@ from typing import Any
 
 import pulumi
 import yaml
-from aws_outputs import ACCOUNT_ID, COMPUTED, REMOTE_COMPONENT_OUTPUTS, availability_zones
 
 from components.stack_files import merge_stack_config
+from tests.support.aws_outputs import ACCOUNT_ID, COMPUTED, REMOTE_COMPONENT_OUTPUTS, availability_zones
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = "fraud-detection"

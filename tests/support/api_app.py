@@ -1,0 +1,86 @@
+"""fraud-api as the api, e2e and security tiers run it: a deterministic model artifact, settings,
+an empty database on the embedded PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from fraud_api.app.core.config import Settings
+from fraud_scoring.features import FEATURE_NAMES, FEATURE_SCHEMA_VERSION, LABEL_DELAY_DAYS
+
+PAN_KEY = "k" * 64
+API_CONFIG = {
+    "thresholds": {"review": 0.3, "decline": 0.8},
+    "signingKey": "s" * 64,
+    "panHashKeys": {"1": PAN_KEY},
+    "panHashKeyVersion": "1",
+}
+MODEL_VERSION = "test-amount-tree-1"
+
+
+def write_test_model(path: Path) -> Path:
+    """A one-tree artifact scoring on the amount only, so decisions are predictable:
+
+    amount <= 500 -> sigmoid(-3) = 0.047 (approve), <= 1000 -> 0.5 (review), else 0.953 (decline)
+    with the thresholds above. It goes through fraud_scoring's real loader and validation.
+    """
+    amount = FEATURE_NAMES.index("amount")
+    artifact = {
+        "format": "fraud-scoring-model",
+        "format_version": 1,
+        "model_version": MODEL_VERSION,
+        "model_type": "gradient_boosted_trees",
+        "objective": "binary_logistic",
+        "feature_schema_version": FEATURE_SCHEMA_VERSION,
+        "label_delay_days": LABEL_DELAY_DAYS,
+        "features": list(FEATURE_NAMES),
+        "base_score": 0.0,
+        "trees": [
+            {
+                "feature": [amount, amount],
+                "threshold": [500.0, 1000.0],
+                "left": [~0, ~1],
+                "right": [1, ~2],
+                "value": [-3.0, 0.0, 3.0],
+            }
+        ],
+        "training": {"note": "test fixture"},
+        "metrics": {},
+        "created_at": "2026-01-01T00:00:00Z",
+    }
+    path.write_text(json.dumps(artifact), encoding="utf-8")
+    return path
+
+
+def make_settings(database_url: str, model_path: Path | None, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "ENVIRONMENT": "local",
+        "DATABASE_URL": database_url,
+        "DB_SSLMODE": "disable",
+        "API_CONFIG_JSON": json.dumps(API_CONFIG),
+        "MODEL_PATH": model_path,
+        "DB_POOL_MIN_SIZE": 1,
+        "DB_POOL_MAX_SIZE": 4,
+        # Load shedding off and database deadlines of seconds: on shared cores the defaults (30 ms
+        # loop lag, 50/80/100 ms for the pool, the request, a statement) measure the machine, not
+        # overload or an outage. Tests of those take their own values (tests/api/utils.py
+        # OUTAGE_DEADLINES, tests/api/core/test_overload.py's monitors).
+        "OVERLOAD_LAG_MS": 10_000,
+        "DB_POOL_TIMEOUT_MS": 5_000,
+        "DB_REQUEST_TIMEOUT_MS": 10_000,
+        "DB_STATEMENT_TIMEOUT_MS": 10_000,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+def create_database(admin_uri: str, name: str) -> str:
+    """Create an empty database on the embedded server; return its URI."""
+    with psycopg.connect(admin_uri, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'.encode())
+        conn.execute(f'CREATE DATABASE "{name}"'.encode())
+    return admin_uri.replace("@/postgres?", f"@/{name}?")
