@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from fraud_common.api_config import parse_api_configuration
 from fraud_common.identity import StoredIdentity, same_transaction
 from fraud_common.transaction import parse_transaction
-from tests.transaction_changes import FIELDS, card_spellings, changed_value, with_change
+from tests.support.transaction_changes import FIELDS, card_spellings, changed_value, with_change
 
 NOW = int(datetime(2026, 11, 21, 12, 0, tzinfo=UTC).timestamp() * 1000)
 OLD_KEY = "o" * 40

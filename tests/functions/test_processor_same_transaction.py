@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from functions.common.api_config import ApiConfigCache, api_config
 from functions.processor import ingest
 from functions.processor.handler import lambda_handler
-from tests.transaction_changes import FIELDS, amount_spellings, card_spellings, changed_value, with_change
+from tests.support.transaction_changes import FIELDS, amount_spellings, card_spellings, changed_value, with_change
 
 _PROPERTY = settings(
     max_examples=10, database=None, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.api.utils import new_id, transaction
-from tests.transaction_changes import FIELDS, amount_spellings, card_spellings, changed_value, with_change
+from tests.support.transaction_changes import FIELDS, amount_spellings, card_spellings, changed_value, with_change
 
 # transactionId is the lookup key here: a request with another id is another transaction.
 _CHANGED_FIELDS = [field for field in FIELDS if field != "transactionId"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from tests.pan_cases import luhn_check_digit, luhn_pans
+from tests.support.pan_cases import luhn_check_digit, luhn_pans
 
 ABSENT: Any = object()
 """A changed value meaning "leave the field out" (the merchant category code only)."""
