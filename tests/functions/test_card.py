@@ -359,3 +359,12 @@ def test_redact_every_handler_defaults_to_the_root_logger(monkeypatch: pytest.Mo
     monkeypatch.setattr(logging.getLogger(), "handlers", [handler])
     redact_every_handler()
     assert [type(f) for f in handler.filters] == [PanRedactingFilter]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("411111 / 1111111111", "411111 / ******1111"), ("411111 // 1111111111", "411111 // 1111111111")],
+)
+def test_redact_pans_joins_groups_across_at_most_three_separator_characters(text: str, expected: str) -> None:
+    assert redact_pans(text) == expected
+    assert contains_pan(text) is (text != expected)
