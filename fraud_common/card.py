@@ -263,6 +263,7 @@ def is_sad_field(name: str) -> bool:
 def _is_secret_key(name: object) -> bool:
     if not isinstance(name, str):
         return False
+    # "cardNumber" and a bare "card" both become "number", so every PAN name matches with or without "card".
     bare = normalize_field_name(name).removeprefix("card") or "number"
     return is_sad_field(name) or bare in PAN_FIELD_NAMES
 
