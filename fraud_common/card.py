@@ -156,7 +156,7 @@ def _glued(text: str, index: int) -> bool:
     return 0 <= index < len(text) and text[index].isascii() and text[index].isalpha()
 
 
-def _pan_digits(groups: list[str], glued_start: bool = False, glued_end: bool = False) -> list[bool]:
+def _pan_digits(groups: list[str], glued_start: bool, glued_end: bool) -> list[bool]:
     """Which digits of a run (its groups concatenated) to hide: all but the first six and last
     four of every Luhn-valid 12-19 digit span made of whole groups. A span may not start with a
     group glued to a letter before it (``glued_start``), nor end with one glued to a letter after
@@ -263,8 +263,9 @@ def is_sad_field(name: str) -> bool:
 def _is_secret_key(name: object) -> bool:
     if not isinstance(name, str):
         return False
+    # "cardNumber" and a bare "card" both become "number", so every PAN name matches with or without "card".
     bare = normalize_field_name(name).removeprefix("card") or "number"
-    return is_sad_field(name) or bare in PAN_FIELD_NAMES or normalize_field_name(name) in PAN_FIELD_NAMES
+    return is_sad_field(name) or bare in PAN_FIELD_NAMES
 
 
 def redact_value(value: Any) -> Any:
@@ -275,7 +276,11 @@ def redact_value(value: Any) -> Any:
         return {k: (REDACTED if _is_secret_key(k) else redact_value(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [redact_value(v) for v in value]
-    if isinstance(value, int) and not isinstance(value, bool) and MIN_PAN_DIGITS <= len(str(abs(value))) <= 19:
+    if (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and MIN_PAN_DIGITS <= len(str(abs(value))) <= MAX_PAN_DIGITS
+    ):
         text = str(value)
         return redact_pans(text) if luhn_valid(text.lstrip("-")) else value
     return value

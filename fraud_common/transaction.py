@@ -38,7 +38,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, NamedTuple
 
 from fraud_common.card import MAX_PAN_DIGITS, MIN_PAN_DIGITS, PAN_REFUSED, contains_pan, is_sad_field, luhn_valid
@@ -301,7 +301,8 @@ def _decode(body: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
         return result
 
     try:
-        data = json.loads(body, parse_float=Decimal, parse_int=Decimal, parse_constant=float, object_pairs_hook=pairs)
+        # NaN and Infinity arrive as floats (json.loads' default) and ``_amount`` refuses them by name.
+        data = json.loads(body, parse_float=Decimal, parse_int=Decimal, object_pairs_hook=pairs)
     except (ValueError, RecursionError):
         # ValueError covers JSONDecodeError; RecursionError is "[[[[..." nested thousands deep.
         raise InvalidTransaction([FieldError("body", "is not valid JSON")]) from None
@@ -396,11 +397,9 @@ def _amount(raw: object, _now: int) -> Decimal:
         raise _Problem("must be greater than 0")
     if value > MAX_AMOUNT:
         raise _Problem(f"must be at most {MAX_AMOUNT}")
-    try:
-        if value != value.quantize(Decimal("0.01")):
-            raise _Problem(f"must have at most {MAX_DECIMALS} decimal places")
-    except InvalidOperation:
-        raise _Problem("must be a decimal number such as 12.34") from None
+    # No InvalidOperation: a value in (0, MAX_AMOUNT] quantized to cents has far fewer digits than the context allows.
+    if value != value.quantize(Decimal("0.01")):
+        raise _Problem(f"must have at most {MAX_DECIMALS} decimal places")
     # Normalized to cents: 12.5 and "12.50" are the same amount and the same stored value.
     return value.quantize(Decimal("0.01"))
 

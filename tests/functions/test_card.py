@@ -7,7 +7,10 @@ import hmac
 import io
 import logging
 import string
+import sys
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from handler_support import AMEX, MASTERCARD, VISA, find_pans
@@ -20,7 +23,9 @@ from fraud_common.card import (
     contains_pan,
     is_sad_field,
     luhn_valid,
+    redact_every_handler,
     redact_pans,
+    redact_value,
     tokenize,
 )
 from tests.support.pan_cases import REFERENCE_SEPARATORS, disguised_pans, holds
@@ -162,3 +167,204 @@ def test_contains_pan_leaves_ordinary_identifiers_alone(value: str) -> None:
 def test_redact_pans_masks_twelve_digit_and_disguised_card_numbers(text: str, expected: str) -> None:
     # 12 digits is a Maestro length: accepted as cardNumber, so redacted too (was: from 13).
     assert redact_pans(text) == expected
+
+
+# --- Exact behaviour at every boundary and branch (mutation testing, issue 12: make mutate TARGETS=card).
+FULLWIDTH_VISA = "".join(chr(ord(digit) + 0xFEE0) for digit in VISA)
+"""VISA in full-width digits (U+FF10-U+FF19): str.isdigit() says digits, and their code points pass the Luhn sum."""
+
+
+@pytest.mark.parametrize("value", [FULLWIDTH_VISA, 4111111111111111, "4111111111111111\n"])
+def test_luhn_valid_refuses_non_ascii_digits_and_non_strings(value: object) -> None:
+    assert not luhn_valid(value)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"bin": "41111a"}, "bin must be exactly 6 digits"),
+        ({"bin": "41111"}, "bin must be exactly 6 digits"),
+        ({"last4": "111a"}, "last4 must be exactly 4 digits"),
+        ({"last4": "11111"}, "last4 must be exactly 4 digits"),
+        ({"pan_length": 11}, "pan_length must be 12-19"),
+        ({"pan_length": 20}, "pan_length must be 12-19"),
+    ],
+)
+def test_card_token_refuses_malformed_display_fields_naming_the_field(fields: dict[str, Any], message: str) -> None:
+    valid: dict[str, Any] = {"card_hash": "h", "key_version": "1", "bin": "411111", "last4": "1111", "pan_length": 16}
+    with pytest.raises(ValueError) as excinfo:
+        CardToken(**(valid | fields))
+    assert str(excinfo.value) == message
+
+
+@pytest.mark.parametrize(("pan_length", "masked"), [(12, "411111**1111"), (19, "411111*********1111")])
+def test_card_token_masks_the_shortest_and_longest_pans(pan_length: int, masked: str) -> None:
+    assert CardToken("h", "1", "411111", "1111", pan_length).masked == masked
+
+
+@pytest.mark.parametrize(
+    ("pan", "masked"), [("411111111117", "411111**1117"), ("4111111111111111110", "411111*********1110")]
+)
+def test_tokenize_accepts_twelve_and_nineteen_digit_pans(pan: str, masked: str) -> None:
+    token = tokenize(pan, b"k", "1")
+    assert (token.masked, token.pan_length) == (masked, len(pan))
+
+
+@pytest.mark.parametrize("pan", ["41111111111", "41111111111111111115", "4111-1111-1111-111x", FULLWIDTH_VISA])
+def test_tokenize_refuses_wrong_lengths_and_non_ascii_digits_without_echoing(pan: str) -> None:
+    with pytest.raises(ValueError) as excinfo:
+        tokenize(pan, b"k", "1")
+    assert str(excinfo.value) == "card number must be 12-19 digits"
+
+
+def test_tokenize_refuses_an_empty_key() -> None:
+    with pytest.raises(ValueError) as excinfo:
+        tokenize(VISA, b"", "1")
+    assert str(excinfo.value) == "card hash key must not be empty"
+
+
+@pytest.mark.parametrize(
+    "value", ["x4111111111111111", "4111111111111111x", "4111 1111 1111 1111tx", 4111111111111111, None]
+)
+def test_contains_pan_ignores_digits_glued_to_a_letter_and_non_strings(value: object) -> None:
+    # A letter at either end of the digits (even as the first character) makes them part of a word.
+    assert not contains_pan(value)
+    if isinstance(value, str):
+        assert redact_pans(value) == value
+
+
+def test_redact_pans_keeps_zeros_and_nines_in_place() -> None:
+    assert redact_pans("pan 4999999900000009 ok") == "pan 499999******0009 ok"
+
+
+@pytest.mark.parametrize(
+    ("name", "sad"),
+    [("cvvCode", True), ("cardCvvNumber", True), ("cvcValue", True), ("cardPin", True), ("cardTrack2", True),
+     ("merchant", False), ("cardholder", False)],
+)  # fmt: skip
+def test_is_sad_field_matches_cvv_and_cvc_anywhere_and_other_names_after_card(name: str, sad: bool) -> None:
+    assert is_sad_field(name) is sad
+
+
+def test_redact_value_redacts_pan_and_sad_keys_and_pans_in_nested_values() -> None:
+    value = {
+        "pan": "x",
+        "card": "x",
+        "cardPan": "x",
+        "Card-Number": "x",
+        "cvvCode": "x",
+        "merchant": "shop",
+        "cardholder": "A. Holder",
+        1: "one",
+        "note": f"card {VISA}",
+        "items": [VISA, ("tx-1", 2)],
+    }
+    assert redact_value(value) == {
+        "pan": "[REDACTED]",
+        "card": "[REDACTED]",
+        "cardPan": "[REDACTED]",
+        "Card-Number": "[REDACTED]",
+        "cvvCode": "[REDACTED]",
+        "merchant": "shop",
+        "cardholder": "A. Holder",
+        1: "one",
+        "note": "card 411111******1111",
+        "items": ["411111******1111", ["tx-1", 2]],
+    }
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (4111111111111111, "411111******1111"),
+        (-4111111111111111, "-411111******1111"),
+        (411111111117, "411111**1117"),
+        (4111111111111111110, "411111*********1110"),
+        (-4111111111111111110, "-411111*********1110"),
+        (41111111111111111115, 41111111111111111115),  # 20 digits: never a PAN
+        (79927398713, 79927398713),  # 11 digits, Luhn-valid: never a PAN
+        (4111111111111112, 4111111111111112),  # fails the Luhn check
+        (True, True),
+        (None, None),
+        (12.5, 12.5),
+    ],
+)
+def test_redact_value_masks_integers_that_are_card_numbers_only(value: object, expected: object) -> None:
+    assert redact_value(value) == expected
+
+
+def _filtered(msg: object, *args: object, **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("t", logging.INFO, __file__, 1, msg, args or None, None)
+    record.__dict__.update(extra)
+    assert PanRedactingFilter().filter(record) is True
+    return record
+
+
+def test_pan_redacting_filter_renders_and_redacts_the_message_and_drops_the_args() -> None:
+    record = _filtered("card %s for %s", VISA, "c-1", note=f"amex {AMEX}", cvv="123", count=3)
+    assert logging.Formatter("%(message)s|%(note)s|%(cvv)s|%(count)s").format(record) == (
+        "card 411111******1111 for c-1|amex 378282*****0005|[REDACTED]|3"
+    )
+    assert record.args is None and record.exc_text is None
+
+
+def test_pan_redacting_filter_redacts_a_message_whose_arguments_do_not_fit() -> None:
+    # "%s %s" with one argument cannot be rendered: the raw template is redacted and kept.
+    assert _filtered(f"card {VISA} %s %s", "x").getMessage() == "card 411111******1111 %s %s"
+
+
+def test_pan_redacting_filter_redacts_structured_messages() -> None:
+    record = _filtered({"pan": VISA, "note": f"card {MASTERCARD}"})
+    assert record.msg == {"pan": "[REDACTED]", "note": "card 555555******4444"}
+
+
+def test_pan_redacting_filter_renders_and_redacts_an_exception_once() -> None:
+    try:
+        raise ValueError(f"bad card {MASTERCARD}")
+    except ValueError:
+        record = logging.LogRecord("t", logging.ERROR, __file__, 1, "failed", None, sys.exc_info())
+    PanRedactingFilter().filter(record)
+    assert record.exc_text is not None
+    assert record.exc_text.endswith("ValueError: bad card 555555******4444")
+    # A record whose traceback is already rendered keeps that text (redacted), not a new rendering.
+    record.exc_text = f"pre-rendered {VISA}"
+    PanRedactingFilter().filter(record)
+    assert record.exc_text == "pre-rendered 411111******1111"
+
+
+@pytest.fixture
+def isolated_logger() -> Iterator[logging.Logger]:
+    logger = logging.getLogger("test-redact-every-handler")
+    yield logger
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+
+
+def test_redact_every_handler_adds_one_filter_per_handler(isolated_logger: logging.Logger) -> None:
+    # GIVEN two handlers, one of which already redacts
+    plain, redacting = logging.StreamHandler(io.StringIO()), logging.StreamHandler(io.StringIO())
+    redacting.addFilter(PanRedactingFilter())
+    isolated_logger.addHandler(plain)
+    isolated_logger.addHandler(redacting)
+    # WHEN it runs twice
+    redact_every_handler(isolated_logger)
+    redact_every_handler(isolated_logger)
+    # THEN each handler has exactly one redacting filter
+    for handler in (plain, redacting):
+        assert [type(f) for f in handler.filters] == [PanRedactingFilter]
+
+
+def test_redact_every_handler_defaults_to_the_root_logger(monkeypatch: pytest.MonkeyPatch) -> None:
+    handler = logging.StreamHandler(io.StringIO())
+    monkeypatch.setattr(logging.getLogger(), "handlers", [handler])
+    redact_every_handler()
+    assert [type(f) for f in handler.filters] == [PanRedactingFilter]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("411111 / 1111111111", "411111 / ******1111"), ("411111 // 1111111111", "411111 // 1111111111")],
+)
+def test_redact_pans_joins_groups_across_at_most_three_separator_characters(text: str, expected: str) -> None:
+    assert redact_pans(text) == expected
+    assert contains_pan(text) is (text != expected)
