@@ -6,7 +6,6 @@ import json
 
 from harness import ACCOUNT_ID, ProgramRun
 
-from components.data_plane import DATA_KEY_SERVICES
 from fraud_common.tables import INDEXES, TRANSACTIONS
 
 KEY_ADMIN_SID = "AccountAdministersKey"
@@ -21,7 +20,8 @@ def test_data_keys_admit_exactly_the_services_that_use_them(run: ProgramRun) -> 
     data = {s["Sid"]: s for s in _key_policy(run, "data")}
     assert set(data) == {KEY_ADMIN_SID, "UseThroughDataServices", "CloudWatchAlarmsPublish"}
     via = data["UseThroughDataServices"]["Condition"]["StringEquals"]
-    assert via["kms:ViaService"] == [f"{s}.{region}.amazonaws.com" for s in DATA_KEY_SERVICES]
+    services = ("dynamodb", "rds", "secretsmanager", "s3", "sqs", "sns", "lambda", "ecr")
+    assert via["kms:ViaService"] == [f"{s}.{region}.amazonaws.com" for s in services]
     assert via["kms:CallerAccount"] == ACCOUNT_ID
     logs = {s["Sid"]: s for s in _key_policy(run, "logs")}
     assert logs["CloudWatchLogsEncryptLogGroups"]["Principal"] == {"Service": f"logs.{region}.amazonaws.com"}
