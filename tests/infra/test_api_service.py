@@ -7,8 +7,6 @@ import json
 import pytest
 
 from components.api_service import DB_USER
-from components.containers import CONTAINER, CONTAINER_PORT, HEALTH_PATH
-from components.load_balancer import ORIGIN_VERIFY_HEADER, SSL_POLICY, TEST_TRAFFIC_HEADER
 from fraud_api.app.core.config import SERVICE_DB_USER
 from tests.support.harness import ACCOUNT_ID, ProgramRun, Recorded, run_program
 
@@ -50,16 +48,16 @@ def test_api_task_is_fargate_one_vcpu_two_gb_with_separate_roles(run: ProgramRun
 
 
 def test_api_container_is_read_only_unprivileged_and_health_checked(run: ProgramRun) -> None:
-    api = _containers(run)[CONTAINER]
+    api = _containers(run)["fraud-api"]
     assert api["readonlyRootFilesystem"] is True and api["privileged"] is False
     assert api["user"] != "0" and api["linuxParameters"]["capabilities"] == {"drop": ["ALL"]}
-    assert api["portMappings"] == [{"containerPort": CONTAINER_PORT, "protocol": "tcp"}]
-    assert HEALTH_PATH in api["healthCheck"]["command"][-1]
+    assert api["portMappings"] == [{"containerPort": 8000, "protocol": "tcp"}]
+    assert "/api/health" in api["healthCheck"]["command"][-1]
     assert api["mountPoints"] == [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}]
 
 
 def test_api_container_environment_carries_no_secret_value(run: ProgramRun) -> None:
-    api = _containers(run)[CONTAINER]
+    api = _containers(run)["fraud-api"]
     environment = {e["name"]: e["value"] for e in api["environment"]}
     assert environment["FRAUD_API_DB_SECRET_ARN"].startswith("arn:aws:secretsmanager:")
     assert environment["FRAUD_API_API_CONFIG_SECRET_ARN"].startswith("arn:aws:secretsmanager:")
@@ -75,7 +73,7 @@ def test_api_logs_to_a_kms_log_group_and_traces_through_a_sidecar(run: ProgramRu
     log_group = run.named("aws:cloudwatch/logGroup:LogGroup", "fraud-logs").inputs
     assert log_group["name"] == f"/fraud/fraud-api-{run.suffix}"
     assert log_group["retentionInDays"] == 7 and log_group["kmsKeyId"].endswith("key/fraud-logs-key")
-    assert containers[CONTAINER]["logConfiguration"]["options"]["awslogs-group"] == log_group["name"]
+    assert containers["fraud-api"]["logConfiguration"]["options"]["awslogs-group"] == log_group["name"]
     assert containers["xray-daemon"]["readonlyRootFilesystem"] is True
 
 
@@ -139,7 +137,8 @@ def test_api_alb_is_public_https_with_modern_tls_and_logs(run: ProgramRun) -> No
         "enabled": True,
     }
     listeners = {r.inputs["port"]: r.inputs for r in run.of_type("aws:lb/listener:Listener")}
-    assert listeners[443]["protocol"] == "HTTPS" and listeners[443]["sslPolicy"] == SSL_POLICY
+    assert listeners[443]["protocol"] == "HTTPS"
+    assert listeners[443]["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert listeners[443]["defaultActions"][0]["fixedResponse"]["statusCode"] == "404"
     assert listeners[80]["defaultActions"] == [
         {"type": "redirect", "redirect": {"protocol": "HTTPS", "port": "443", "statusCode": "HTTP_301"}}
@@ -153,9 +152,9 @@ def test_api_alb_forwards_only_requests_carrying_the_origin_verify_header(run: P
         headers = {
             c["httpHeader"]["httpHeaderName"]: c["httpHeader"]["values"] for c in conditions if "httpHeader" in c
         }
-        assert headers[ORIGIN_VERIFY_HEADER] == [secret]
+        assert headers["X-Origin-Verify"] == [secret]
         assert {"pathPattern": {"values": ["/api/*"]}} in conditions
-    assert TEST_TRAFFIC_HEADER in str(_rule(run, "test").inputs["conditions"])
+    assert "X-Fraud-Test-Traffic" in str(_rule(run, "test").inputs["conditions"])
     assert run.one("aws:secretsmanager/secret:Secret", "origin-verify").inputs["kmsKeyId"].endswith("fraud-data-key")
 
 
@@ -181,7 +180,7 @@ def test_api_tasks_admit_the_alb_only_and_reach_the_database(run: ProgramRun) ->
     [ingress] = run.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
     assert ingress.inputs["securityGroupId"] == "fraud-api-tasks-sg-id"
     assert ingress.inputs["referencedSecurityGroupId"] == "fraud-lb-sg-id"
-    assert ingress.inputs["fromPort"] == CONTAINER_PORT
+    assert ingress.inputs["fromPort"] == 8000
     egress = [
         r.inputs
         for r in run.of_type("aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule")
@@ -232,7 +231,7 @@ def test_api_gateway_sends_transactions_to_the_processor_and_api_to_the_alb(run:
     alb = integrations["fraud-gateway-api-proxy-integration"]
     assert alb["type"] == "HTTP_PROXY" and alb["uri"].startswith("https://alb-fraud-api-")
     secret = run.one("aws:secretsmanager/secretVersion:SecretVersion", "origin-verify").inputs["secretString"]
-    assert alb["requestParameters"][f"integration.request.header.{ORIGIN_VERIFY_HEADER}"] == f"'{secret}'"
+    assert alb["requestParameters"]["integration.request.header.X-Origin-Verify"] == f"'{secret}'"
     permissions = [p.inputs for p in run.of_type("aws:lambda/permission:Permission") if "processor" in p.name]
     assert sorted(p["sourceArn"].rsplit("/*/", 1)[1] for p in permissions) == [
         "GET/transactions/*",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-from components.data_plane import DATA_KEY_SERVICES
 from fraud_common.tables import INDEXES, TRANSACTIONS
 from tests.support.harness import ACCOUNT_ID, ProgramRun
 
@@ -20,7 +19,8 @@ def test_data_keys_admit_exactly_the_services_that_use_them(run: ProgramRun) -> 
     data = {s["Sid"]: s for s in _key_policy(run, "data")}
     assert set(data) == {KEY_ADMIN_SID, "UseThroughDataServices", "CloudWatchAlarmsPublish"}
     via = data["UseThroughDataServices"]["Condition"]["StringEquals"]
-    assert via["kms:ViaService"] == [f"{s}.{region}.amazonaws.com" for s in DATA_KEY_SERVICES]
+    services = ("dynamodb", "rds", "secretsmanager", "s3", "sqs", "sns", "lambda", "ecr")
+    assert via["kms:ViaService"] == [f"{s}.{region}.amazonaws.com" for s in services]
     assert via["kms:CallerAccount"] == ACCOUNT_ID
     logs = {s["Sid"]: s for s in _key_policy(run, "logs")}
     assert logs["CloudWatchLogsEncryptLogGroups"]["Principal"] == {"Service": f"logs.{region}.amazonaws.com"}

@@ -103,6 +103,8 @@ CASES = [
         label="aws-managed",
     ),
     Case("pci-s3-4-sse-enabled", SSE, {"bucket": "b", "rules": []}, "no rule", label="empty"),
+    Case("pci-s3-4-sse-enabled", SSE, sse("aws:fsx", None), "must be aws:kms", label="other-algorithm"),
+    Case("pci-s3-4-sse-enabled", SSE, {"bucket": "b", "rules": [{"bucketKeyEnabled": True}]}, "not None", label="none"),
     Case("pci-s3-5-ssl-requests-only", POLICY, {"policy": doc(TLS_ONLY)}),
     Case("pci-s3-5-ssl-requests-only", POLICY, {"policy": doc(put_for("logging.s3.amazonaws.com"))}, "SecureTransport"),
     Case("pci-s3-2-no-public-policy", POLICY, {"policy": doc(TLS_ONLY, put_for("logging.s3.amazonaws.com"))}),

@@ -143,10 +143,11 @@ class RecordingMocks(pulumi.runtime.Mocks):
         raise AssertionError(f"the program made an invoke the harness does not answer: {token}")
 
 
-def stack_config(stack: str) -> dict[str, str]:
-    """The stack's config as the Pulumi CLI hands it to the program: the stack file merged with
-    Pulumi.yaml's declarations (defaults applied, types checked), text and JSON values."""
-    raw = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+def stack_config(stack: str, stack_file: Path | None = None) -> dict[str, str]:
+    """The stack's config as the Pulumi CLI hands it to the program: the stack file (by default
+    `Pulumi.<stack>.yaml` in the repository root) merged with Pulumi.yaml's declarations (defaults
+    applied, types checked), text and JSON values."""
+    raw = yaml.safe_load((stack_file or ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
     # ciphertext cannot be decrypted offline
     plain = {k: "secret-placeholder" if isinstance(v, dict) and "secure" in v else v for k, v in raw.items()}
     config, problems = merge_stack_config(stack, plain, ROOT / "Pulumi.yaml")
@@ -155,13 +156,18 @@ def stack_config(stack: str) -> dict[str, str]:
 
 
 def run_program(
-    stack: str, overrides: Mapping[str, str | None] | None = None, *, expect_failure: bool = False
+    stack: str,
+    overrides: Mapping[str, str | None] | None = None,
+    *,
+    expect_failure: bool = False,
+    stack_file: Path | None = None,
 ) -> ProgramRun:
     """Run `__main__.py` for `stack` with optional config overrides (None removes a key).
 
-    With expect_failure the program's exception is kept in `run.error` instead of raised.
+    With expect_failure the program's exception is kept in `run.error` instead of raised; a
+    stack_file outside the repository root (a test fixture) replaces `Pulumi.<stack>.yaml`.
     """
-    config = stack_config(stack)
+    config = stack_config(stack, stack_file)
     for key, value in (overrides or {}).items():
         if value is None:
             config.pop(key, None)
