@@ -62,8 +62,14 @@ TARGETS: dict[str, Target] = {
         ("tests/scoring/test_scoring_features.py", "tests/scoring/test_scoring_leakage.py"),
     ),
     "api-scoring": Target(("fraud_api/app/scoring.py",), ("tests/api/routes", "tests/api/core/test_overload.py")),
-    "waf": Target(("components/waf.py",), ("tests/infra/test_front_door.py", "tests/infra/test_config.py")),
-    "pipeline": Target(("components/pipeline.py",), ("tests/infra/test_pipeline.py", "tests/infra/test_config.py")),
+    "waf": Target(
+        ("components/waf.py",),
+        ("tests/infra/test_front_door.py", "tests/infra/test_config.py", "tests/infra/test_waf_rules.py"),
+    ),
+    "pipeline": Target(
+        ("components/pipeline.py",),
+        ("tests/infra/test_pipeline.py", "tests/infra/test_config.py", "tests/infra/test_pipeline_wiring.py"),
+    ),
     "policy": Target(
         ("policy/pci_rules/*.py",), ("tests/policy/test_policy_rules.py", "tests/policy/test_policy_pack.py")
     ),
