@@ -53,8 +53,10 @@ class Target:
 # Each mutant runs the test files that hold its module's contract (mutmut then runs only those of
 # them that reach the mutated function): the whole tier would make a run take hours.
 _F = "tests/functions/"
-# A mutant of a component reruns the whole Pulumi program under mocks several times (8 CPU s each).
-_PROGRAM_RUNS = 20.0
+# A mutant of a component reruns the whole Pulumi program under mocks several times (8 CPU s each);
+# mutmut also stops a mutant after half its CPU limit in wall time, and one took 456 s on a loaded
+# 2-core machine: 60 gives (60 + estimate) x 15 x 2 CPU s, so about 900 s of wall time.
+_PROGRAM_RUNS = 60.0
 TARGETS: dict[str, Target] = {
     "card": Target(("fraud_common/card.py",), (_F + "test_card.py", _F + "test_transaction.py")),
     "transaction": Target(
