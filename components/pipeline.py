@@ -51,7 +51,6 @@ class PipelineOutputs:
     """What the components downstream need from the pipeline."""
 
     function_names: Mapping[str, pulumi.Output[str]]
-    function_arns: Mapping[str, pulumi.Output[str]]
     processor_function_name: pulumi.Output[str]
     processor_invoke_arn: pulumi.Output[str]
     failure_queue_name: pulumi.Output[str]
@@ -105,7 +104,6 @@ class FraudPipeline(pulumi.ComponentResource):
 
         self.outputs = PipelineOutputs(
             function_names={fn: getattr(self, fn).name for fn in PACKAGES},
-            function_arns={fn: getattr(self, fn).arn for fn in PACKAGES},
             processor_function_name=self.processor.name,
             processor_invoke_arn=self.processor.invoke_arn,
             failure_queue_name=self.failure_queue.name,

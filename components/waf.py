@@ -198,7 +198,6 @@ class WebFirewall(pulumi.ComponentResource):
         )  # fmt: skip
         # The dashboard's WAF widget shows the front door's ACL: the one clients meet.
         self.web_acl_name: str = args.namer.name(Kind.WEB_ACL, "fraud-api")
-        self.alb_web_acl_name: str = args.namer.name(Kind.WEB_ACL, "fraud-alb")
         self.web_acl_arn: pulumi.Output[str] = self.stage_acl.arn
         self.alb_web_acl_arn: pulumi.Output[str] = self.alb_acl.arn
         self.register_outputs({"web_acl_arn": self.web_acl_arn, "alb_web_acl_arn": self.alb_web_acl_arn})

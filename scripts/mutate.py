@@ -44,11 +44,19 @@ class Target:
 
     mutate: tuple[str, ...]
     tests: tuple[str, ...]
+    # CPU seconds added to a mutant's estimated test time before mutmut calls it a hang (and we a kill).
+    # mutmut estimates from each test's call phase only; the infra tests run the Pulumi program in their
+    # fixtures' setup, so with mutmut's 1 s every infra mutant "timed out", which counted as killed.
+    timeout_constant: float = 1.0
 
 
 # Each mutant runs the test files that hold its module's contract (mutmut then runs only those of
 # them that reach the mutated function): the whole tier would make a run take hours.
 _F = "tests/functions/"
+# A mutant of a component reruns the whole Pulumi program under mocks several times (8 CPU s each);
+# mutmut also stops a mutant after half its CPU limit in wall time, and one took 456 s on a loaded
+# 2-core machine: 60 gives (60 + estimate) x 15 x 2 CPU s, so about 900 s of wall time.
+_PROGRAM_RUNS = 60.0
 TARGETS: dict[str, Target] = {
     "card": Target(("fraud_common/card.py",), (_F + "test_card.py", _F + "test_transaction.py")),
     "transaction": Target(
@@ -62,8 +70,16 @@ TARGETS: dict[str, Target] = {
         ("tests/scoring/test_scoring_features.py", "tests/scoring/test_scoring_leakage.py"),
     ),
     "api-scoring": Target(("fraud_api/app/scoring.py",), ("tests/api/routes", "tests/api/core/test_overload.py")),
-    "waf": Target(("components/waf.py",), ("tests/infra/test_front_door.py", "tests/infra/test_config.py")),
-    "pipeline": Target(("components/pipeline.py",), ("tests/infra/test_pipeline.py", "tests/infra/test_config.py")),
+    "waf": Target(
+        ("components/waf.py",),
+        ("tests/infra/test_front_door.py", "tests/infra/test_config.py", "tests/infra/test_waf_rules.py"),
+        timeout_constant=_PROGRAM_RUNS,
+    ),
+    "pipeline": Target(
+        ("components/pipeline.py",),
+        ("tests/infra/test_pipeline.py", "tests/infra/test_config.py", "tests/infra/test_pipeline_wiring.py"),
+        timeout_constant=_PROGRAM_RUNS,
+    ),
     "policy": Target(
         ("policy/pci_rules/*.py",), ("tests/policy/test_policy_rules.py", "tests/policy/test_policy_pack.py")
     ),
@@ -103,6 +119,7 @@ def _prepare(name: str, target: Target) -> Path:
         "pytest_add_cli_args_test_selection": list(target.tests),
         # Random order would make a mutant's verdict depend on its seed; the tiers' own runs check order.
         "pytest_add_cli_args": ["-p", "no:randomly", "-p", "no:cacheprovider", "-x", "-q"],
+        "timeout_constant": target.timeout_constant,
     }
     lines = [f"{key} = {json.dumps(value)}" for key, value in config.items()]
     with (workdir / "pyproject.toml").open("a") as pyproject:

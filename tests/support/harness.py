@@ -29,6 +29,10 @@ STACKS = ("dev", "prod")
 _SECRET_SIG = ("4dabf18193072939515e22adb298388d", "1b47061264138c4ac30d75fd1eb44270")
 
 
+def _key(resource: pulumi.Resource) -> str:
+    return f"{resource._type}::{resource._name}"
+
+
 def _unwrap_secrets(value: Any, path: str, secrets: set[str]) -> Any:
     if isinstance(value, dict):
         if value.get(_SECRET_SIG[0]) == _SECRET_SIG[1]:
@@ -62,6 +66,9 @@ class Options:
     retain_on_delete: bool
     ignore_changes: tuple[str, ...]
     depends_on: tuple[str, ...]
+    # "type::name" of the parent, "" for the stack's own children: a new parent is a new URN, which
+    # Pulumi deploys as a replacement (delete and create) of the resource.
+    parent: str = ""
 
 
 @dataclass
@@ -71,6 +78,8 @@ class ProgramRun:
     resources: list[Recorded] = field(default_factory=list)
     options: dict[str, Options] = field(default_factory=dict)
     outputs: dict[str, Any] = field(default_factory=dict)
+    # "type::name" of each component -> the names of the outputs it registered (the mock monitor drops them).
+    registered_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)
     error: Exception | None = None
 
     def of_type(self, typ: str) -> list[Recorded]:
@@ -191,7 +200,15 @@ def run_program(
             retain_on_delete=bool(opts.retain_on_delete),
             ignore_changes=tuple(opts.ignore_changes or ()),
             depends_on=tuple(d._name for d in depends_on if isinstance(d, pulumi.Resource)),
+            parent=_key(opts.parent) if opts.parent is not None else "",
         )
+
+    # The mock monitor drops what a component registers as its outputs: record the names on the way.
+    register_resource_outputs = pulumi.resource.register_resource_outputs
+
+    def record_outputs(resource: pulumi.Resource, outputs: Any) -> None:
+        run.registered_outputs[_key(resource)] = tuple(sorted(outputs or {}))
+        register_resource_outputs(resource, outputs)
 
     @pulumi.runtime.test
     def program() -> None:
@@ -200,6 +217,7 @@ def run_program(
         runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
 
     try:
+        pulumi.resource.register_resource_outputs = record_outputs  # type: ignore[assignment]
         program()
     except Exception as error:
         if not expect_failure:
@@ -207,6 +225,7 @@ def run_program(
         run.error = error
     finally:
         recording = False
+        pulumi.resource.register_resource_outputs = register_resource_outputs
         run.resources = list(mocks.resources)
     if run.error is None:
         run.outputs = _stack_outputs()
