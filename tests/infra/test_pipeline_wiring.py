@@ -8,7 +8,8 @@ import json
 from typing import Any
 
 import pytest
-from harness import ACCOUNT_ID, ProgramRun, Recorded, run_program
+
+from tests.support.harness import ACCOUNT_ID, ProgramRun, Recorded, run_program
 
 FUNCTIONS = ("processor", "analyzer", "reporter", "rotator")
 PIPELINE = "fraud:pipeline:FraudPipeline::fraud"

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from harness import ACCOUNT_ID, ProgramRun, run_program
 
 from components.config import WafConfig
 from components.waf import caller_rate_limit, common_rules
+from tests.support.harness import ACCOUNT_ID, ProgramRun, run_program
 
 ACL = "aws:wafv2/webAcl:WebAcl"
 REGION = "us-east-2"
