@@ -24,7 +24,6 @@ Standard library only (ships in the Lambda package and the fraud-api image).
 from __future__ import annotations
 
 import hmac
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -59,36 +58,25 @@ def same_transaction(request: TransactionRequest, stored: StoredIdentity, config
     key = config.pan_key_for(stored.card_key_version)
     if key is None:
         return False
-    retry = StoredIdentity(
-        transaction_id=request.transaction_id,
-        timestamp_ms=request.timestamp_ms,
-        customer_id=request.customer_id,
-        terminal_id=request.terminal_id,
-        amount=request.amount,
-        currency=request.currency,
-        merchant_category_code=request.merchant_category_code,
-        channel=request.channel,
-        card_hash=card_hash(request.card_number, key),
-        card_key_version=stored.card_key_version,
+    # The card hash is compared in constant time; the other fields are the caller's own data.
+    # Decimal equality is by value: 10.5 == 10.50 (DynamoDB reads 42.50 back as 42.5).
+    same_card = hmac.compare_digest(card_hash(request.card_number, key), stored.card_hash)
+    return same_card and (
+        request.transaction_id,
+        request.timestamp_ms,
+        request.customer_id,
+        request.terminal_id,
+        request.amount,
+        request.currency,
+        request.merchant_category_code,
+        request.channel,
+    ) == (
+        stored.transaction_id,
+        stored.timestamp_ms,
+        stored.customer_id,
+        stored.terminal_id,
+        stored.amount,
+        stored.currency,
+        stored.merchant_category_code,
+        stored.channel,
     )
-    # Constant time: the card hashes are part of what is compared.
-    return hmac.compare_digest(_canonical(retry), _canonical(stored))
-
-
-def _canonical(identity: StoredIdentity) -> bytes:
-    return json.dumps(
-        {
-            "transactionId": identity.transaction_id,
-            "timestamp": identity.timestamp_ms,
-            "customerId": identity.customer_id,
-            "terminalId": identity.terminal_id,
-            # By value: DynamoDB reads 42.50 back as 42.5 while the parser gives 42.50. normalize() drops
-            # trailing zeros, "f" keeps the result positional (100 -> "100", not "1E+2").
-            "amount": format(identity.amount.normalize(), "f"),
-            "currency": identity.currency,
-            "merchantCategoryCode": identity.merchant_category_code,
-            "channel": identity.channel,
-            "card": identity.card_hash,
-        },
-        sort_keys=True,
-    ).encode("utf-8")

@@ -62,6 +62,7 @@ TARGETS: dict[str, Target] = {
     "transaction": Target(
         ("fraud_common/transaction.py",), (_F + "test_transaction.py", _F + "test_transaction_schema.py")
     ),
+    "identity": Target(("fraud_common/identity.py",), (_F + "test_identity.py",)),
     "processor": Target(("functions/processor/*.py",), (_F + "test_processor.py",)),
     "analyzer": Target(("functions/analyzer/*.py",), (_F + "test_analyzer.py", _F + "test_replay.py")),
     "rules": Target(("fraud_scoring/rules.py",), ("tests/scoring/test_scoring_scorer.py",)),
