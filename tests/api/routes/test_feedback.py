@@ -82,7 +82,9 @@ def test_feedback_label_before_transaction_answers_400(client: TestClient) -> No
     )
     # THEN it is refused naming labelTime, and no label is stored
     assert response.status_code == 400
-    assert response.json()["problems"][0]["field"] == "labelTime"
+    assert response.json()["problems"] == [
+        {"field": "labelTime", "message": "labelTime is earlier than the transaction's timestamp"}
+    ]
     assert client.get(f"/api/v1/decisions/{tx_id}").json()["label"] is None
 
 
