@@ -173,3 +173,69 @@ def test_features_unsorted_history_same_as_sorted() -> None:
     a = compute_features(tx(), history(customer=items, terminal=items))
     b = compute_features(tx(), history(customer=sorted(items, key=lambda i: i.timestamp), terminal=items[::-1]))
     assert a == b
+
+
+def test_customer_known_frauds_count_every_known_fraud_not_only_the_newest_item() -> None:
+    # GIVEN a known fraud 12 days ago followed by a known legitimate payment 9 days ago
+    hist = history(customer=[item(12.0, fraud=True, terminal="x"), item(9.0, fraud=False, terminal="y")])
+    f = compute_features(tx(), hist)
+    # THEN the older fraud still counts
+    assert f.customer_known_frauds == 1.0
+    assert f.customer_days_since_known_fraud == pytest.approx(12.0)
+
+
+def test_label_known_at_exactly_its_label_time() -> None:
+    # GIVEN frauds whose labels arrived exactly at t (and, on the terminal, an unlabelled payment)
+    customer = [item(10.0, fraud=True, terminal="x", label_time=T0)]
+    terminal = [item(10.0, fraud=True, customer="a", label_time=T0), item(9.0, fraud=None, customer="b")]
+    f = compute_features(tx(), history(customer, terminal))
+    # THEN both labels are known at t
+    assert f.customer_known_frauds == 1.0
+    assert f.customer_days_since_known_fraud == pytest.approx(10.0)
+    assert f.terminal_days_since_known_fraud == pytest.approx(10.0)
+    assert f.terminal_fraud_streak_days == pytest.approx(10.0)
+
+
+def test_customer_amount_ratio_median_of_odd_count_is_the_middle_amount() -> None:
+    hist = history(customer=[item(d, a) for d, a in [(1, 10.0), (2, 60.0), (3, 20.0)]])
+    f = compute_features(tx(100.0), hist)
+    assert f.customer_amount_to_median_30d == pytest.approx(5.0)
+
+
+def test_history_reaches_back_thirty_days_for_customer_and_terminal_windows() -> None:
+    # GIVEN a customer payment 25 days ago and a terminal payment 30 days before t (23 days before
+    # the terminal window's end)
+    hist = history(customer=[item(25.0, 40.0)], terminal=[item(30.0, customer="a", fraud=True)])
+    f = compute_features(tx(), hist)
+    # THEN both count in the 30-day windows
+    assert (f.customer_nb_tx_30d, f.customer_avg_amount_30d) == (2.0, pytest.approx(45.0))
+    assert (f.terminal_nb_tx_30d, f.terminal_risk_30d) == (1.0, 1.0)
+
+
+def test_features_ignore_other_entities_when_customer_and_terminal_ids_coincide() -> None:
+    # GIVEN numbered ids, so customer "7" and terminal "7" both exist, and each history holds one
+    # item of another entity that shares the scored transaction's other id
+    own_c = [item(2.0, 30.0, customer="7", terminal="7")]
+    own_t = [item(9.0, customer="7", terminal="7", fraud=False)]
+    foreign_c = item(3.0, 500.0, customer="8", terminal="7", tx_id="foreign-c")
+    foreign_t = item(10.0, customer="7", terminal="8", fraud=True, tx_id="foreign-t")
+    scored = tx(60.0, customer="7", terminal="7")
+    # WHEN features are computed with and without those items
+    f = compute_features(scored, history([*own_c, foreign_c], [*own_t, foreign_t]))
+    # THEN the foreign items change nothing
+    assert f == compute_features(scored, history(own_c, own_t))
+    assert (f.customer_nb_tx_30d, f.customer_avg_amount_30d) == (2.0, 45.0)
+    assert (f.terminal_nb_tx_30d, f.terminal_days_since_known_fraud) == (1.0, 37.0)
+
+
+def test_features_ignore_a_copy_of_the_scored_transaction_in_clean_histories() -> None:
+    # GIVEN histories of the right customer and terminal only, each holding a copy of the scored
+    # transaction (a retry stored before scoring finished)
+    own_c = [item(0.5, 30.0)]
+    own_t = [item(9.0, customer="a", fraud=True)]
+    copy = item(0.0, 60.0, tx_id="now", fraud=True)
+    f = compute_features(tx(60.0), history([*own_c, copy], [*own_t, copy]))
+    # THEN the copy counts neither as a past payment nor as terminal history
+    assert f == compute_features(tx(60.0), history(own_c, own_t))
+    assert (f.customer_nb_tx_1d, f.customer_avg_amount_1d) == (2.0, 45.0)
+    assert f.terminal_nb_tx_recent_7d == 0.0
