@@ -38,11 +38,17 @@ def database_url(pg: EmbeddedPostgres, request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="module")
 def settings(database_url: str, model_path: Path) -> Settings:
-    # These tests check what is stored and answered, not the latency budget (test_outage keeps the
-    # production timeouts): on a loaded machine an 80 ms request budget answers spurious 503s, and a
-    # mutation run (make mutate) then cannot even collect its baseline.
+    # These tests check what is stored and answered, not the latency budget or load shedding
+    # (test_outage and test_overload cover those with their own settings): on a loaded machine an
+    # 80 ms request budget or a 30 ms loop-lag limit answers spurious 503s, and a mutation run
+    # (make mutate) then cannot even collect its baseline. OVERLOAD_LAG_MS=0 turns shedding off.
     return make_settings(
-        database_url, model_path, DB_POOL_TIMEOUT_MS=5_000, DB_REQUEST_TIMEOUT_MS=10_000, DB_STATEMENT_TIMEOUT_MS=10_000
+        database_url,
+        model_path,
+        DB_POOL_TIMEOUT_MS=5_000,
+        DB_REQUEST_TIMEOUT_MS=10_000,
+        DB_STATEMENT_TIMEOUT_MS=10_000,
+        OVERLOAD_LAG_MS=0.0,
     )
 
 
