@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from fraud_api.app.core.config import Settings
 from fraud_api.embedded_db import EmbeddedPostgres
-from tests.api.utils import create_database, make_settings, running_app, write_test_model
+from tests.api.utils import UNHURRIED, create_database, make_settings, running_app, write_test_model
 
 
 @pytest.fixture(scope="session")
@@ -38,18 +38,7 @@ def database_url(pg: EmbeddedPostgres, request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="module")
 def settings(database_url: str, model_path: Path) -> Settings:
-    # These tests check what is stored and answered, not the latency budget or load shedding
-    # (test_outage and test_overload cover those with their own settings): on a loaded machine an
-    # 80 ms request budget or a 30 ms loop-lag limit answers spurious 503s, and a mutation run
-    # (make mutate) then cannot even collect its baseline. OVERLOAD_LAG_MS=0 turns shedding off.
-    return make_settings(
-        database_url,
-        model_path,
-        DB_POOL_TIMEOUT_MS=5_000,
-        DB_REQUEST_TIMEOUT_MS=10_000,
-        DB_STATEMENT_TIMEOUT_MS=10_000,
-        OVERLOAD_LAG_MS=0.0,
-    )
+    return make_settings(database_url, model_path, **UNHURRIED)
 
 
 @pytest.fixture(scope="module")

@@ -22,6 +22,7 @@ from tests.api.utils import (
     OTHER_PAN,
     PAN_KEY,
     TEST_PAN,
+    UNHURRIED,
     ago,
     iso,
     make_settings,
@@ -220,7 +221,7 @@ def test_score_retry_after_pan_key_rotation_still_matches_first_decision(
     retired = {**API_CONFIG, "panHashKeys": {"2": "n" * 64}, "panHashKeyVersion": "2"}
     for config in (rotated, retired):
         # WHEN the key is rotated to "2" (then "1" retired) and the client retries
-        with running_app(make_settings(url, model, API_CONFIG_JSON=json.dumps(config))) as rotated_client:
+        with running_app(make_settings(url, model, **UNHURRIED, API_CONFIG_JSON=json.dumps(config))) as rotated_client:
             retry = rotated_client.post("/api/v1/score", json=body)
             other_card = rotated_client.post("/api/v1/score", json={**body, "cardNumber": OTHER_PAN})
         # THEN the retry is recognised (hash under the stored key version, or BIN + last four once
@@ -234,7 +235,7 @@ def test_score_with_shipped_model_answers_its_version(settings: Settings) -> Non
     # GIVEN the service with no MODEL_PATH: the artifact shipped in fraud_scoring, as in the image
     assert settings.DATABASE_URL is not None
     shipped = Scorer.load().model_version
-    with running_app(make_settings(settings.DATABASE_URL.get_secret_value(), None)) as shipped_client:
+    with running_app(make_settings(settings.DATABASE_URL.get_secret_value(), None, **UNHURRIED)) as shipped_client:
         # WHEN a transaction is scored THEN the shipped model's version decided it
         response = shipped_client.post("/api/v1/score", json=transaction())
     assert response.status_code == 200
