@@ -345,3 +345,19 @@ def test_score_row_vanished_before_read_back_answers_503(
     assert response.status_code == 503
     assert response.json()["error"] == "database_unavailable"
     assert _unavailable_errors(caplog) == ["transaction vanished while reading it back"]
+
+
+def test_score_reads_the_terminal_history_confirmed_fraud_escalates(client: TestClient) -> None:
+    # GIVEN a payment at a terminal 20 days ago, confirmed fraud 12 days ago
+    terminal = new_id("term")
+    first = transaction(terminalId=terminal, timestamp=iso(ago(days=20)))
+    assert client.post("/api/v1/score", json=first).status_code == 200
+    label = {"transactionId": first["transactionId"], "fraud": True, "source": "chargeback"}
+    assert client.post("/api/v1/feedback", json={**label, "labelTime": iso(ago(days=12))}).status_code == 200
+    # WHEN another card pays a small amount there THEN the terminal's streak rule sends it to review
+    result = client.post("/api/v1/score", json=transaction(terminalId=terminal)).json()
+    assert result["decision"] == "review"
+    assert (
+        "terminal's latest confirmed transactions are fraud (run began 20 days ago, no confirmed legitimate use since)"
+        in (result["reasons"])
+    )
