@@ -70,7 +70,10 @@ TARGETS: dict[str, Target] = {
         ("fraud_scoring/features.py",),
         ("tests/scoring/test_scoring_features.py", "tests/scoring/test_scoring_leakage.py"),
     ),
-    "api-scoring": Target(("fraud_api/app/scoring.py",), ("tests/api/routes", "tests/api/core/test_overload.py")),
+    "api-scoring": Target(
+        ("fraud_api/app/scoring.py",),
+        ("tests/api/routes", "tests/api/core/test_overload.py", "tests/api/core/test_metrics.py"),
+    ),
     "waf": Target(
         ("components/waf.py",),
         ("tests/infra/test_front_door.py", "tests/infra/test_config.py", "tests/infra/test_waf_rules.py"),

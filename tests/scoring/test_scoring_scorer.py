@@ -6,7 +6,7 @@ import pytest
 from scoring_helpers import history, item, small_artifact, tx
 
 from fraud_scoring import Decision, Scorer, Thresholds
-from fraud_scoring.features import compute_features
+from fraud_scoring.features import Features, compute_features
 from fraud_scoring.model import validate_artifact
 from fraud_scoring.rules import DEFAULT_RULES
 
@@ -121,3 +121,119 @@ def test_transaction_rejects_pan_like_card_fields() -> None:
         Transaction("x", 0.0, "c", "t", 1.0, card_last4="41111")
     ok = Transaction("x", 0.0, "c", "t", 1.0, card_bin="411111", card_last4="1111", card_hash="ab" * 32)
     assert ok.card_last4 == "1111"
+
+
+def _quiet_features(**changes: float) -> Features:
+    """Features on which no rule fires (a first payment, nothing known), with ``changes`` applied."""
+    return compute_features(tx(100.0), history())._replace(**changes)
+
+
+@pytest.mark.parametrize(
+    ("changes", "rule_id", "reason"),
+    [
+        (
+            {"customer_amount_to_median_30d": 5.0, "customer_nb_tx_30d": 6.0},
+            "amount_far_above_customer_norm",
+            "amount 100.00 is 5.0x the card's 30-day median (5 prior payments)",
+        ),
+        (
+            {"customer_amount_to_median_30d": 5.44, "customer_nb_tx_30d": 9.0},
+            "amount_far_above_customer_norm",
+            "amount 100.00 is 5.4x the card's 30-day median (8 prior payments)",
+        ),
+        (
+            {"customer_nb_high_ratio_prior_14d": 2.0, "customer_amount_to_median_30d": 3.0},
+            "repeated_inflated_amounts",
+            "card made 2 other payments above 3x its median in the last 14 days, and this one is too",
+        ),
+        (
+            {"terminal_fraud_streak_days": 0.0},
+            "terminal_confirmed_fraud_streak",
+            "terminal's latest confirmed transactions are fraud (run began 0 days ago, no confirmed legitimate use "
+            "since)",
+        ),
+        (
+            {"terminal_fraud_streak_days": 35.0},
+            "terminal_confirmed_fraud_streak",
+            "terminal's latest confirmed transactions are fraud (run began 35 days ago, no confirmed legitimate use "
+            "since)",
+        ),
+        (
+            {"customer_known_frauds": 1.0, "customer_days_since_known_fraud": 21.0},
+            "customer_recent_confirmed_fraud",
+            "card had confirmed fraud 21 days ago",
+        ),
+        ({"customer_nb_tx_1h": 5.0}, "velocity_burst", "5 payments by this card within one hour"),
+    ],
+)
+def test_rule_at_threshold_fires_with_reason(changes: dict[str, float], rule_id: str, reason: str) -> None:
+    # GIVEN thresholds the model alone never reaches, and features at the edge of one rule
+    scorer = _scorer(Thresholds(review=1.0, decline=1.0))
+    # WHEN
+    result = scorer.score_features(_quiet_features(**changes))
+    # THEN exactly that rule fires, says why, and escalates to review
+    assert result.rule_ids == (rule_id,)
+    assert result.reasons[1:] == (reason,)
+    assert result.decision is Decision.REVIEW
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {},
+        {"customer_amount_to_median_30d": 4.99, "customer_nb_tx_30d": 6.0},  # not far enough above the median
+        {"customer_amount_to_median_30d": 5.0, "customer_nb_tx_30d": 5.0},  # too few prior payments for a norm
+        {"customer_nb_high_ratio_prior_14d": 1.0, "customer_amount_to_median_30d": 4.99},  # one inflated before
+        {"customer_nb_high_ratio_prior_14d": 2.0, "customer_amount_to_median_30d": 2.99},  # this one is not inflated
+        {"terminal_fraud_streak_days": -0.01},  # no streak (-1) or anything below 0
+        {"terminal_fraud_streak_days": 35.01},  # the run began too long ago
+        {"customer_known_frauds": 0.0, "customer_days_since_known_fraud": 0.0},  # no fraud, however recent
+        {"customer_known_frauds": 1.0, "customer_days_since_known_fraud": 21.01},  # fraud too long ago
+        {"customer_nb_tx_1h": 4.0},
+    ],
+)
+def test_rule_silent_just_below_its_threshold(changes: dict[str, float]) -> None:
+    result = _scorer(Thresholds(review=1.0, decline=1.0)).score_features(_quiet_features(**changes))
+    assert result.rule_ids == ()
+    assert len(result.reasons) == 1
+    assert result.decision is Decision.APPROVE
+
+
+def test_score_velocity_rule_fires_on_fifth_payment_within_an_hour() -> None:
+    # GIVEN four earlier payments by the card within the last hour, at different terminals
+    burst = [item(minutes / (24 * 60), terminal=f"t{minutes}") for minutes in (5, 20, 40, 59)]
+    scorer = _scorer(Thresholds(review=1.0, decline=1.0))
+    # WHEN the fifth arrives
+    result = scorer.score(tx(), history(customer=burst))
+    # THEN the velocity rule fires; one payment fewer does not
+    assert "velocity_burst" in result.rule_ids
+    assert "5 payments by this card within one hour" in result.reasons
+    assert "velocity_burst" not in scorer.score(tx(), history(customer=burst[:3])).rule_ids
+
+
+def test_score_confirmed_fraud_rule_fires_for_card_with_known_recent_fraud() -> None:
+    # GIVEN the card's payment ten days ago was confirmed fraud (a label known after the 7-day delay)
+    fraud = item(10.0, terminal="t7", fraud=True)
+    scorer = _scorer(Thresholds(review=1.0, decline=1.0))
+    # WHEN the card pays again
+    result = scorer.score(tx(), history(customer=[fraud]))
+    # THEN the rule says so and holds the payment for review; the same payment labelled legitimate does not
+    assert "customer_recent_confirmed_fraud" in result.rule_ids
+    assert "card had confirmed fraud 10 days ago" in result.reasons
+    assert result.decision is Decision.REVIEW
+    legit = scorer.score(tx(), history(customer=[fraud._replace(fraud=False)]))
+    assert "customer_recent_confirmed_fraud" not in legit.rule_ids
+
+
+def test_score_repeated_inflated_rule_fires_on_third_inflated_payment_in_two_weeks() -> None:
+    # GIVEN a card paying 20.00 daily, with two payments of 100.00 in the last 14 days
+    usual = [item(d, 20.0, terminal=f"t{d}") for d in range(1, 11)]
+    inflated = [item(d + 0.5, 100.0, terminal=f"x{d}") for d in (2, 9)]
+    scorer = _scorer(Thresholds(review=1.0, decline=1.0))
+    # WHEN a third inflated payment arrives
+    result = scorer.score(tx(100.0), history(customer=usual + inflated))
+    # THEN the rule fires; with only one earlier inflated payment it does not
+    assert "repeated_inflated_amounts" in result.rule_ids
+    assert "card made 2 other payments above 3x its median in the last 14 days, and this one is too" in result.reasons
+    once = scorer.score(tx(100.0), history(customer=usual + inflated[:1]))
+    assert "repeated_inflated_amounts" not in once.rule_ids

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 
 import pytest
 from fastapi.testclient import TestClient
 
+from fraud_api.app.api import errors
 from fraud_api.app.core.overload import LoopLagMonitor, Overloaded
 from tests.api.utils import transaction
 
@@ -72,3 +74,22 @@ def test_overload_score_answers_503_overloaded_without_doing_work(
     behind.lag_ms = 0.0
     retry = client.post("/api/v1/score", json=body)
     assert retry.status_code == 200 and "Idempotent-Replayed" not in retry.headers
+
+
+def test_overload_score_answers_503_while_database_work_is_at_its_limit(
+    client: TestClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a worker whose loop keeps up but whose database work is at its limit (here: a limit of 0)
+    service = client.app.state.runtime.service  # type: ignore[attr-defined]
+    idle = LoopLagMonitor(limit_ms=30.0)
+    monkeypatch.setattr(service, "overload", idle)
+    monkeypatch.setattr(service.db, "max_in_flight", 0)
+    monkeypatch.setattr(errors, "_sampled", errors._Sampled())
+    # WHEN two transactions arrive
+    with caplog.at_level(logging.WARNING, logger="fraud_api.app.api.errors"):
+        responses = [client.post("/api/v1/score", json=transaction()) for _ in range(2)]
+    # THEN both are shed with a retryable 503, each counted, and the operator reads why
+    assert [(r.status_code, r.json()["error"]) for r in responses] == [(503, "overloaded")] * 2
+    assert idle.shed == 2
+    first = next(r for r in caplog.records if r.message == "overloaded")
+    assert first.error == "0 database operations in flight"  # type: ignore[attr-defined]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.api.utils import ago, iso, new_id, transaction
+from fraud_api.app.core.config import Settings
+from tests.api.utils import ago, iso, new_id, query, transaction
 
 
 def _scored(client: TestClient, **overrides: object) -> str:
@@ -82,7 +83,9 @@ def test_feedback_label_before_transaction_answers_400(client: TestClient) -> No
     )
     # THEN it is refused naming labelTime, and no label is stored
     assert response.status_code == 400
-    assert response.json()["problems"][0]["field"] == "labelTime"
+    assert response.json()["problems"] == [
+        {"field": "labelTime", "message": "labelTime is earlier than the transaction's timestamp"}
+    ]
     assert client.get(f"/api/v1/decisions/{tx_id}").json()["label"] is None
 
 
@@ -108,3 +111,22 @@ def test_feedback_invalid_body_answers_400_listing_each_problem(client: TestClie
     assert {"field": "body", "message": "the 5th field is unknown; see the request schema for the allowed fields"} in (
         payload["problems"]
     )
+
+
+def test_feedback_stores_the_request_id_that_recorded_the_label(client: TestClient, settings: Settings) -> None:
+    # GIVEN a scored transaction WHEN a chargeback arrives under a request id
+    tx_id = _scored(client, timestamp=iso(ago(days=3)))
+    response = client.post(
+        "/api/v1/feedback",
+        json={"transactionId": tx_id, "fraud": True, "source": "chargeback"},
+        headers={"X-Request-Id": "req-label-chargeback-7"},
+    )
+    # THEN the row says which request recorded the label (to trace it back in the logs)
+    assert response.status_code == 200
+    assert settings.DATABASE_URL is not None
+    rows = query(
+        settings.DATABASE_URL.get_secret_value(),
+        "SELECT label_request_id FROM transactions WHERE transaction_id = %s",
+        (tx_id,),
+    )
+    assert rows == [("req-label-chargeback-7",)]

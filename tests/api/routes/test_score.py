@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from fraud_api.app import repository
+from fraud_api.app.api import errors
 from fraud_api.app.core.config import Settings
+from fraud_api.app.scoring import ScoringService
 from fraud_common.card import card_hash
 from fraud_scoring import Scorer
-from tests.api.utils import OTHER_PAN, TEST_PAN, query, running_app, transaction
+from tests.api.utils import OTHER_PAN, TEST_PAN, ago, iso, new_id, query, running_app, transaction
 from tests.support.api_app import API_CONFIG, MODEL_VERSION, PAN_KEY, make_settings
 
 
@@ -225,3 +230,124 @@ def test_score_with_shipped_model_answers_its_version(settings: Settings) -> Non
         response = shipped_client.post("/api/v1/score", json=transaction())
     assert response.status_code == 200
     assert response.json()["modelVersion"] == shipped != MODEL_VERSION
+
+
+def _service(client: TestClient) -> ScoringService:
+    service: ScoringService = client.app.state.runtime.service  # type: ignore[attr-defined]
+    return service
+
+
+def _unavailable_errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The reasons operators read in the 503 warnings (``error`` field of each log line)."""
+    return [r.error for r in caplog.records if r.message == "database unavailable"]  # type: ignore[attr-defined]
+
+
+def test_score_stores_transaction_decision_context_and_fired_rules(client: TestClient, settings: Settings) -> None:
+    # GIVEN a card that paid four times in the last half hour
+    customer = new_id("cust")
+    moment = ago(minutes=1).replace(microsecond=0)  # whole seconds: the expected epoch ms is exact
+    for minutes in (30, 20, 10, 5):
+        earlier = transaction(customerId=customer, timestamp=iso(ago(minutes=minutes + 1)))
+        assert client.post("/api/v1/score", json=earlier).status_code == 200
+    # WHEN its fifth payment arrives, every field away from the helper's defaults, under a request id
+    body = transaction(
+        customerId=customer,
+        timestamp=iso(moment),
+        amount="750.00",
+        currency="USD",
+        merchantCategoryCode="5999",
+        channel="ecom",
+        cardNumber="378282246310005",
+    )
+    response = client.post("/api/v1/score", json=body, headers={"X-Request-Id": "req-score-context-1"})
+    # THEN the answer names the velocity rule, and the row holds the transaction, the decision, the
+    # thresholds and rules that made it, and the request that asked
+    assert response.status_code == 200
+    assert response.json()["decision"] == "review"
+    assert "5 payments by this card within one hour" in response.json()["reasons"]
+    assert settings.DATABASE_URL is not None
+    [row] = query(
+        settings.DATABASE_URL.get_secret_value(),
+        "SELECT (extract(epoch FROM ts) * 1000)::bigint, customer_id, amount::text, currency, merchant_category_code,"
+        " channel, card_bin, card_last4, card_pan_length, card_key_version, decision, rule_ids, model_version,"
+        " review_threshold, decline_threshold, request_id FROM transactions WHERE transaction_id = %s",
+        (body["transactionId"],),
+    )
+    assert row == (
+        int(moment.timestamp()) * 1000,
+        customer,
+        "750.00",
+        "USD",
+        "5999",
+        "ecom",
+        "378282",
+        "0005",
+        15,
+        "1",
+        "review",
+        ["velocity_burst"],
+        MODEL_VERSION,
+        0.3,
+        0.8,
+        "req-score-context-1",
+    )
+
+
+def test_score_and_ready_answer_503_until_schema_is_migrated(
+    client: TestClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN a worker that started while the database was unreachable: no schema yet
+    monkeypatch.setattr(errors, "_sampled", errors._Sampled())
+    schema = _service(client).schema_ready
+    schema.clear()
+    try:
+        # WHEN a transaction and a readiness probe arrive
+        with caplog.at_level(logging.WARNING, logger="fraud_api.app.api.errors"):
+            scored = client.post("/api/v1/score", json=transaction())
+        ready = client.get("/api/ready")
+    finally:
+        schema.set()
+    # THEN both are refused as retryable, and the operator reads why
+    assert scored.status_code == 503
+    assert scored.json()["error"] == "database_unavailable"
+    assert ready.status_code == 503
+    assert _unavailable_errors(caplog) == ["database schema not migrated yet (database unreachable at startup)"]
+    assert client.get("/api/ready").status_code == 200
+
+
+def test_score_row_vanished_before_read_back_answers_503(
+    client: TestClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the id already stored (insert refused) but the row deleted by hand before it is read back
+    async def refused(*_: object) -> bool:
+        return False
+
+    async def gone(*_: object) -> None:
+        return None
+
+    monkeypatch.setattr(errors, "_sampled", errors._Sampled())
+    monkeypatch.setattr(repository, "insert_transaction", refused)
+    monkeypatch.setattr(repository, "get_transaction", gone)
+    # WHEN it is scored
+    with caplog.at_level(logging.WARNING, logger="fraud_api.app.api.errors"):
+        response = client.post("/api/v1/score", json=transaction())
+    # THEN a retryable 503, and the operator reads what happened
+    assert response.status_code == 503
+    assert response.json()["error"] == "database_unavailable"
+    assert _unavailable_errors(caplog) == ["transaction vanished while reading it back"]
+
+
+def test_score_reads_the_terminal_history_confirmed_fraud_escalates(client: TestClient) -> None:
+    # GIVEN a payment at a terminal 20 days ago, confirmed fraud 12 days ago
+    terminal = new_id("term")
+    first = transaction(terminalId=terminal, timestamp=iso(ago(days=20)))
+    assert client.post("/api/v1/score", json=first).status_code == 200
+    label = {"transactionId": first["transactionId"], "fraud": True, "source": "chargeback"}
+    assert client.post("/api/v1/feedback", json={**label, "labelTime": iso(ago(days=12))}).status_code == 200
+    # WHEN another card pays a small amount there THEN the terminal's streak rule sends it to review
+    result = client.post("/api/v1/score", json=transaction(terminalId=terminal)).json()
+    assert result["decision"] == "review"
+    assert (
+        "terminal's latest confirmed transactions are fraud (run began 20 days ago, no confirmed legitimate use since)"
+        in (result["reasons"])
+    )
