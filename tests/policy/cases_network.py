@@ -202,6 +202,212 @@ CASES = [
         "certificate key algorithm RSA_1024 is weaker than RSA-2048",
         label="acm",
     ),
+    # Network: each branch and boundary of the rules above
+    Case(
+        "pci-ec2-2-default-sg-closed",
+        DEFAULT_SG,
+        {"vpcId": "vpc-1", "ingress": [rule(443)]},
+        "the default security group must have no ingress rules",
+        label="ingress",
+    ),
+    Case("pci-ec2-13-no-world-admin-ports", SG, group([rule(24, toPort=1432)]), label="between-admin-ports"),
+    Case(
+        "pci-ec2-13-no-world-admin-ports",
+        SG,
+        group([rule(23, toPort=1433)]),
+        "administration/database ports [23, 1433] are open to the internet",
+        label="range-ends",
+    ),
+    Case(
+        "pci-ec2-13-no-world-admin-ports",
+        SG,
+        group([{"description": "why", "protocol": "ALL", "ipv6CidrBlocks": ["::/0"]}]),
+        "all traffic is open to the internet",
+        label="protocol-all-ipv6",
+    ),
+    Case(
+        "pci-ec2-13-no-world-admin-ports",
+        LEGACY,
+        {"type": "ingress", "protocol": "tcp", "cidrBlocks": ["0.0.0.0/0"]},
+        "administration/database ports [20, 21, 22, 23, 1433, 1521, 2375, 2376, 3306, 3389, 5432, 5439, 5985, 5986,"
+        " 6379, 9200, 27017] are open to the internet",
+        label="legacy-no-ports",
+    ),
+    Case(
+        "pci-ec2-13-no-world-admin-ports",
+        LEGACY,
+        {"type": "egress", "protocol": "-1", "cidrBlocks": ["0.0.0.0/0"]},
+        label="legacy-egress",
+    ),
+    Case(
+        "pci-ec2-13-no-world-admin-ports",
+        INGRESS,
+        {"ipProtocol": "tcp", "fromPort": 22, "toPort": 22, "cidrIpv6": "::/0"},
+        "administration/database ports [22] are open to the internet",
+        label="rule-ipv6",
+    ),
+    Case("pci-ec2-13-no-world-admin-ports", EGRESS, {"ipProtocol": "-1", "cidrIpv4": "0.0.0.0/0"}, label="egress-rule"),
+    Case(
+        "pci-ec2-18-authorized-public-ports",
+        SG,
+        group([rule(80, toPort=443)]),
+        "internet ingress tcp 80-443 is not an authorized port [80, 443]",
+        label="range",
+    ),
+    Case(
+        "pci-ec2-18-authorized-public-ports",
+        SG,
+        group([rule(8443)]),
+        config={"authorizedPublicPorts": [8443]},
+        label="config-allows",
+    ),
+    Case(
+        "pci-ec2-18-authorized-public-ports",
+        SG,
+        group([rule(443, cidr="10.0.0.0/8")], egress=[rule(0, protocol="-1")]),
+        label="private-and-egress",
+    ),
+    Case(
+        "pci-ec2-restricted-egress",
+        LEGACY,
+        {"type": "egress", "protocol": "tcp", "fromPort": 8443, "toPort": 8443, "ipv6CidrBlocks": ["::/0"]},
+        config={"authorizedPublicEgressPorts": [8443]},
+        label="config-allows",
+    ),
+    Case(
+        "pci-ec2-restricted-egress",
+        EGRESS,
+        {"ipProtocol": "tcp", "fromPort": 443, "toPort": 443, "cidrIpv4": "0.0.0.0/0"},
+        "internet egress tcp 443-443 is not an authorized port [8443]",
+        {"authorizedPublicEgressPorts": [8443]},
+        label="config-forbids",
+    ),
+    Case(
+        "pci-ec2-restricted-egress",
+        SG,
+        group(egress=[rule(443, protocol="udp"), rule(80, toPort=443)]),
+        (
+            "internet egress udp 443-443 is not an authorized port [443]",
+            "internet egress tcp 80-443 is not an authorized port [443]",
+        ),
+        label="udp-and-range",
+    ),
+    Case("pci-ec2-restricted-egress", SG, group([rule(8080)]), label="ingress-is-not-egress"),
+    Case(
+        "pci-ec2-sg-descriptions",
+        SG,
+        {"ingress": [{**rule(443), "description": ""}], "egress": [rule(443)]},
+        (
+            "security group needs a description saying what it admits",
+            "every ingress rule needs a description (its business justification)",
+        ),
+        label="missing",
+    ),
+    Case(
+        "pci-ec2-sg-descriptions",
+        SG,
+        {"description": "Managed by Terraform"},
+        "security group needs a description saying what it admits",
+        label="terraform",
+    ),
+    Case(
+        "pci-ec2-sg-descriptions",
+        LEGACY,
+        {"type": "ingress", "protocol": "tcp", "fromPort": 443, "toPort": 443},
+        "every ingress rule needs a description (its business justification)",
+        label="legacy",
+    ),
+    Case("pci-ec2-15-subnet-no-public-ip", "aws:ec2/subnet:Subnet", {}, label="unset"),
+    Case("pci-ec2-flow-log-all-traffic", FLOW_LOG, {"trafficType": "ALL", "logGroupName": "/vpc/flow"}, label="group"),
+    Case(
+        "pci-ec2-flow-log-all-traffic",
+        FLOW_LOG,
+        {},
+        ("flow log must capture ALL traffic, not None", "flow log has no destination"),
+        label="empty",
+    ),
+    # Load balancers and certificates: each branch and boundary
+    Case("pci-elb-1-http-redirect", LISTENER, {"protocol": "HTTPS", "defaultActions": FORWARD}, label="https"),
+    Case(
+        "pci-elb-1-http-redirect",
+        LISTENER,
+        {"protocol": "HTTP", "defaultActions": []},
+        "an HTTP listener may only redirect to HTTPS",
+        label="no-action",
+    ),
+    Case(
+        "pci-elb-1-http-redirect",
+        LISTENER,
+        {"protocol": "HTTP", "defaultActions": [*REDIRECT, {"type": "redirect", "redirect": {"protocol": "HTTP"}}]},
+        "an HTTP listener may only redirect to HTTPS",
+        label="redirect-to-http",
+    ),
+    *[
+        Case(
+            "pci-elb-17-tls-policy",
+            LISTENER,
+            {"protocol": protocol, "sslPolicy": policy, "certificateArn": "arn:c"},
+            label=policy,
+        )
+        for protocol, policy in (
+            ("TLS", "ELBSecurityPolicy-TLS-1-2-Ext-2018-06"),
+            ("HTTPS", "ELBSecurityPolicy-FS-1-2-Res-2020-10"),
+        )
+    ],
+    Case("pci-elb-17-tls-policy", LISTENER, {"protocol": "HTTP", "defaultActions": REDIRECT}, label="http"),
+    Case(
+        "pci-elb-17-tls-policy",
+        LISTENER,
+        {"protocol": "HTTPS"},
+        (
+            "TLS policy None allows protocols older than TLS 1.2 or ciphers without forward secrecy",
+            "HTTPS listener has no certificate",
+        ),
+        label="unset",
+    ),
+    Case("pci-elb-4-drop-invalid-headers", LB, {"loadBalancerType": "network"}, label="nlb"),
+    Case(
+        "pci-elb-4-drop-invalid-headers",
+        LB,
+        {},
+        "ALB must drop invalid HTTP header fields (dropInvalidHeaderFields=true)",
+        label="default-type",
+    ),
+    Case(
+        "pci-elb-12-desync-mitigation",
+        LB,
+        {"loadBalancerType": "network", "desyncMitigationMode": "monitor"},
+        label="nlb",
+    ),
+    Case(
+        "pci-elb-5-access-logs",
+        LB,
+        {**ALB_PROPS, "accessLogs": {"enabled": True}},
+        "load balancer access logs must be enabled to a bucket",
+        label="no-bucket",
+    ),
+    Case(
+        "pci-elb-target-group-tls",
+        TG,
+        {"protocol": "HTTP", "targetType": "ip"},
+        "plain HTTP to targets outside the VPC's private task network; use HTTPS",
+        label="ip-without-vpc",
+    ),
+    Case("pci-acm-2-key-length", "aws:acm/certificate:Certificate", {"keyAlgorithm": "RSA_2048"}, label="acm-2048"),
+    Case(
+        "pci-acm-2-key-length",
+        "tls:index/privateKey:PrivateKey",
+        {"algorithm": "RSA", "rsaBits": 2047},
+        "RSA key of 2047 bits (< 2048)",
+        label="2047",
+    ),
+    Case("pci-acm-2-key-length", "tls:index/privateKey:PrivateKey", {"algorithm": "RSA"}, label="rsa-default-bits"),
+    Case(
+        "pci-acm-2-key-length",
+        "tls:index/privateKey:PrivateKey",
+        {"algorithm": "ECDSA", "rsaBits": 1024},
+        label="ecdsa",
+    ),
 ]
 
 
@@ -308,5 +514,69 @@ STACK_CASES = [
         _alb_stack(default_actions=FORWARD),
         "public ALB listener https forwards by default, without the origin header",
         label="default-forward",
+    ),
+    StackCase(
+        "pci-ec2-2-default-sg-adopted",
+        _vpc_stack(default_sg=False, child_of_awsx=True),
+        "VPC vpc leaves its default security group unmanaged (AWS's allow-all rules stay)",
+        label="awsx",
+    ),
+    StackCase(
+        "pci-ec2-public-ingress-alb-only",
+        [
+            *_alb_stack(),
+            res(LB, "internal", securityGroups=["sg-alb"], **{**ALB_PROPS, "internal": True}),
+            res(LB, "nlb", securityGroups=["sg-alb"], loadBalancerType="network"),
+        ],
+        "internet-open security group alb-sg is attached to internal, nlb, not only to a public ALB",
+        label="internal-and-network-lb",
+    ),
+    StackCase(
+        "pci-ec2-public-ingress-alb-only",
+        [
+            res(SG, "tasks", id="sg-t", **group([rule(443, cidr="10.0.0.0/16")])),
+            res(
+                INGRESS,
+                "other",
+                securityGroupId="sg-x",
+                ipProtocol="tcp",
+                fromPort=443,
+                toPort=443,
+                cidrIpv4="0.0.0.0/0",
+            ),
+            res(SERVICE, "svc", networkConfiguration={"securityGroups": ["sg-t"]}),
+        ],
+        label="private-group",
+    ),
+    StackCase(
+        "pci-elb-public-alb-origin-verify",
+        _alb_stack(rule_conditions=[PATH, {"httpHeader": {"httpHeaderName": "x-edge-secret", "values": ["s"]}}]),
+        config={"originVerifyHeader": "X-Edge-Secret"},
+        label="config-header",
+    ),
+    StackCase(
+        "pci-elb-public-alb-origin-verify",
+        _alb_stack(rule_conditions=[PATH, {"httpHeader": {"httpHeaderName": "X-Origin-Verify", "values": []}}]),
+        "public ALB rule forward forwards without requiring the x-origin-verify header",
+        label="header-without-values",
+    ),
+    StackCase(
+        "pci-elb-public-alb-origin-verify",
+        [
+            res(LB, "alb", arn="arn:alb", **{**ALB_PROPS, "internal": True}),
+            res(
+                LISTENER, "https", arn="arn:https", loadBalancerArn="arn:alb", protocol="HTTPS", defaultActions=FORWARD
+            ),
+        ],
+        label="internal",
+    ),
+    StackCase(
+        "pci-elb-public-alb-origin-verify",
+        [
+            *_alb_stack(rule_conditions=[PATH]),
+            res(RULE, "deny", listenerArn="arn:https", actions=NOT_FOUND, conditions=[PATH]),
+        ],
+        "public ALB rule forward forwards without requiring the x-origin-verify header",
+        label="only-forwarding-rules",
     ),
 ]
