@@ -69,6 +69,7 @@ TARGETS: dict[str, Target] = {
 _POLICY_TESTS = (
     "tests/policy/test_policy_rules.py",
     "tests/policy/test_policy_pack.py",
+    "tests/policy/test_policy_base.py",
     # Runs the pack in a child process from policy/, where mutmut's trampolines cannot find their
     # configuration (pyproject.toml is one level up) and fail the run before any mutant is tried.
     "--deselect",
