@@ -489,6 +489,13 @@ CASES = [
         "no enabled lifecycle rule expires objects: data would be kept without limit",
         label="disabled",
     ),
+    Case(
+        "pci-s3-lifecycle-expiration",
+        LIFECYCLE,
+        {"rules": [{"id": "r", "status": "Enabled", "expiration": {"expiredObjectDeleteMarker": True}}]},
+        "no enabled lifecycle rule expires objects: data would be kept without limit",
+        label="only-delete-markers",
+    ),
     # Data stores: each branch and boundary of the rules above
     Case("pci-kms-4-key-rotation", KEY, {"keySpec": "ECC_NIST_P256"}, label="asymmetric-key-spec"),
     Case(
@@ -866,6 +873,67 @@ STACK_CASES = [
         ],
         "log bucket b expires logs after 30 days (< 365)",
         label="access-log-target",
+    ),
+    # Every bucket and companion is judged, not only those up to the first compliant one; a violation names
+    # the bucket by its S3 name, which differs from its logical name.
+    StackCase(
+        "pci-s3-9-access-logging",
+        [*bucket_stack(), res(BUCKET, "app", bucket="fraud-app-dev", id="fraud-app-dev")],
+        "bucket fraud-app-dev has no server access logging",
+        label="unlogged-after-logged",
+    ),
+    StackCase(
+        "pci-s3-9-access-logging",
+        [*bucket_stack(logged=False, policy=LOG_DESTINATION), res(BUCKET, "app", bucket="fraud-app-dev")],
+        "bucket fraud-app-dev has no server access logging",
+        label="unlogged-after-log-archive",
+    ),
+    StackCase(
+        "pci-s3-log-archive-retention",
+        [
+            res(BUCKET, "app", bucket="fraud-app-dev"),
+            *bucket_stack(policy=LOG_DESTINATION, lifecycle_props=lifecycle(30)),
+        ],
+        "log bucket b expires logs after 30 days (< 365)",
+        label="log-bucket-after-app-bucket",
+    ),
+    StackCase(
+        "pci-s3-log-archive-retention",
+        bucket_stack(
+            policy=LOG_DESTINATION,
+            lifecycle_props={
+                "bucket": "b",
+                "rules": [
+                    {"id": "old", "status": "Disabled", "expiration": {"days": 1}},
+                    {"id": "r", "status": "Enabled", "expiration": {"days": 30}},
+                ],
+            },
+        ),
+        "log bucket b expires logs after 30 days (< 365)",
+        label="enabled-rule-after-disabled",
+    ),
+    StackCase(
+        "pci-s3-17-sse-kms",
+        [*bucket_stack(), res(SSE, "b-sse-s3", **sse("AES256", None))],
+        "bucket b must use SSE-KMS with a customer-managed key, not {'AES256'}",
+        label="sse-s3-after-kms",
+    ),
+    StackCase(
+        "pci-s3-17-sse-kms",
+        [
+            *bucket_stack(algorithm="AES256", policy=LOG_DESTINATION),
+            res(SSE_V2, "b-sse-v2", bucket="b", rules=[{"applyServerSideEncryptionByDefault": {}}]),
+        ],
+        "bucket b must use SSE-KMS with a customer-managed key, not {None}",
+        label="unset-after-log-exemption",
+    ),
+    StackCase(
+        "pci-s3-17-sse-kms",
+        [
+            *bucket_stack(skip="sse"),
+            res(SSE, "b-sse", bucket="b", rules=[*sse("aws:kms")["rules"], *sse("aws:kms:dsse")["rules"]]),
+        ],
+        label="kms-and-dsse",
     ),
     StackCase(
         "pci-rds-custom-parameter-group",
