@@ -214,6 +214,88 @@ CASES = [
         {"assumeRolePolicy": doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})},
         "trust statement '?' lets any principal assume the role",
     ),
+    # IAM: each branch of the rules above, statements named by Sid or '?'
+    Case(
+        "pci-iam-no-wildcard-actions",
+        ROLE_POLICY,
+        {"policy": doc({"Sid": "AllButIam", "Effect": "Allow", "NotAction": ["iam:*"], "Resource": ["arn:table"]})},
+        "statement 'AllButIam' allows everything but NotAction",
+        label="not-action",
+    ),
+    Case(
+        "pci-iam-no-wildcard-actions",
+        ROLE_POLICY,
+        {"policy": doc({"Effect": "Allow", "Action": "dynamodb:*", "Resource": "arn:table"})},
+        "statement '?' allows 'dynamodb:*'; name the actions",
+        label="no-sid",
+    ),
+    Case(
+        "pci-iam-scoped-resources",
+        ROLE,
+        {
+            "assumeRolePolicy": LAMBDA_TRUST,
+            "inlinePolicies": [{"name": "p", "policy": allow(["s3:GetObject"], ["*"], sid="Inline")}],
+        },
+        "statement 'Inline' grants ['s3:GetObject'] on every resource ('*')",
+        label="inline",
+    ),
+    Case(
+        "pci-iam-scoped-resources",
+        ROLE_POLICY,
+        {"policy": doc({"Effect": "Allow", "Action": ["s3:GetObject"], "NotResource": ["arn:aws:s3:::b/*"]})},
+        "statement '?' grants ['s3:GetObject'] on every resource ('*')",
+        label="not-resource",
+    ),
+    Case(
+        "pci-iam-scoped-resources",
+        ROLE_POLICY,
+        {
+            "policy": doc(
+                {"Sid": "Scoped", "Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": ["arn:table"]},
+                {"Sid": "Loose", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": ["*"]},
+            )
+        },
+        "statement 'Loose' grants ['sqs:SendMessage'] on every resource ('*')",
+        label="loose-after-scoped",
+    ),
+    Case(
+        "pci-iam-no-admin-policies",
+        ROLE,
+        {
+            "assumeRolePolicy": LAMBDA_TRUST,
+            "managedPolicyArns": [
+                "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                "arn:aws:iam::aws:policy/PowerUserAccess",
+            ],
+        },
+        "arn:aws:iam::aws:policy/PowerUserAccess grants administrative rights",
+        label="role-managed-arns",
+    ),
+    Case(
+        "pci-iam-no-admin-policies",
+        ATTACHMENT,
+        {"policyArn": "arn:aws:iam::123456789012:policy/breakglass/IAMFullAccess"},
+        "arn:aws:iam::123456789012:policy/breakglass/IAMFullAccess grants administrative rights",
+        label="name-under-a-path",
+    ),
+    Case(
+        "pci-iam-no-admin-policies",
+        ATTACHMENT,
+        {"policyArn": "AdministratorAccess"},
+        "AdministratorAccess grants administrative rights",
+        label="bare-name",
+    ),
+    Case(
+        "pci-iam-scoped-trust",
+        ROLE,
+        {
+            "assumeRolePolicy": doc(
+                {"Sid": "Anyone", "Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"},
+            )
+        },
+        "trust statement 'Anyone' lets any principal assume the role",
+        label="sid",
+    ),
     # Logs, alarms, topics
     Case("pci-cloudwatch-log-group-cmk", LOG_GROUP, {"name": "/fraud/api", "kmsKeyId": "arn:key"}),
     Case(
