@@ -326,6 +326,20 @@ CASES = [
         ("flow log must capture ALL traffic, not None", "flow log has no destination"),
         label="empty",
     ),
+    Case(
+        "pci-ec2-13-no-world-admin-ports",
+        SG,
+        group([rule(0, protocol="-1"), rule(22)]),
+        ("all traffic is open to the internet", "administration/database ports [22] are open to the internet"),
+        label="all-traffic-then-ssh",
+    ),
+    Case(
+        "pci-ec2-13-no-world-admin-ports",
+        LEGACY,
+        {"type": "ingress", "protocol": "tcp", "fromPort": 3389, "toPort": 3389, "ipv6CidrBlocks": ["::/0"]},
+        "administration/database ports [3389] are open to the internet",
+        label="legacy-ipv6",
+    ),
     # Load balancers and certificates: each branch and boundary
     Case("pci-elb-1-http-redirect", LISTENER, {"protocol": "HTTPS", "defaultActions": FORWARD}, label="https"),
     Case(
@@ -578,5 +592,30 @@ STACK_CASES = [
         ],
         "public ALB rule forward forwards without requiring the x-origin-verify header",
         label="only-forwarding-rules",
+    ),
+    StackCase(
+        "pci-ec2-public-ingress-alb-only",
+        [
+            res(SG, "tasks", id="sg-t", **group()),
+            res(
+                LEGACY,
+                "open",
+                type="ingress",
+                securityGroupId="sg-t",
+                protocol="tcp",
+                fromPort=443,
+                toPort=443,
+                cidrBlocks=["0.0.0.0/0"],
+            ),
+            res(SERVICE, "svc", networkConfiguration={"securityGroups": ["sg-t"]}),
+        ],
+        "internet-open security group tasks is attached to svc, not only to a public ALB",
+        label="via-legacy-rule",
+    ),
+    StackCase(
+        "pci-ec2-public-ingress-alb-only",
+        [res(SG, "private", id="sg-p", **group([rule(443, cidr="10.0.0.0/16")])), *_alb_stack(attach_to_service=True)],
+        "internet-open security group alb-sg is attached to svc, not only to a public ALB",
+        label="open-group-after-private-one",
     ),
 ]
