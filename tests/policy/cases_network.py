@@ -379,6 +379,13 @@ CASES = [
         ),
         label="unset",
     ),
+    Case(
+        "pci-elb-17-tls-policy",
+        LISTENER,
+        {"protocol": "TLS", "sslPolicy": "ELBSecurityPolicy-2016-08", "certificateArn": "arn:cert"},
+        "TLS policy 'ELBSecurityPolicy-2016-08' allows protocols older than TLS 1.2 or ciphers without forward secrecy",
+        label="tls-listener",
+    ),
     Case("pci-elb-4-drop-invalid-headers", LB, {"loadBalancerType": "network"}, label="nlb"),
     Case(
         "pci-elb-4-drop-invalid-headers",
@@ -617,5 +624,24 @@ STACK_CASES = [
         [res(SG, "private", id="sg-p", **group([rule(443, cidr="10.0.0.0/16")])), *_alb_stack(attach_to_service=True)],
         "internet-open security group alb-sg is attached to svc, not only to a public ALB",
         label="open-group-after-private-one",
+    ),
+    StackCase(
+        "pci-elb-public-alb-origin-verify",
+        [
+            res(LB, "internal", arn="arn:internal", **{**ALB_PROPS, "internal": True}),
+            *_alb_stack(default_actions=FORWARD),
+        ],
+        "public ALB listener https forwards by default, without the origin header",
+        label="public-after-internal",
+    ),
+    StackCase(
+        "pci-elb-public-alb-origin-verify",
+        [
+            *_alb_stack(rule_conditions=[PATH])[:3],
+            res(RULE, "deny", listenerArn="arn:https", actions=NOT_FOUND, conditions=[PATH]),
+            *_alb_stack(rule_conditions=[PATH])[3:],
+        ],
+        "public ALB rule forward forwards without requiring the x-origin-verify header",
+        label="forwarding-rule-after-fixed-response",
     ),
 ]
