@@ -953,4 +953,20 @@ STACK_CASES = [
         "secret unnamed has no automatic rotation",
         label="named-by-resource",
     ),
+    StackCase(
+        "pci-secretsmanager-1-rotation-enabled",
+        [
+            _secret("api"),
+            res(ROTATION, "rot", secretId="arn:aws:secretsmanager:eu-west-1:1:secret:api"),
+            _secret("db-dev"),
+        ],
+        "secret db-dev has no automatic rotation",
+        label="unrotated-after-rotated",
+    ),
+    StackCase(
+        "pci-rds-custom-parameter-group",
+        [res(CLUSTER, "my", engine="aurora-mysql", clusterIdentifier="my"), _cluster(), res(PARAMS, "pg", **PG)],
+        "PostgreSQL cluster must use a parameter group of this stack (TLS-only, connection logs)",
+        label="postgres-after-mysql",
+    ),
 ]
