@@ -67,10 +67,18 @@ CARD = ("CreditCardNumber", "CreditCardSecurityCode", "CreditCardExpiration")
 
 CASES = [
     Case("pci-apigateway-1-execution-logging", SETTINGS, {"settings": SAFE_SETTINGS}),
-    Case("pci-apigateway-1-execution-logging", SETTINGS, {"settings": {"loggingLevel": "OFF"}}, "OFF"),
+    Case(
+        "pci-apigateway-1-execution-logging",
+        SETTINGS,
+        {"settings": {"loggingLevel": "OFF"}},
+        "execution logging level must be INFO or ERROR, not 'OFF'",
+    ),
     Case("pci-apigateway-data-trace-off", SETTINGS, {"settings": SAFE_SETTINGS}),
     Case(
-        "pci-apigateway-data-trace-off", SETTINGS, {"settings": {**SAFE_SETTINGS, "dataTraceEnabled": True}}, "bodies"
+        "pci-apigateway-data-trace-off",
+        SETTINGS,
+        {"settings": {**SAFE_SETTINGS, "dataTraceEnabled": True}},
+        "data trace logs whole request and response bodies (card numbers, CVV); it must stay off",
     ),
     Case(
         "pci-apigateway-5-cache-encrypted",
@@ -81,14 +89,19 @@ CASES = [
         "pci-apigateway-5-cache-encrypted",
         SETTINGS,
         {"settings": {**SAFE_SETTINGS, "cachingEnabled": True}},
-        "encrypted",
+        "cached responses must be encrypted (cacheDataEncrypted=true)",
     ),
     Case(
         "pci-apigateway-9-access-logging",
         STAGE,
         {"stageName": "v1", "accessLogSettings": {"destinationArn": "arn:lg", "format": "{}"}},
     ),
-    Case("pci-apigateway-9-access-logging", STAGE, {"stageName": "v1"}, "access logs"),
+    Case(
+        "pci-apigateway-9-access-logging",
+        STAGE,
+        {"stageName": "v1"},
+        "stage must write access logs (accessLogSettings destination and format)",
+    ),
     Case(
         "pci-apigateway-method-authorization",
         METHOD,
@@ -100,7 +113,12 @@ CASES = [
         {"httpMethod": "GET", "authorization": "COGNITO_USER_POOLS"},
         label="authorizer",
     ),
-    Case("pci-apigateway-method-authorization", METHOD, {"httpMethod": "GET", "authorization": "NONE"}, "open"),
+    Case(
+        "pci-apigateway-method-authorization",
+        METHOD,
+        {"httpMethod": "GET", "authorization": "NONE"},
+        "GET method is open: require an authorizer or an API key",
+    ),
     Case("pci-apigateway-backend-tls", INTEGRATION, ALB_PROXY),
     Case(
         "pci-apigateway-backend-tls",
@@ -109,20 +127,35 @@ CASES = [
         config={"allowSelfSignedBackend": True},
         label="self-signed-allowed",
     ),
-    Case("pci-apigateway-backend-tls", INTEGRATION, {**ALB_PROXY, "uri": "http://alb.example.com/"}, "HTTPS"),
+    Case(
+        "pci-apigateway-backend-tls",
+        INTEGRATION,
+        {**ALB_PROXY, "uri": "http://alb.example.com/"},
+        "HTTP integration must call its backend over HTTPS, not 'http://alb.example.com/'",
+    ),
     Case(
         "pci-apigateway-backend-tls",
         INTEGRATION,
         {**ALB_PROXY, "tlsConfig": {"insecureSkipVerification": True}},
-        "issuer",
+        "backend certificate issuer is not verified (insecureSkipVerification) in a stack that forbids it",
         label="self-signed-forbidden",
     ),
     Case("pci-waf-10-has-rules", ACL, {"rules": GOOD_RULES}),
-    Case("pci-waf-10-has-rules", ACL, {"rules": []}, "no rules"),
+    Case("pci-waf-10-has-rules", ACL, {"rules": []}, "web ACL has no rules"),
     Case("pci-waf-block-mode", ACL, {"rules": GOOD_RULES}),
-    Case("pci-waf-block-mode", ACL, {"rules": [managed("AWSManagedRulesCommonRuleSet", "count")]}, "counts"),
+    Case(
+        "pci-waf-block-mode",
+        ACL,
+        {"rules": [managed("AWSManagedRulesCommonRuleSet", "count")]},
+        "rule 'AWSManagedRulesCommonRuleSet' only counts matches; it must block",
+    ),
     Case("pci-waf-managed-rules", ACL, {"rules": GOOD_RULES}),
-    Case("pci-waf-managed-rules", ACL, {"rules": GOOD_RULES[:2]}, "KnownBadInputs"),
+    Case(
+        "pci-waf-managed-rules",
+        ACL,
+        {"rules": GOOD_RULES[:2]},
+        "web ACL must include AWSManagedRulesKnownBadInputsRuleSet (Log4j and other known exploits)",
+    ),
     Case(
         "pci-waf-log-redaction",
         ACL_LOGGING,
@@ -132,17 +165,22 @@ CASES = [
         "pci-waf-log-redaction",
         ACL_LOGGING,
         {"redactedFields": [{"singleHeader": {"name": "x-api-key"}}]},
-        "x-origin-verify",
+        "WAF logs must redact the x-origin-verify header (an authentication factor)",
         {"redactedHeaders": ["x-api-key", "x-origin-verify"]},
     ),
     # IAM
     Case("pci-iam-no-wildcard-actions", ROLE_POLICY, {"policy": allow(["dynamodb:GetItem"], ["arn:table"])}),
-    Case("pci-iam-no-wildcard-actions", ROLE_POLICY, {"policy": allow(["s3:*"], ["arn:bucket"])}, "s3:*"),
+    Case(
+        "pci-iam-no-wildcard-actions",
+        ROLE_POLICY,
+        {"policy": allow(["s3:*"], ["arn:bucket"])},
+        "statement 'S' allows 's3:*'; name the actions",
+    ),
     Case(
         "pci-iam-no-wildcard-actions",
         ROLE,
         {"assumeRolePolicy": LAMBDA_TRUST, "inlinePolicies": [{"name": "p", "policy": allow(["*"], ["*"])}]},
-        "'*'",
+        "statement 'S' allows '*'; name the actions",
         label="inline",
     ),
     Case("pci-iam-scoped-resources", ROLE_POLICY, {"policy": allow(["xray:PutTraceSegments"], ["*"])}),
@@ -156,7 +194,7 @@ CASES = [
         "pci-iam-scoped-resources",
         ROLE_POLICY,
         {"policy": allow(["xray:PutTraceSegments", "s3:GetObject"], ["*"])},
-        "s3:GetObject",
+        "statement 'S' grants ['s3:GetObject'] on every resource ('*')",
     ),
     Case(
         "pci-iam-no-admin-policies",
@@ -167,33 +205,126 @@ CASES = [
         "pci-iam-no-admin-policies",
         ATTACHMENT,
         {"policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"},
-        "administrative",
+        "arn:aws:iam::aws:policy/AdministratorAccess grants administrative rights",
     ),
     Case("pci-iam-scoped-trust", ROLE, {"assumeRolePolicy": LAMBDA_TRUST}),
     Case(
         "pci-iam-scoped-trust",
         ROLE,
         {"assumeRolePolicy": doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole"})},
-        "any",
+        "trust statement '?' lets any principal assume the role",
+    ),
+    # IAM: each branch of the rules above, statements named by Sid or '?'
+    Case(
+        "pci-iam-no-wildcard-actions",
+        ROLE_POLICY,
+        {"policy": doc({"Sid": "AllButIam", "Effect": "Allow", "NotAction": ["iam:*"], "Resource": ["arn:table"]})},
+        "statement 'AllButIam' allows everything but NotAction",
+        label="not-action",
+    ),
+    Case(
+        "pci-iam-no-wildcard-actions",
+        ROLE_POLICY,
+        {"policy": doc({"Effect": "Allow", "Action": "dynamodb:*", "Resource": "arn:table"})},
+        "statement '?' allows 'dynamodb:*'; name the actions",
+        label="no-sid",
+    ),
+    Case(
+        "pci-iam-scoped-resources",
+        ROLE,
+        {
+            "assumeRolePolicy": LAMBDA_TRUST,
+            "inlinePolicies": [{"name": "p", "policy": allow(["s3:GetObject"], ["*"], sid="Inline")}],
+        },
+        "statement 'Inline' grants ['s3:GetObject'] on every resource ('*')",
+        label="inline",
+    ),
+    Case(
+        "pci-iam-scoped-resources",
+        ROLE_POLICY,
+        {"policy": doc({"Effect": "Allow", "Action": ["s3:GetObject"], "NotResource": ["arn:aws:s3:::b/*"]})},
+        "statement '?' grants ['s3:GetObject'] on every resource ('*')",
+        label="not-resource",
+    ),
+    Case(
+        "pci-iam-scoped-resources",
+        ROLE_POLICY,
+        {
+            "policy": doc(
+                {"Sid": "Scoped", "Effect": "Allow", "Action": ["dynamodb:Query"], "Resource": ["arn:table"]},
+                {"Sid": "Loose", "Effect": "Allow", "Action": ["sqs:SendMessage"], "Resource": ["*"]},
+            )
+        },
+        "statement 'Loose' grants ['sqs:SendMessage'] on every resource ('*')",
+        label="loose-after-scoped",
+    ),
+    Case(
+        "pci-iam-no-admin-policies",
+        ROLE,
+        {
+            "assumeRolePolicy": LAMBDA_TRUST,
+            "managedPolicyArns": [
+                "arn:aws:iam::aws:policy/ReadOnlyAccess",
+                "arn:aws:iam::aws:policy/PowerUserAccess",
+            ],
+        },
+        "arn:aws:iam::aws:policy/PowerUserAccess grants administrative rights",
+        label="role-managed-arns",
+    ),
+    Case(
+        "pci-iam-no-admin-policies",
+        ATTACHMENT,
+        {"policyArn": "arn:aws:iam::123456789012:policy/breakglass/IAMFullAccess"},
+        "arn:aws:iam::123456789012:policy/breakglass/IAMFullAccess grants administrative rights",
+        label="name-under-a-path",
+    ),
+    Case(
+        "pci-iam-no-admin-policies",
+        ATTACHMENT,
+        {"policyArn": "AdministratorAccess"},
+        "AdministratorAccess grants administrative rights",
+        label="bare-name",
+    ),
+    Case(
+        "pci-iam-scoped-trust",
+        ROLE,
+        {
+            "assumeRolePolicy": doc(
+                {"Sid": "Anyone", "Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"},
+            )
+        },
+        "trust statement 'Anyone' lets any principal assume the role",
+        label="sid",
     ),
     # Logs, alarms, topics
     Case("pci-cloudwatch-log-group-cmk", LOG_GROUP, {"name": "/fraud/api", "kmsKeyId": "arn:key"}),
-    Case("pci-cloudwatch-log-group-cmk", LOG_GROUP, {"name": "/fraud/api"}, "kmsKeyId"),
+    Case(
+        "pci-cloudwatch-log-group-cmk",
+        LOG_GROUP,
+        {"name": "/fraud/api"},
+        "log group must be encrypted with a customer-managed KMS key (kmsKeyId)",
+    ),
     Case("pci-cloudwatch-16-log-retention", LOG_GROUP, {"name": "/aws/lambda/fn", "retentionInDays": 7}),
     Case("pci-cloudwatch-16-log-retention", LOG_GROUP, {"name": "/fraud/audit", "retentionInDays": 400}, label="audit"),
-    Case("pci-cloudwatch-16-log-retention", LOG_GROUP, {"name": "/aws/lambda/fn"}, "retention", label="never"),
+    Case(
+        "pci-cloudwatch-16-log-retention",
+        LOG_GROUP,
+        {"name": "/aws/lambda/fn"},
+        "log group must set a retention period (retentionInDays)",
+        label="never",
+    ),
     Case(
         "pci-cloudwatch-16-log-retention",
         LOG_GROUP,
         {"name": "/aws/lambda/fn", "retentionInDays": 3},
-        "3 days",
+        "log group keeps 3 days (< debugMinRetentionDays 7)",
         label="short-debug",
     ),
     Case(
         "pci-cloudwatch-16-log-retention",
         LOG_GROUP,
         {"name": "/fraud/audit", "retentionInDays": 30},
-        "audit log group",
+        "audit log group /fraud/audit keeps 30 days (< auditMinRetentionDays 365)",
         label="short-audit",
     ),
     Case(
@@ -205,11 +336,25 @@ CASES = [
     ),
     Case("pci-cloudwatch-17-alarm-actions", ALARM, {"actionsEnabled": True, "alarmActions": ["arn:topic"]}),
     Case(
-        "pci-cloudwatch-17-alarm-actions", ALARM, {"actionsEnabled": False, "alarmActions": ["arn:topic"]}, "disabled"
+        "pci-cloudwatch-17-alarm-actions",
+        ALARM,
+        {"actionsEnabled": False, "alarmActions": ["arn:topic"]},
+        "alarm actions are disabled",
     ),
-    Case("pci-cloudwatch-17-alarm-actions", ALARM, {"alarmActions": []}, "no one", label="no-actions"),
+    Case(
+        "pci-cloudwatch-17-alarm-actions",
+        ALARM,
+        {"alarmActions": []},
+        "alarm notifies no one (alarmActions is empty)",
+        label="no-actions",
+    ),
     Case("pci-sns-1-topic-cmk", TOPIC, {"kmsMasterKeyId": "arn:key"}),
-    Case("pci-sns-1-topic-cmk", TOPIC, {"kmsMasterKeyId": "alias/aws/sns"}, "customer-managed"),
+    Case(
+        "pci-sns-1-topic-cmk",
+        TOPIC,
+        {"kmsMasterKeyId": "alias/aws/sns"},
+        "topic must be encrypted with a customer-managed KMS key (kmsMasterKeyId)",
+    ),
     Case(
         "pci-sns-no-public-policy",
         TOPIC_POLICY,
@@ -229,7 +374,7 @@ CASES = [
         "pci-sns-no-public-policy",
         TOPIC_POLICY,
         {"policy": doc({"Sid": "Anyone", "Effect": "Allow", "Principal": "*", "Action": "sns:Publish"})},
-        "Anyone",
+        "topic policy statement 'Anyone' allows any principal without a condition",
     ),
     Case(
         "pci-cloudwatch-card-data-protection",
@@ -240,7 +385,10 @@ CASES = [
         "pci-cloudwatch-card-data-protection",
         DATA_PROTECTION,
         {"logGroupName": "/g", "policyDocument": protection("CreditCardNumber")},
-        "CreditCardSecurityCode",
+        (
+            "data protection policy does not audit ['CreditCardExpiration', 'CreditCardSecurityCode']",
+            "data protection policy does not deidentify ['CreditCardExpiration', 'CreditCardSecurityCode']",
+        ),
     ),
 ]
 
@@ -257,15 +405,19 @@ def _front_door(*protected: str) -> list[Any]:
 
 STACK_CASES = [
     StackCase("pci-apigateway-4-waf", _front_door("arn:stage", "arn:alb")),
-    StackCase("pci-apigateway-4-waf", _front_door("arn:alb"), "API stage v1"),
+    StackCase("pci-apigateway-4-waf", _front_door("arn:alb"), "API stage v1 has no WAF web ACL"),
     StackCase("pci-elb-16-waf", _front_door("arn:stage", "arn:alb")),
     StackCase("pci-elb-16-waf", [res(LB, "internal", loadBalancerType="application", internal=True)], label="internal"),
-    StackCase("pci-elb-16-waf", _front_door("arn:stage"), "internet-facing ALB"),
+    StackCase("pci-elb-16-waf", _front_door("arn:stage"), "internet-facing ALB alb has no WAF web ACL"),
     StackCase("pci-waf-11-logging", [res(ACL, "acl", arn="arn:acl"), res(ACL_LOGGING, "log", resourceArn="arn:acl")]),
-    StackCase("pci-waf-11-logging", [res(ACL, "acl", arn="arn:acl")], "no logging"),
+    StackCase("pci-waf-11-logging", [res(ACL, "acl", arn="arn:acl")], "web ACL acl has no logging configuration"),
     StackCase(
         "pci-cloudwatch-log-groups-protected",
         [res(LOG_GROUP, "lg", name="/g"), res(DATA_PROTECTION, "dp", logGroupName="/g", policyDocument="{}")],
     ),
-    StackCase("pci-cloudwatch-log-groups-protected", [res(LOG_GROUP, "lg", name="/g")], "protection"),
+    StackCase(
+        "pci-cloudwatch-log-groups-protected",
+        [res(LOG_GROUP, "lg", name="/g")],
+        "log group /g has no card-data protection policy",
+    ),
 ]

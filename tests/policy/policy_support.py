@@ -124,34 +124,46 @@ def stack_violations(
 # --- case tables ---------------------------------------------------------------------------------
 
 
+Expected = str | tuple[str, ...] | None
+
+
+def _messages(expect: Expected) -> list[str]:
+    if expect is None:
+        return []
+    return [expect] if isinstance(expect, str) else list(expect)
+
+
 class Case:
-    """One resource rule applied to one resource: `expect` is a fragment of the violation, None if compliant."""
+    """One resource rule applied to one resource: `expect` is the whole violation message (a tuple if several,
+    in order), None if compliant."""
 
     def __init__(
         self,
         rule: str,
         typ: str,
         props: Mapping[str, Any],
-        expect: str | None = None,
+        expect: Expected = None,
         config: Mapping[str, Any] | None = None,
         label: str = "",
     ) -> None:
         self.rule, self.typ, self.props, self.expect, self.config = rule, typ, dict(props), expect, config
+        self.messages = _messages(expect)
         self.id = f"{rule}-{'bad' if expect else 'ok'}{'-' + label if label else ''}"
 
 
 class StackCase:
-    """One stack rule applied to a small stack: `expect` is a fragment of the violation, None if compliant."""
+    """One stack rule applied to a small stack: `expect` as for `Case`."""
 
     def __init__(
         self,
         rule: str,
         resources: Sequence[PolicyResource],
-        expect: str | None = None,
+        expect: Expected = None,
         config: Mapping[str, Any] | None = None,
         label: str = "",
     ) -> None:
         self.rule, self.resources, self.expect, self.config = rule, list(resources), expect, config
+        self.messages = _messages(expect)
         self.id = f"{rule}-{'bad' if expect else 'ok'}{'-' + label if label else ''}"
 
 
