@@ -49,18 +49,13 @@ def allow(actions: list[str], resources: list[str], sid: str = "S") -> str:
     return doc({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources})
 
 
-def protection(*identifiers: str) -> str:
+def protection(*identifiers: str, deidentify: bool = True) -> str:
+    """A data protection policy that audits the identifiers and, unless told otherwise, masks them."""
     ids = [f"arn:aws:dataprotection::aws:data-identifier/{i}" for i in identifiers]
-    return json.dumps(
-        {
-            "Name": "p",
-            "Version": "2021-06-01",
-            "Statement": [
-                {"Sid": "audit", "DataIdentifier": ids, "Operation": {"Audit": {"FindingsDestination": {}}}},
-                {"Sid": "redact", "DataIdentifier": ids, "Operation": {"Deidentify": {"MaskConfig": {}}}},
-            ],
-        }
-    )
+    statements = [{"Sid": "audit", "DataIdentifier": ids, "Operation": {"Audit": {"FindingsDestination": {}}}}]
+    if deidentify:
+        statements.append({"Sid": "redact", "DataIdentifier": ids, "Operation": {"Deidentify": {"MaskConfig": {}}}})
+    return json.dumps({"Name": "p", "Version": "2021-06-01", "Statement": statements})
 
 
 CARD = ("CreditCardNumber", "CreditCardSecurityCode", "CreditCardExpiration")
@@ -295,6 +290,13 @@ CASES = [
         "topic policy statement 'Anyone' allows any principal without a condition",
     ),
     Case(
+        "pci-sns-no-public-policy",
+        TOPIC,
+        {"policy": doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sns:Subscribe"})},
+        "topic policy statement '?' allows any principal without a condition",
+        label="unnamed-statement",
+    ),
+    Case(
         "pci-cloudwatch-card-data-protection",
         DATA_PROTECTION,
         {"logGroupName": "/g", "policyDocument": protection(*CARD)},
@@ -307,6 +309,21 @@ CASES = [
             "data protection policy does not audit ['CreditCardExpiration', 'CreditCardSecurityCode']",
             "data protection policy does not deidentify ['CreditCardExpiration', 'CreditCardSecurityCode']",
         ),
+    ),
+    Case(
+        "pci-cloudwatch-card-data-protection",
+        DATA_PROTECTION,
+        {"logGroupName": "/g", "policyDocument": protection(*CARD, deidentify=False)},
+        "data protection policy does not deidentify ['CreditCardExpiration', 'CreditCardNumber',"
+        " 'CreditCardSecurityCode']",
+        label="audit-only",
+    ),
+    Case(
+        "pci-cloudwatch-card-data-protection",
+        DATA_PROTECTION,
+        {"logGroupName": "/g", "policyDocument": protection("CreditCardNumber")},
+        config={"requiredIdentifiers": ["CreditCardNumber"]},
+        label="config",
     ),
 ]
 
