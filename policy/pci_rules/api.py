@@ -85,9 +85,9 @@ def _waf_managed_rules(_: str, props: Props, __: Config) -> Iterator[str]:
 
 def _waf_log_redaction(_: str, props: Props, config: Config) -> Iterator[str]:
     redacted = {
-        str(dig(field, "singleHeader", "name")).lower()
+        str(name).lower()
         for field in as_list(props.get("redactedFields"))
-        if dig(field, "singleHeader", "name")
+        if (name := dig(field, "singleHeader", "name"))
     }
     for header in as_list(config["redactedHeaders"]):
         if str(header).lower() not in redacted:

@@ -253,7 +253,8 @@ def known_strings(props: Mapping[str, Any], key: str) -> set[str]:
         with contextlib.suppress(UnknownValueError):
             walk(container[index])
 
-    if key in props:
+    # `key in props` reads the value through the proxy, which raises when it is unknown; the key list does not.
+    if key in list(props):
         walk_item(props, key)
     return found
 

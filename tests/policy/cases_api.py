@@ -49,18 +49,13 @@ def allow(actions: list[str], resources: list[str], sid: str = "S") -> str:
     return doc({"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources})
 
 
-def protection(*identifiers: str) -> str:
+def protection(*identifiers: str, deidentify: bool = True) -> str:
+    """A data protection policy that audits the identifiers and, unless told otherwise, masks them."""
     ids = [f"arn:aws:dataprotection::aws:data-identifier/{i}" for i in identifiers]
-    return json.dumps(
-        {
-            "Name": "p",
-            "Version": "2021-06-01",
-            "Statement": [
-                {"Sid": "audit", "DataIdentifier": ids, "Operation": {"Audit": {"FindingsDestination": {}}}},
-                {"Sid": "redact", "DataIdentifier": ids, "Operation": {"Deidentify": {"MaskConfig": {}}}},
-            ],
-        }
-    )
+    statements = [{"Sid": "audit", "DataIdentifier": ids, "Operation": {"Audit": {"FindingsDestination": {}}}}]
+    if deidentify:
+        statements.append({"Sid": "redact", "DataIdentifier": ids, "Operation": {"Deidentify": {"MaskConfig": {}}}})
+    return json.dumps({"Name": "p", "Version": "2021-06-01", "Statement": statements})
 
 
 CARD = ("CreditCardNumber", "CreditCardSecurityCode", "CreditCardExpiration")
@@ -72,6 +67,12 @@ CASES = [
         SETTINGS,
         {"settings": {"loggingLevel": "OFF"}},
         "execution logging level must be INFO or ERROR, not 'OFF'",
+    ),
+    Case(
+        "pci-apigateway-1-execution-logging",
+        SETTINGS,
+        {"settings": {**SAFE_SETTINGS, "loggingLevel": "ERROR"}},
+        label="errors-only",
     ),
     Case("pci-apigateway-data-trace-off", SETTINGS, {"settings": SAFE_SETTINGS}),
     Case(
@@ -103,6 +104,20 @@ CASES = [
         "stage must write access logs (accessLogSettings destination and format)",
     ),
     Case(
+        "pci-apigateway-9-access-logging",
+        STAGE,
+        {"stageName": "v1", "accessLogSettings": {"destinationArn": "arn:lg"}},
+        "stage must write access logs (accessLogSettings destination and format)",
+        label="no-format",
+    ),
+    Case(
+        "pci-apigateway-9-access-logging",
+        STAGE,
+        {"stageName": "v1", "accessLogSettings": {"format": "{}"}},
+        "stage must write access logs (accessLogSettings destination and format)",
+        label="no-destination",
+    ),
+    Case(
         "pci-apigateway-method-authorization",
         METHOD,
         {"httpMethod": "POST", "authorization": "NONE", "apiKeyRequired": True},
@@ -119,6 +134,13 @@ CASES = [
         {"httpMethod": "GET", "authorization": "NONE"},
         "GET method is open: require an authorizer or an API key",
     ),
+    Case(
+        "pci-apigateway-method-authorization",
+        METHOD,
+        {"httpMethod": "DELETE"},
+        "DELETE method is open: require an authorizer or an API key",
+        label="unset",
+    ),
     Case("pci-apigateway-backend-tls", INTEGRATION, ALB_PROXY),
     Case(
         "pci-apigateway-backend-tls",
@@ -126,6 +148,18 @@ CASES = [
         {**ALB_PROXY, "tlsConfig": {"insecureSkipVerification": True}},
         config={"allowSelfSignedBackend": True},
         label="self-signed-allowed",
+    ),
+    Case(
+        "pci-apigateway-backend-tls",
+        INTEGRATION,
+        {"type": "HTTP_PROXY", "connectionType": "VPC_LINK", "uri": "http://nlb.internal/"},
+        label="vpc-link",
+    ),
+    Case(
+        "pci-apigateway-backend-tls",
+        INTEGRATION,
+        {"type": "AWS_PROXY", "uri": "arn:aws:apigateway:eu-west-1:lambda:path/functions/arn/invocations"},
+        label="lambda",
     ),
     Case(
         "pci-apigateway-backend-tls",
@@ -149,12 +183,36 @@ CASES = [
         {"rules": [managed("AWSManagedRulesCommonRuleSet", "count")]},
         "rule 'AWSManagedRulesCommonRuleSet' only counts matches; it must block",
     ),
+    Case(
+        "pci-waf-block-mode",
+        ACL,
+        {"rules": [{**GOOD_RULES[0], "action": {"count": {}}}]},
+        "rule 'rate' only counts matches; it must block",
+        label="rule-action",
+    ),
     Case("pci-waf-managed-rules", ACL, {"rules": GOOD_RULES}),
     Case(
         "pci-waf-managed-rules",
         ACL,
         {"rules": GOOD_RULES[:2]},
         "web ACL must include AWSManagedRulesKnownBadInputsRuleSet (Log4j and other known exploits)",
+    ),
+    Case(
+        "pci-waf-managed-rules",
+        ACL,
+        {
+            "rules": [
+                GOOD_RULES[2],
+                {
+                    **managed("AWSManagedRulesCommonRuleSet"),
+                    "statement": {
+                        "managedRuleGroupStatement": {"vendorName": "Acme", "name": "AWSManagedRulesCommonRuleSet"}
+                    },
+                },
+            ]
+        },
+        "web ACL must include AWSManagedRulesCommonRuleSet (continuously updated OWASP protections)",
+        label="foreign-vendor",
     ),
     Case(
         "pci-waf-log-redaction",
@@ -377,6 +435,13 @@ CASES = [
         "topic policy statement 'Anyone' allows any principal without a condition",
     ),
     Case(
+        "pci-sns-no-public-policy",
+        TOPIC,
+        {"policy": doc({"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sns:Subscribe"})},
+        "topic policy statement '?' allows any principal without a condition",
+        label="unnamed-statement",
+    ),
+    Case(
         "pci-cloudwatch-card-data-protection",
         DATA_PROTECTION,
         {"logGroupName": "/g", "policyDocument": protection(*CARD)},
@@ -389,6 +454,21 @@ CASES = [
             "data protection policy does not audit ['CreditCardExpiration', 'CreditCardSecurityCode']",
             "data protection policy does not deidentify ['CreditCardExpiration', 'CreditCardSecurityCode']",
         ),
+    ),
+    Case(
+        "pci-cloudwatch-card-data-protection",
+        DATA_PROTECTION,
+        {"logGroupName": "/g", "policyDocument": protection(*CARD, deidentify=False)},
+        "data protection policy does not deidentify ['CreditCardExpiration', 'CreditCardNumber',"
+        " 'CreditCardSecurityCode']",
+        label="audit-only",
+    ),
+    Case(
+        "pci-cloudwatch-card-data-protection",
+        DATA_PROTECTION,
+        {"logGroupName": "/g", "policyDocument": protection("CreditCardNumber")},
+        config={"requiredIdentifiers": ["CreditCardNumber"]},
+        label="config",
     ),
 ]
 
@@ -411,6 +491,18 @@ STACK_CASES = [
     StackCase("pci-elb-16-waf", _front_door("arn:stage"), "internet-facing ALB alb has no WAF web ACL"),
     StackCase("pci-waf-11-logging", [res(ACL, "acl", arn="arn:acl"), res(ACL_LOGGING, "log", resourceArn="arn:acl")]),
     StackCase("pci-waf-11-logging", [res(ACL, "acl", arn="arn:acl")], "web ACL acl has no logging configuration"),
+    StackCase(
+        "pci-waf-11-logging",
+        [res(ACL, "acl", name="fraud-waf", arn="arn:acl")],
+        "web ACL fraud-waf has no logging configuration",
+        label="named",
+    ),
+    StackCase(
+        "pci-elb-16-waf",
+        [res(LB, "alb", name="fraud-alb", loadBalancerType="application", internal=False)],
+        "internet-facing ALB fraud-alb has no WAF web ACL",
+        label="named",
+    ),
     StackCase(
         "pci-cloudwatch-log-groups-protected",
         [res(LOG_GROUP, "lg", name="/g"), res(DATA_PROTECTION, "dp", logGroupName="/g", policyDocument="{}")],

@@ -78,6 +78,19 @@ CASES = [
         "function URL must require IAM authorization",
         label="url",
     ),
+    Case(
+        "pci-lambda-1-not-public",
+        PERMISSION,
+        {"principal": "s3.amazonaws.com", "sourceAccount": "123456789012"},
+        label="service-in-account",
+    ),
+    Case(
+        "pci-lambda-1-not-public",
+        PERMISSION,
+        {"principal": "123456789012", "functionUrlAuthType": "NONE"},
+        "permission opens an unauthenticated function URL",
+        label="open-url-permission",
+    ),
     Case("pci-lambda-2-supported-runtime", FUNCTION, {"runtime": "python3.11"}),
     Case("pci-lambda-2-supported-runtime", FUNCTION, {"packageType": "Image"}, label="image"),
     Case(
@@ -102,6 +115,13 @@ CASES = [
         {"vpcConfig": {"subnetIds": ["subnet-1"], "securityGroupIds": []}},
         "function must run in the VPC's private subnets with a security group (vpcConfig)",
     ),
+    Case(
+        "pci-lambda-3-in-vpc",
+        FUNCTION,
+        {"vpcConfig": {"subnetIds": [], "securityGroupIds": ["sg-1"]}},
+        "function must run in the VPC's private subnets with a security group (vpcConfig)",
+        label="no-subnets",
+    ),
     Case("pci-lambda-env-cmk", FUNCTION, {"environment": {"variables": {"A": "b"}}, "kmsKeyArn": "arn:key"}),
     Case(
         "pci-lambda-env-cmk",
@@ -109,6 +129,7 @@ CASES = [
         {"environment": {"variables": {"A": "b"}}},
         "environment variables must be encrypted with a customer-managed key (kmsKeyArn)",
     ),
+    Case("pci-lambda-env-cmk", FUNCTION, {"environment": {"variables": {}}}, label="no-variables"),
     Case(
         "pci-lambda-no-secrets-in-env",
         FUNCTION,
@@ -134,6 +155,12 @@ CASES = [
         "CONFIG holds an AWS access key",
         label="access-key",
     ),
+    Case(
+        "pci-lambda-no-secrets-in-env",
+        FUNCTION,
+        {"environment": {"variables": {"DB_SECRET": "arn:aws:secretsmanager:eu-west-1:1:secret:db"}}},
+        label="secret-reference",
+    ),
     Case("pci-lambda-stream-failure-destination", MAPPING, mapping()),
     Case(
         "pci-lambda-stream-failure-destination", MAPPING, {"eventSourceArn": "arn:aws:sqs:eu-west-1:1:q"}, label="queue"
@@ -144,6 +171,14 @@ CASES = [
         mapping(destinationConfig={}),
         "stream mapping needs an on-failure destination: failed records would be dropped unseen",
     ),
+    Case(
+        "pci-lambda-stream-failure-destination",
+        MAPPING,
+        mapping(destinationConfig={"onFailure": {"destinationArn": ""}}),
+        "stream mapping needs an on-failure destination: failed records would be dropped unseen",
+        label="empty-destination-arn",
+    ),
+    Case("pci-lambda-stream-failure-destination", MAPPING, mapping(maximumRetryAttempts=0), label="no-retries"),
     Case(
         "pci-lambda-stream-failure-destination",
         MAPPING,
@@ -166,6 +201,15 @@ CASES = [
         {"launchType": "FARGATE", "platformVersion": "1.3.0"},
         "Fargate platform version '1.3.0' is pinned; use LATEST for current security patches",
     ),
+    Case("pci-ecs-10-fargate-latest", SERVICE, {"launchType": "FARGATE"}, label="default-version"),
+    Case("pci-ecs-10-fargate-latest", SERVICE, {"launchType": "EC2", "platformVersion": "1.3.0"}, label="ec2"),
+    Case(
+        "pci-ecs-10-fargate-latest",
+        SERVICE,
+        {"capacityProviderStrategies": [{"capacityProvider": "FARGATE_SPOT", "weight": 1}], "platformVersion": "1.4.0"},
+        "Fargate platform version '1.4.0' is pinned; use LATEST for current security patches",
+        label="capacity-provider",
+    ),
     Case("pci-ecs-4-non-privileged", TASK, task()),
     Case("pci-ecs-4-non-privileged", TASK, task(container(privileged=True)), "container app runs privileged"),
     Case("pci-ecs-5-read-only-root", TASK, task()),
@@ -177,6 +221,13 @@ CASES = [
     ),
     Case("pci-ecs-3-no-host-namespaces", TASK, task()),
     Case("pci-ecs-3-no-host-namespaces", TASK, task(pidMode="host"), "task shares the host's namespace (pidMode=host)"),
+    Case(
+        "pci-ecs-3-no-host-namespaces",
+        TASK,
+        task(ipcMode="host", networkMode="host"),
+        ("task shares the host's namespace (ipcMode=host)", "task shares the host's namespace (networkMode=host)"),
+        label="ipc-network",
+    ),
     Case("pci-ecs-8-no-secrets-in-env", TASK, task()),
     Case(
         "pci-ecs-8-no-secrets-in-env",
@@ -184,12 +235,26 @@ CASES = [
         task(container(environment=[{"name": "SIGNING_KEY", "value": "s3cr3t"}])),
         "container app: SIGNING_KEY looks like a secret value; pass a Secrets Manager reference instead",
     ),
+    Case(
+        "pci-ecs-8-no-secrets-in-env",
+        TASK,
+        task(container(environment=[{"name": "CONFIG", "value": "ASIAABCDEFGHIJKLMNOP"}])),
+        "container app: CONFIG holds an AWS access key",
+        label="access-key",
+    ),
     Case("pci-ecs-9-container-logging", TASK, task()),
     Case(
         "pci-ecs-9-container-logging",
         TASK,
         task(container(logConfiguration=None)),
         "container app has no log configuration",
+    ),
+    Case(
+        "pci-ecs-9-container-logging",
+        TASK,
+        task(container(logConfiguration={"options": {"awslogs-group": "/fraud/api"}})),
+        "container app has no log configuration",
+        label="no-driver",
     ),
     Case("pci-ecs-separate-task-roles", TASK, task()),
     Case(

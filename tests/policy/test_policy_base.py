@@ -9,11 +9,25 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from policy_support import res, resource_violations, stack_violations
+from policy_support import policy_resource, res, resource_violations, stack_violations
 from pulumi_policy import EnforcementLevel, PolicyResource
+from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, unknown_checking_proxy
 
 from policy.pci_rules import observability, s3
-from policy.pci_rules.base import Config, Props, Settings, StackGraph, describe, resource_rule, stack_rule
+from policy.pci_rules.base import (
+    Config,
+    Props,
+    Settings,
+    StackGraph,
+    describe,
+    dig,
+    known_strings,
+    number,
+    port_range,
+    principals,
+    resource_rule,
+    stack_rule,
+)
 
 SETTINGS: Settings = {"limit": {"type": "integer", "default": 5}, "mode": {"type": "string"}}
 
@@ -89,3 +103,74 @@ def test_day_settings_are_positive_integers_with_their_default() -> None:
         "immediatelyAvailableDays": {"type": "integer", "minimum": 1, "default": 120},
     }
     assert observability._day_setting(30) == {"type": "integer", "minimum": 1, "maximum": 3653, "default": 30}
+
+
+def test_dig_follows_list_indexes_from_either_end_and_answers_none_past_them() -> None:
+    props = unknown_checking_proxy({"rules": [{"port": 22}, {"port": 443}], "name": "ab", "tags": {"0": "x"}})
+    assert dig(props, "rules", 0, "port") == 22
+    assert dig(props, "rules", 1, "port") == 443
+    assert dig(props, "rules", -1, "port") == 443
+    assert dig(props, "rules", -2, "port") == 22
+    assert dig(props, "rules", 2) is None
+    assert dig(props, "rules", -3) is None
+    # A string is not a list of characters, nor is an object a list of its keys.
+    assert dig(props, "name", 0) is None
+    assert dig(props, "tags", 0) is None
+    assert dig(props, "missing", 0) is None
+
+
+def test_number_reads_floats_and_numeric_strings_but_not_booleans() -> None:
+    assert number(8.0) == 8.0
+    assert number("443") == 443.0
+    assert number(True) is None
+    assert number(False) is None
+    assert number(None) is None
+    assert number("forever") is None
+    assert number([1]) is None
+
+
+def test_port_range_of_a_rule_without_protocol_or_ports_covers_every_port() -> None:
+    # An SG rule that names no protocol is AWS's "-1": every protocol, every port, whatever the ports say.
+    assert port_range(unknown_checking_proxy({"fromPort": 22, "toPort": 22}), "protocol") == ("-1", 0, 65535)
+    assert port_range(unknown_checking_proxy({"protocol": "ALL", "fromPort": 22}), "protocol") == ("-1", 0, 65535)
+    assert port_range(unknown_checking_proxy({"ipProtocol": "TCP", "toPort": 3389}), "ipProtocol") == ("tcp", 0, 3389)
+    assert port_range(unknown_checking_proxy({"protocol": "udp", "fromPort": 1024}), "protocol") == ("udp", 1024, 65535)
+
+
+def test_principals_flattens_a_principal_list() -> None:
+    statement = unknown_checking_proxy({"Principal": ["arn:aws:iam::123456789012:root", "*"]})
+    assert principals(statement) == ["arn:aws:iam::123456789012:root", "*"]
+
+
+def test_known_strings_skips_values_unknown_during_a_preview() -> None:
+    props = unknown_checking_proxy(
+        {"arns": ["arn:a", UNKNOWN_STRING_VALUE, {"inner": "arn:b"}], "name": UNKNOWN_STRING_VALUE}
+    )
+    assert known_strings(props, "arns") == {"arn:a", "arn:b"}
+    assert known_strings(props, "name") == set()
+
+
+def test_a_first_preview_matches_referrers_by_dependency_while_names_and_arns_are_unknown() -> None:
+    # GIVEN a first preview: a new group's ARN and a new policy's logGroupName are not known yet
+    log_group, data_protection = (
+        "aws:cloudwatch/logGroup:LogGroup",
+        ("aws:cloudwatch/logDataProtectionPolicy:LogDataProtectionPolicy"),
+    )
+    new_group = policy_resource(log_group, "new", {"name": "/fraud/api", "arn": UNKNOWN_STRING_VALUE})
+    old_group = res(log_group, "old", name="/fraud/old")
+    by_dependency = policy_resource(
+        data_protection,
+        "dp-new",
+        {"logGroupName": UNKNOWN_STRING_VALUE},
+        property_dependencies={"logGroupName": [new_group]},
+    )
+    by_name = res(data_protection, "dp-old", logGroupName="/fraud/old")
+    resources = [new_group, old_group, by_dependency, by_name]
+    # WHEN the stack is judged THEN each group is matched to its own policy, and the rule gives a verdict
+    graph = StackGraph(resources)
+    assert graph.referrers(new_group, [data_protection], "logGroupName") == [by_dependency]
+    assert graph.referrers(old_group, [data_protection], "logGroupName") == [by_name]
+    assert stack_violations("pci-cloudwatch-log-groups-protected", resources) == []
+    assert stack_violations("pci-cloudwatch-log-groups-protected", [new_group, old_group, by_name]) == [
+        (new_group.urn, "log group /fraud/api has no card-data protection policy")
+    ]
