@@ -124,13 +124,6 @@ CASES = [
     Case(
         "pci-s3-4-sse-enabled",
         SSE,
-        sse("aws:fsx", None),
-        "default encryption must be aws:kms (or AES256 for log delivery), not 'aws:fsx'",
-        label="other-algorithm",
-    ),
-    Case(
-        "pci-s3-4-sse-enabled",
-        SSE,
         {"bucket": "b", "rules": [{"bucketKeyEnabled": True}]},
         "default encryption must be aws:kms (or AES256 for log delivery), not None",
         label="none",
