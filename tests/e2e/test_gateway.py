@@ -241,3 +241,18 @@ def test_gateway_any_integration_exception_is_502_json(
     monkeypatch.setattr(httpx.AsyncClient, "request", broken)
     response = _get(url, b"/api/health")
     assert (response.status, response.json()) == (502, {"message": "Internal server error"})
+
+
+def test_gateway_keeps_the_callers_api_key_from_fraud_api(live: tuple[str, Recorder, Upstream]) -> None:
+    url, _, upstream = live
+    # WHEN a keyed request (the key also under another spelling of the header name) goes to /api/*
+    response = _get(url, b"/api/health", [(b"X-API-Key", KEY.encode()), (b"x-note", b"kept")])
+    # THEN fraud-api never sees the key (API Gateway checks it and does not pass it on), the other
+    # headers arrive, and the caller's address comes as X-Forwarded-For
+    assert response.status == 200
+    [seen] = upstream.received
+    received = {name.lower(): value for name, value in seen["headers"]}
+    assert "x-api-key" not in received
+    assert KEY not in json.dumps(seen)
+    assert received["x-note"] == "kept"
+    assert received["x-forwarded-for"] == "127.0.0.1"
