@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -216,3 +217,52 @@ def test_replay_cli_help_and_usage_errors_guide_the_operator(monkeypatch, capsys
             replay_module.main(argv)
         assert refused.value.code == 2
         assert error in capsys.readouterr().err
+
+
+def test_replay_event_is_the_stream_record_the_analyzer_expects():
+    # GIVEN two stuck items / WHEN wrapped for the analyzer
+    event = stream_event([{"transactionId": "tx-a", "timestamp": 5}, {"transactionId": "tx-b", "timestamp": 6}])
+    # THEN each is an INSERT record with its keys, image and a sequence number in batch order
+    assert event["Records"][1] == {
+        "eventID": "replay-tx-b",
+        "eventName": "INSERT",
+        "eventSource": "aws:dynamodb",
+        "dynamodb": {
+            "Keys": {"transactionId": {"S": "tx-b"}, "timestamp": {"N": "6"}},
+            "NewImage": {"transactionId": {"S": "tx-b"}, "timestamp": {"N": "6"}},
+            "SequenceNumber": "replay000001",
+            "StreamViewType": "NEW_AND_OLD_IMAGES",
+        },
+    }
+    assert event["Records"][0]["dynamodb"]["SequenceNumber"] == "replay000000"
+
+
+class _ScriptedLambda:
+    """Answers each invocation in turn: a crash, partial failures, an empty payload."""
+
+    def __init__(self, answers: list[dict[str, Any]]) -> None:
+        self.answers = answers
+        self.batches: list[tuple[str, int]] = []
+
+    def invoke(self, FunctionName: str, Payload: str) -> dict[str, Any]:  # boto3 keyword names
+        self.batches.append((FunctionName, len(json.loads(Payload)["Records"])))
+        return self.answers[len(self.batches) - 1]
+
+
+def test_replay_sends_batches_of_100_and_sums_the_failures():
+    # GIVEN 250 stuck items (numbers as the table returns them: Decimal)
+    table = _PagedTable([{"transactionId": f"tx-{n}", "timestamp": Decimal(n + 1)} for n in range(250)])
+    fake = _ScriptedLambda(
+        [
+            {"Payload": io.BytesIO(b'{"batchItemFailures": [{"itemIdentifier": "1"}, {"itemIdentifier": "2"}]}')},
+            {"FunctionError": "Unhandled", "Payload": io.BytesIO(b'{"errorMessage": "boom"}')},
+            {"Payload": io.BytesIO(b"")},
+        ]
+    )
+    # WHEN they are replayed, and counted in a dry run
+    counts = replay(table, fake, "fn-y", "2026-11-21", 10**13, dry_run=False)
+    dry = replay(table, fake, "fn-y", "2026-11-21", 10**13, dry_run=True)
+    # THEN three invocations of that function; a crashed batch fails whole, otherwise its reported records
+    assert fake.batches == [("fn-y", 100), ("fn-y", 100), ("fn-y", 50)]
+    assert counts == {"found": 250, "failed": 102}
+    assert dry == {"found": 250, "failed": 0}
