@@ -78,7 +78,7 @@ def replay(
         found += len(batch)
         if dry_run:
             continue
-        response = lambda_client.invoke(FunctionName=function, Payload=json.dumps(stream_event(batch), default=str))
+        response = lambda_client.invoke(FunctionName=function, Payload=json.dumps(stream_event(batch)))
         result = json.loads(response["Payload"].read() or b"{}")
         if response.get("FunctionError"):
             failed += len(batch)

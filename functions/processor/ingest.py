@@ -141,10 +141,8 @@ def _resolve_collision(request: TransactionRequest, key_marker_id: str | None) -
     if key_marker is not None and not _is_retry(request, key_marker):
         raise Conflict("Idempotency-Key was already used for a different request")
     if id_marker is None:
-        if key_marker is not None:
-            # Same transaction under the same key: the id marker is always written with it.
-            return Stored(_created_body(request.transaction_id, key_marker[items.RECEIVED_AT]), replayed=True)
-        # Nothing committed yet: an identical request is in flight (transaction conflict).
+        # Nothing committed yet: an identical request is in flight (transaction conflict). A key
+        # marker with this payload implies the id marker too: both are written in one transaction.
         raise Conflict("a request with this transactionId is being processed; retry shortly")
     if not _is_retry(request, id_marker):
         raise Conflict("transactionId was already used for a different transaction")

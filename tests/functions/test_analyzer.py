@@ -23,7 +23,7 @@ from handler_support import (
 )
 
 from fraud_common.tables import day_shard
-from fraud_scoring import History, Scorer
+from fraud_scoring import Decision, History, Scorer, ScoreResult, Thresholds
 from functions.analyzer import analyze
 from functions.analyzer.handler import lambda_handler
 from functions.common import items
@@ -221,3 +221,39 @@ def test_analyzer_scores_records_read_from_the_real_stream(aws, lambda_context):
     assert len(records) == 4
     assert _item("tx-1")["decision"] == "approve" and _item("tx-2")["decision"] == "decline"
     assert datetime.fromisoformat(_item("tx-2")["analyzedAt"]).tzinfo == UTC
+
+
+def test_analyzer_records_the_score_to_six_decimals_and_the_given_time(aws, lambda_context):
+    # GIVEN a stored transaction and a decision whose score has more than six decimals
+    stored = _store(lambda_context)
+    result = ScoreResult(
+        score=0.123456789,
+        decision=Decision.REVIEW,
+        reasons=("amount unusual",),
+        model_version="model-7",
+        thresholds=Thresholds(review=0.1, decline=0.9),
+        rule_ids=("r-1",),
+    )
+    # WHEN the decision is recorded at a given time
+    recorded = analyze.record_decision("tx-0001", stored["timestamp"], result, now=1_763_720_100.123)
+    # THEN the item holds the rounded score and exactly that time
+    item = _item("tx-0001")
+    assert recorded is True
+    assert (item["score"], item["analyzedAt"]) == (Decimal("0.123457"), "2025-11-21T10:15:00.123Z")
+    assert (item["decision"], item["reasons"], item["ruleIds"], item["modelVersion"]) == (
+        "review",
+        ["amount unusual"],
+        ["r-1"],
+        "model-7",
+    )
+
+
+def test_analyzer_failure_log_gives_the_transaction_time_in_iso(aws, logs, lambda_context):
+    # GIVEN a record that lacks its customer id, at a known time
+    image = {"transactionId": "tx-p", "timestamp": 1_763_720_100_123, "status": "RECEIVED", "amount": 5}
+    # WHEN it fails (alone in its batch: the whole batch fails)
+    with pytest.raises(BatchProcessingError):
+        lambda_handler(_batch(stream_record(image, sequence="7")), lambda_context)
+    # THEN the failure line carries the time as ISO-8601 (never the 13-digit epoch, a Luhn look-alike)
+    failure = next(json.loads(x) for x in logs.getvalue().splitlines() if '"record failed"' in x)
+    assert failure["transaction_time"] == "2025-11-21T10:15:00.123Z"

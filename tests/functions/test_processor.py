@@ -372,3 +372,303 @@ def test_processor_twelve_digit_card_number_is_accepted_and_never_logged(aws, lo
     assert response["statusCode"] == 201
     assert not holds(logs.getvalue(), "411111111117")
     assert not holds(json.dumps(dump_table(aws["dynamodb"], TABLE)), "411111111117")
+
+
+# What clients and operators rely on beyond the status code: exact bodies and headers, metrics, log lines.
+_BASE_HEADERS = {"Content-Type": "application/json", "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+_ID_RULE = "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'"
+_CARD_RULE = (
+    "must not contain a card number (12-19 digits passing the Luhn check, in one piece or in groups, "
+    "alone or inside other text)"
+)
+
+
+def _emf(capsys: Any) -> dict[str, tuple[str, list[float]]]:
+    """Metric name -> (unit, values of every invocation) from the EMF lines the handler flushed to stdout."""
+    found: dict[str, tuple[str, list[float]]] = {}
+    for line in capsys.readouterr().out.splitlines():
+        if line.startswith('{"_aws"'):
+            blob = json.loads(line)
+            for directive in blob["_aws"]["CloudWatchMetrics"]:
+                for metric in directive["Metrics"]:
+                    name, unit = metric["Name"], metric["Unit"]
+                    found[name] = (unit, found.get(name, (unit, []))[1] + blob[name])
+    return found
+
+
+def _log_lines(logs: Any) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in logs.getvalue().splitlines()]
+
+
+def _fail_dynamodb_call(operation: str, code: str) -> None:
+    """Make the processor's next DynamoDB ``operation`` fail with the AWS error ``code``."""
+    from botocore.exceptions import ClientError
+
+    from functions.common.aws import client
+
+    def fail(**_: Any) -> None:
+        raise ClientError({"Error": {"Code": code, "Message": "injected"}}, operation)
+
+    client("dynamodb").meta.events.register(f"before-call.dynamodb.{operation}", fail)
+
+
+def test_processor_post_answers_compact_json_that_no_cache_keeps(aws, logs, lambda_context, capsys):
+    # GIVEN the clock around a POST
+    from datetime import UTC, datetime
+
+    before = datetime.now(tz=UTC)
+    capsys.readouterr()
+    # WHEN a valid transaction is posted
+    response = _post(lambda_context, transaction_body())
+    after = datetime.now(tz=UTC)
+    # THEN the whole answer is fixed: headers, compact body, receivedAt = the time it arrived
+    received_at = json.loads(response["body"])["receivedAt"]
+    assert response == {
+        "statusCode": 201,
+        "headers": {**_BASE_HEADERS, "Location": "/transactions/tx-0001"},
+        "body": f'{{"transactionId":"tx-0001","status":"RECEIVED","receivedAt":"{received_at}"}}',
+        "isBase64Encoded": False,
+    }
+    assert received_at.endswith("Z") and len(received_at) == len("2026-11-21T10:15:00.123Z")
+    assert before.replace(microsecond=before.microsecond // 1000 * 1000) <= datetime.fromisoformat(received_at)
+    assert datetime.fromisoformat(received_at) <= after
+    assert _transactions(aws)[0]["receivedAt"] == {"S": received_at}
+    # AND one TransactionsReceived metric and one log line say so
+    assert _emf(capsys) == {"TransactionsReceived": ("Count", [1.0])}
+    assert [(line["message"], line["transaction_id"]) for line in _log_lines(logs)] == [
+        ("transaction stored", "tx-0001")
+    ]
+
+
+def test_processor_post_replay_answers_the_original_body_flagged(aws, logs, lambda_context, capsys):
+    # GIVEN a stored transaction
+    body = transaction_body()
+    first = _post(lambda_context, body, {"Idempotency-Key": "order-9"})
+    capsys.readouterr()
+    logs.truncate(0)
+    logs.seek(0)
+    # WHEN the identical request is retried under its key
+    replay = _post(lambda_context, body, {"Idempotency-Key": "order-9"})
+    # THEN the original body comes back with Location and the replay flag, counted and logged
+    assert replay["headers"] == {**_BASE_HEADERS, "Location": "/transactions/tx-0001", "Idempotent-Replayed": "true"}
+    assert replay["body"] == first["body"]
+    assert _emf(capsys) == {"IdempotentReplays": ("Count", [1.0])}
+    assert [(line["message"], line["transaction_id"]) for line in _log_lines(logs)] == [
+        ("idempotent replay", "tx-0001")
+    ]
+
+
+def test_processor_post_conflicts_name_what_was_reused(aws, logs, lambda_context, capsys):
+    # GIVEN a transaction stored under an Idempotency-Key
+    body = transaction_body()
+    _post(lambda_context, body, {"Idempotency-Key": "order-1"})
+    capsys.readouterr()
+    # WHEN the id is reused for another payload, and the key for another transaction
+    id_reuse = _post(lambda_context, {**body, "amount": "43.00"})
+    key_reuse = _post(lambda_context, {**body, "transactionId": "tx-0002"}, {"Idempotency-Key": "order-1"})
+    # THEN each 409 says which one, both are counted and logged with the reason
+    assert json.loads(id_reuse["body"]) == {
+        "error": "conflict",
+        "message": "transactionId was already used for a different transaction",
+    }
+    assert json.loads(key_reuse["body"]) == {
+        "error": "conflict",
+        "message": "Idempotency-Key was already used for a different request",
+    }
+    assert id_reuse["headers"] == key_reuse["headers"] == _BASE_HEADERS
+    assert _emf(capsys) == {"TransactionConflicts": ("Count", [1.0, 1.0])}
+    conflicts = [line for line in _log_lines(logs) if line["message"] == "transaction conflict"]
+    assert [(c["transaction_id"], c["reason"]) for c in conflicts] == [
+        ("tx-0001", "transactionId was already used for a different transaction"),
+        ("tx-0002", "Idempotency-Key was already used for a different request"),
+    ]
+
+
+@pytest.mark.parametrize("code", ["TransactionCanceledException", "TransactionConflictException"])
+def test_processor_post_while_an_identical_request_is_in_flight_asks_to_retry(aws, lambda_context, code):
+    # GIVEN DynamoDB refuses the write because a concurrent first attempt holds the items
+    _fail_dynamodb_call("TransactWriteItems", code)
+    # WHEN the request is posted (with a key: neither marker is committed yet)
+    response = _post(lambda_context, transaction_body(), {"Idempotency-Key": "order-2"})
+    # THEN 409 asks the client to retry shortly
+    assert response["statusCode"] == 409
+    assert json.loads(response["body"]) == {
+        "error": "conflict",
+        "message": "a request with this transactionId is being processed; retry shortly",
+    }
+
+
+@pytest.mark.parametrize(
+    "code",
+    ["ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"],
+)
+def test_processor_dynamodb_throttled_or_down_answers_503_retry_after(aws, logs, lambda_context, capsys, code):
+    # GIVEN DynamoDB answers a retryable error on writes and reads
+    _fail_dynamodb_call("TransactWriteItems", code)
+    _fail_dynamodb_call("Query", code)
+    capsys.readouterr()
+    # WHEN a transaction is posted and one is read
+    responses = [
+        _post(lambda_context, transaction_body()),
+        lambda_handler(api_event("GET", transaction_id="tx-1"), lambda_context),
+    ]
+    # THEN both are 503 with Retry-After, counted as processor errors, logged as a warning with the code
+    for response in responses:
+        assert response["statusCode"] == 503
+        assert response["headers"] == {**_BASE_HEADERS, "Retry-After": "1"}
+        assert json.loads(response["body"]) == {"error": "unavailable", "message": "retry later"}
+    assert _emf(capsys) == {"ProcessorErrors": ("Count", [1.0, 1.0]), "TransactionLookups": ("Count", [1.0])}
+    warnings = [line for line in _log_lines(logs) if line["level"] == "WARNING"]
+    assert [(w["message"], w["error_code"]) for w in warnings] == [("DynamoDB throttled or unavailable", code)] * 2
+
+
+def test_processor_unexpected_dynamodb_error_answers_500(aws, logs, lambda_context, capsys):
+    # GIVEN DynamoDB refuses the write for a reason retrying cannot fix
+    _fail_dynamodb_call("TransactWriteItems", "ValidationException")
+    capsys.readouterr()
+    # WHEN a transaction is posted
+    response = _post(lambda_context, transaction_body())
+    # THEN 500 without details, a processor error metric and an error log line
+    assert (response["statusCode"], response["headers"]) == (500, _BASE_HEADERS)
+    assert json.loads(response["body"]) == {"error": "internal_error", "message": "internal error"}
+    assert _emf(capsys) == {"ProcessorErrors": ("Count", [1.0])}
+    assert [(line["level"], line["message"]) for line in _log_lines(logs)] == [("ERROR", "unexpected error")]
+
+
+def test_processor_configuration_unavailable_answers_503_and_alerts(aws, logs, lambda_context, capsys, monkeypatch):
+    # GIVEN the configuration secret cannot be read
+    monkeypatch.setenv("API_CONFIG_SECRET_ARN", "arn:aws:secretsmanager:us-east-2:123456789012:secret:missing")
+    capsys.readouterr()
+    # WHEN a valid transaction is posted
+    response = _post(lambda_context, transaction_body())
+    # THEN the client is told to retry later; operators get a metric and an error line
+    assert response["headers"] == _BASE_HEADERS
+    assert json.loads(response["body"]) == {"error": "unavailable", "message": "temporarily unavailable; retry later"}
+    assert _emf(capsys) == {"ProcessorErrors": ("Count", [1.0])}
+    assert [(line["level"], line["message"]) for line in _log_lines(logs)] == [
+        ("ERROR", "API configuration unavailable")
+    ]
+
+
+def test_processor_wrong_method_or_route_bodies_say_what_to_use(aws, lambda_context):
+    # GIVEN / WHEN the wrong method on each route, and a resource that is not ours on a path that is
+    on_collection = lambda_handler(api_event("GET"), lambda_context)
+    on_item = lambda_handler(api_event("POST", transaction_id="tx-1"), lambda_context)
+    foreign = lambda_handler({**api_event("POST", transaction_body()), "resource": "/other"}, lambda_context)
+    # THEN 405 names the allowed method, and the foreign resource is 404 (its path is not trusted)
+    assert json.loads(on_collection["body"]) == {"error": "method_not_allowed", "message": "use POST"}
+    assert json.loads(on_item["body"]) == {"error": "method_not_allowed", "message": "use GET"}
+    assert (foreign["statusCode"], json.loads(foreign["body"])) == (
+        404,
+        {"error": "not_found", "message": "no such route"},
+    )
+
+
+def test_processor_hand_made_events_route_by_path(aws, lambda_context):
+    # GIVEN events without "resource" (local gateway, tests), the method in lower case
+    post = {**api_event("post", transaction_body()), "resource": None, "path": "/transactions/"}
+    get = {**api_event("GET", transaction_id="tx-0001"), "resource": None, "pathParameters": None}
+    get_no_id = {**api_event("GET", transaction_id="tx-0001"), "pathParameters": None, "path": "/elsewhere"}
+    # WHEN they are handled
+    created = lambda_handler(post, lambda_context)
+    read = lambda_handler(get, lambda_context)
+    unreadable = lambda_handler(get_no_id, lambda_context)
+    # THEN the path decides the route and the id; an item route without any id is a 400 on "id"
+    assert created["statusCode"] == 201
+    assert (read["statusCode"], json.loads(read["body"])["transactionId"]) == (200, "tx-0001")
+    assert json.loads(unreadable["body"])["problems"] == [{"field": "id", "message": _ID_RULE}]
+
+
+def test_processor_get_answers_name_the_problem_and_count_lookups(aws, lambda_context, capsys):
+    capsys.readouterr()
+    # GIVEN / WHEN a malformed id, a card number as id, and an unknown id are read
+    malformed = lambda_handler(api_event("GET", transaction_id="a b"), lambda_context)
+    card = lambda_handler(api_event("GET", transaction_id="tx-4111111111111111"), lambda_context)
+    unknown = lambda_handler(api_event("GET", transaction_id="tx-missing"), lambda_context)
+    # THEN 400s name the rule, 404 says so, and only the lookup that reached DynamoDB is counted
+    assert json.loads(malformed["body"]) == {
+        "error": "invalid_request",
+        "problems": [{"field": "id", "message": _ID_RULE}],
+    }
+    assert json.loads(card["body"])["problems"] == [{"field": "id", "message": _CARD_RULE}]
+    assert (unknown["statusCode"], json.loads(unknown["body"])) == (
+        404,
+        {"error": "not_found", "message": "no transaction with this id"},
+    )
+    assert _emf(capsys)["TransactionLookups"] == ("Count", [1.0])
+
+
+def test_processor_post_idempotency_key_problems_come_first_and_alone(aws, logs, lambda_context, capsys):
+    capsys.readouterr()
+    # GIVEN / WHEN a malformed key with a bad body, a malformed key with a good one, a card number as key
+    both = _post(lambda_context, transaction_body(amount="-1"), {"Idempotency-Key": "bad key!"})
+    key_only = _post(lambda_context, transaction_body(), {"Idempotency-Key": "bad key!"})
+    card = _post(lambda_context, transaction_body(), {"Idempotency-Key": "k-4111111111111111"})
+    # THEN the key's problem is listed first, a good body is not stored under a bad key
+    key_problem = {"field": "Idempotency-Key", "message": f"header {_ID_RULE}"}
+    assert [p["field"] for p in json.loads(both["body"])["problems"]] == ["Idempotency-Key", "amount"]
+    assert json.loads(both["body"])["problems"][0] == key_problem
+    assert json.loads(key_only["body"]) == {"error": "invalid_transaction", "problems": [key_problem]}
+    assert json.loads(card["body"])["problems"] == [{"field": "Idempotency-Key", "message": f"header {_CARD_RULE}"}]
+    assert _transactions(aws) == []
+    # AND each rejection is counted and logged with the fields and fixed messages only
+    assert _emf(capsys) == {"TransactionsRejected": ("Count", [1.0, 1.0, 1.0])}
+    rejected = [line["problems"] for line in _log_lines(logs) if line["message"] == "transaction rejected"]
+    assert rejected[1] == [["Idempotency-Key", f"header {_ID_RULE}"]]
+    assert len(rejected) == 3
+
+
+def test_processor_post_null_idempotency_key_header_counts_as_absent(aws, lambda_context):
+    # GIVEN a hand-made event whose Idempotency-Key header is null / WHEN posted
+    response = lambda_handler(
+        {**api_event("POST", transaction_body()), "headers": {"Idempotency-Key": None}}, lambda_context
+    )
+    # THEN it is stored without a key marker
+    assert response["statusCode"] == 201
+    assert [i["transactionId"]["S"] for i in dump_table(aws["dynamodb"], TABLE)] == ["tx-0001", "tx-0001"]
+
+
+def test_processor_post_body_that_is_not_text_is_refused(aws, lambda_context):
+    # GIVEN a hand-made event whose body is an already-decoded object, and one without a body
+    as_object = lambda_handler({**api_event("POST"), "body": transaction_body()}, lambda_context)
+    missing = _post(lambda_context, None)
+    # THEN both are 400 naming the body; nothing is stored
+    assert json.loads(as_object["body"])["problems"] == [{"field": "body", "message": "must be a JSON object"}]
+    assert json.loads(missing["body"])["problems"] == [{"field": "body", "message": "is empty; send a JSON object"}]
+    assert _transactions(aws) == []
+
+
+@pytest.mark.parametrize(
+    ("length", "message"),
+    [
+        (21_848, "is 16386 bytes; the limit is 16384 bytes"),  # decoded, then measured
+        (21_849, "is not valid base64"),  # the largest length not refused unread
+        (21_850, "is larger than the limit of 16384 bytes"),  # refused before decoding
+    ],
+)
+def test_processor_post_base64_body_size_is_checked_before_decoding(aws, lambda_context, length, message):
+    # GIVEN a base64 body around 16 KiB * 4/3 characters / WHEN posted
+    response = _post(lambda_context, "A" * length, base64=True)
+    # THEN the largest bodies are refused without being decoded
+    assert json.loads(response["body"])["problems"] == [{"field": "body", "message": message}]
+
+
+def test_processor_reads_markers_and_transactions_strongly_consistent(aws, lambda_context):
+    # GIVEN a recorder of the processor's DynamoDB reads
+    from functions.common.aws import client
+
+    reads: list[tuple[str, Any]] = []
+    for operation in ("GetItem", "Query"):
+        client("dynamodb").meta.events.register(
+            f"provide-client-params.dynamodb.{operation}",
+            lambda params, op=operation, **_: reads.append((op, params.get("ConsistentRead"))),
+        )
+    # WHEN a retry is resolved and the transaction read back right after the write
+    body = transaction_body()
+    _post(lambda_context, body, {"Idempotency-Key": "order-3"})
+    retry = _post(lambda_context, body, {"Idempotency-Key": "order-3"})
+    lambda_handler(api_event("GET", transaction_id="tx-0001"), lambda_context)
+    # THEN the retry is replayed, and every read is strongly consistent: an eventually consistent one
+    # may miss the write (the id and key markers, the transaction each points at, then the GET)
+    assert retry["statusCode"] == 201 and json.loads(retry["body"])["transactionId"] == "tx-0001"
+    assert reads == [("GetItem", True)] * 4 + [("Query", True)]
