@@ -92,18 +92,13 @@ class ScoringService:
         key, key_version = config.pan_key()
         token = tokenize(request.card_number, key, key_version)
         timestamp = request.timestamp_ms / 1000.0
+        # What the scorer reads (fraud_scoring.features): the stored row keeps the rest.
         transaction = Transaction(
             transaction_id=request.transaction_id,
             timestamp=timestamp,
             customer_id=request.customer_id,
             terminal_id=request.terminal_id,
             amount=float(request.amount),
-            currency=request.currency,
-            merchant_category=request.merchant_category_code,
-            channel=request.channel,
-            card_bin=token.bin,
-            card_last4=token.last4,
-            card_hash=token.card_hash,
         )
         thresholds = Thresholds(review=config.review_threshold, decline=config.decline_threshold)
 

@@ -71,6 +71,21 @@ def test_score_amount_bands_give_review_and_decline(client: TestClient) -> None:
     assert "decline threshold 0.80" in decline["reasons"][0]
 
 
+def test_score_decides_by_the_thresholds_of_the_api_configuration(settings: Settings) -> None:
+    # GIVEN thresholds in the API configuration that differ from the scorer's own defaults (0.3 / 0.8)
+    assert settings.DATABASE_URL is not None and settings.MODEL_PATH is not None
+    config = {**API_CONFIG, "thresholds": {"review": 0.6, "decline": 0.97}}
+    with running_app(
+        make_settings(settings.DATABASE_URL.get_secret_value(), settings.MODEL_PATH, API_CONFIG_JSON=json.dumps(config))
+    ) as configured:
+        # WHEN a mid amount (test model score 0.5) and a large one (0.953) are scored
+        mid = configured.post("/api/v1/score", json=transaction(amount="750.00")).json()
+        large = configured.post("/api/v1/score", json=transaction(amount="5000")).json()
+    # THEN the configured cut-offs decide: approve below 0.6, review below 0.97, each named
+    assert (mid["decision"], mid["reasons"]) == ("approve", ["model score 0.500 < review threshold 0.60"])
+    assert (large["decision"], large["reasons"]) == ("review", ["model score 0.953 >= review threshold 0.60"])
+
+
 def test_score_card_stored_as_keyed_hash_bin_and_last4_only(client: TestClient, settings: Settings) -> None:
     # GIVEN a transaction paid with the test PAN
     body = transaction(cardNumber="4111 1111 1111 1111")
