@@ -498,10 +498,12 @@ def test_analyzer_failure_log_omits_an_unreadable_transaction_time(aws, logs, la
     assert failure["transaction_id"] == "tx-p" and "transaction_time" not in failure
 
 
-def test_analyzer_scored_log_and_metrics_state_the_outcome(aws, logs, lambda_context, capsys):
-    # GIVEN a declinable transaction and a service-wide metric dimension
+def test_analyzer_scored_log_and_metrics_state_the_outcome(aws, logs, lambda_context, capsys, monkeypatch):
+    # GIVEN a declinable transaction, a service-wide metric dimension and the namespace the code chose
+    # (the env.METRICS_NAMESPACE fallback, not POWERTOOLS_METRICS_NAMESPACE)
     stored = _store(lambda_context, amount="950.00")
     metrics.set_default_dimensions(environment="test-env")
+    monkeypatch.setattr(metrics, "namespace", "FraudDetectionFallback")
     capsys.readouterr()
     # WHEN it is analyzed
     lambda_handler(_batch(stream_record(stored, sequence="1")), lambda_context)
@@ -520,7 +522,7 @@ def test_analyzer_scored_log_and_metrics_state_the_outcome(aws, logs, lambda_con
     [decision] = [b for b in blobs if "Decisions" in b]
     [emitted] = decision["_aws"]["CloudWatchMetrics"]
     assert (emitted["Namespace"], emitted["Metrics"]) == (
-        "FraudDetectionTest",
+        "FraudDetectionFallback",
         [{"Name": "Decisions", "Unit": "Count"}],
     )
     assert (decision["Decision"], decision["environment"], decision["Decisions"]) == ("decline", "test-env", [1.0])
