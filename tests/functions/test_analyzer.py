@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,13 +23,15 @@ from handler_support import (
     transaction_body,
 )
 
-from fraud_common.tables import day_shard
-from fraud_scoring import Decision, History, Scorer, ScoreResult, Thresholds
-from functions.analyzer import analyze
+import fraud_scoring
+from fraud_common.tables import CUSTOMER_HISTORY, TERMINAL_HISTORY, day_shard
+from fraud_scoring import Decision, History, HistoryItem, Scorer, ScoreResult, Thresholds, Transaction
+from functions.analyzer import analyze, history
 from functions.analyzer.handler import lambda_handler
 from functions.common import items
 from functions.common.api_config import api_config
 from functions.common.aws import client
+from functions.common.observability import metrics
 from functions.processor.handler import lambda_handler as processor_handler
 
 DAY_MS = 86_400_000
@@ -199,7 +202,7 @@ def test_analyzer_emits_decision_and_latency_metrics(aws, lambda_context, capsys
     # WHEN they are analyzed
     lambda_handler(_batch(stream_record(small, sequence="1"), stream_record(large, sequence="2")), lambda_context)
     # THEN EMF carries Decisions per outcome (Decision dimension) and the score latency
-    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    blobs = _emf(capsys.readouterr().out)
     decisions = {b["Decision"]: b["Decisions"] for b in blobs if "Decisions" in b}
     assert decisions == {"approve": [1.0], "decline": [1.0]}
     assert any(len(b.get("ScoreLatency", [])) == 2 for b in blobs)
@@ -257,3 +260,302 @@ def test_analyzer_failure_log_gives_the_transaction_time_in_iso(aws, logs, lambd
     # THEN the failure line carries the time as ISO-8601 (never the 13-digit epoch, a Luhn look-alike)
     failure = next(json.loads(x) for x in logs.getvalue().splitlines() if '"record failed"' in x)
     assert failure["transaction_time"] == "2025-11-21T10:15:00.123Z"
+
+
+def _emf(out: str) -> list[dict[str, Any]]:
+    """The EMF metric blobs Powertools printed to stdout."""
+    return [json.loads(line) for line in out.splitlines() if line.startswith('{"_aws"')]
+
+
+def _log_line(logs: Any, message: str) -> dict[str, Any]:
+    return next(line for line in map(json.loads, logs.getvalue().splitlines()) if line["message"] == message)
+
+
+class _PagedIndex:
+    """A DynamoDB client whose index answers in pages of the given sizes (newest first), each page
+    but the last pointing at the next: enough to reach the history cap without writing 20,000 items."""
+
+    def __init__(self, *sizes: int) -> None:
+        self.sizes = sizes
+        self.calls: list[dict[str, Any]] = []
+
+    def query(self, **params: Any) -> dict[str, Any]:
+        page_no = len(self.calls)
+        self.calls.append(dict(params))
+        first = sum(self.sizes[:page_no])
+        raw = [
+            {
+                "transactionId": {"S": f"h-{n}"},
+                "timestamp": {"N": str(1_763_720_100_000 - n)},
+                "amount": {"N": "1"},
+                "customerId": {"S": "cust-9"},
+                "terminalId": {"S": "term-9"},
+            }
+            for n in range(first, first + self.sizes[page_no])
+        ]
+        page: dict[str, Any] = {"Items": raw}
+        if page_no + 1 < len(self.sizes):
+            page["LastEvaluatedKey"] = {"transactionId": {"S": f"page-{page_no}"}}
+        return page
+
+
+def test_history_query_asks_the_index_for_the_window_newest_first(monkeypatch):
+    # GIVEN an index with one short page
+    index = _PagedIndex(1)
+    monkeypatch.setenv("TABLE_NAME", "transactions-other")
+    monkeypatch.setattr(history, "client", lambda _service: index)
+    # WHEN the customer's history at t is read
+    found = history.query_index(CUSTOMER_HISTORY, "cust-9", 1_763_720_100_000)
+    # THEN one query covers (t - 37 days, t] on the customer index, newest first, projected attributes only
+    assert index.calls == [
+        {
+            "TableName": "transactions-other",
+            "IndexName": "customer-time",
+            "KeyConditionExpression": "#k = :k AND #t BETWEEN :lo AND :hi",
+            "ExpressionAttributeNames": {
+                "#k": "customerId",
+                "#t": "timestamp",
+                "#a0": "transactionId",
+                "#a1": "timestamp",
+                "#a2": "amount",
+                "#a3": "fraudLabel",
+                "#a4": "labelTime",
+                "#a5": "terminalId",
+                "#a6": "customerId",
+            },
+            "ExpressionAttributeValues": {
+                ":k": {"S": "cust-9"},
+                ":lo": {"N": "1760523300001"},
+                ":hi": {"N": "1763720100000"},
+            },
+            "ProjectionExpression": "#a0, #a1, #a2, #a3, #a4, #a5, #a6",
+            "ScanIndexForward": False,
+        }
+    ]
+    assert [h.transaction_id for h in found] == ["h-0"]
+
+
+@pytest.mark.parametrize(
+    ("sizes", "queries", "read"),
+    [
+        ((19_998, 1, 1), 3, None),  # 19,999 read with more to come: keep paging; the last page ends it
+        ((19_999, 1, 1), 2, 20_000),  # exactly the cap with more to come: stop
+        ((19_999, 2, 1), 2, 20_001),  # past the cap: stop, keep the newest 20,000
+    ],
+)
+def test_history_query_pages_until_the_cap_of_20000_items(monkeypatch, logs, sizes, queries, read):
+    # GIVEN a very busy terminal whose index answers in pages
+    index = _PagedIndex(*sizes)
+    monkeypatch.setenv("TABLE_NAME", "transactions-other")
+    monkeypatch.setattr(history, "client", lambda _service: index)
+    # WHEN its history is read
+    found = history.query_index(TERMINAL_HISTORY, "term-9", 1_763_720_100_000)
+    # THEN paging follows LastEvaluatedKey up to the cap, and at most the 20,000 newest items are kept
+    assert len(index.calls) == queries
+    assert [call.get("ExclusiveStartKey") for call in index.calls] == [None] + [
+        {"transactionId": {"S": f"page-{n}"}} for n in range(queries - 1)
+    ]
+    assert len(found) == 20_000 and (found[0].transaction_id, found[-1].transaction_id) == ("h-0", "h-19999")
+    truncated = [json.loads(x) for x in logs.getvalue().splitlines() if '"history truncated"' in x]
+    expected = [] if read is None else [("WARNING", "terminal-time", read)]
+    assert [(x["level"], x["index"], x["items"]) for x in truncated] == expected
+
+
+@pytest.mark.parametrize(
+    ("stored", "fraud", "label_time"),
+    [
+        ({"fraudLabel": True, "labelTime": Decimal("1763720100123")}, True, 1_763_720_100.123),
+        ({"fraudLabel": False, "labelTime": 1_763_720_100_500}, False, 1_763_720_100.5),
+        ({"fraudLabel": Decimal(1), "labelTime": 1_763_720_100_250.0}, None, 1_763_720_100.25),
+        ({"fraudLabel": "true", "labelTime": "2025-11-21T10:15:00.123+00:00"}, None, 1_763_720_100.123),
+        ({"labelTime": "yesterday"}, None, None),
+        ({"labelTime": ["1763720100123"]}, None, None),
+        ({}, None, None),
+    ],
+)
+def test_history_item_converts_ms_to_seconds_and_keeps_only_boolean_labels(stored, fraud, label_time):
+    # GIVEN an index item as DynamoDB returns it (epoch ms, decimals), with some kind of label
+    item = {
+        "transactionId": "h-1",
+        "timestamp": Decimal("1763720000250"),
+        "amount": Decimal("20.50"),
+        "customerId": "cust-9",
+        "terminalId": "term-9",
+        **stored,
+    }
+    # WHEN it becomes a history item
+    converted = history.history_item(item)
+    # THEN times are epoch seconds, the amount a float, and only a real boolean counts as a label
+    assert converted == HistoryItem("h-1", 1_763_720_000.25, 20.5, "cust-9", "term-9", fraud, label_time)
+
+
+def test_analyzer_scorer_comes_from_the_model_path_in_the_environment(monkeypatch, tmp_path):
+    # GIVEN a valid artifact with its own version at SCORING_MODEL_PATH and no scorer loaded yet
+    artifact = json.loads((Path(fraud_scoring.__file__).with_name("model.json")).read_text(encoding="utf-8"))
+    artifact["model_version"] = "gbdt-from-env"
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps(artifact), encoding="utf-8")
+    monkeypatch.setenv("SCORING_MODEL_PATH", str(path))
+    analyze.set_scorer(None)
+    # WHEN the scorer is asked for twice
+    first, second = analyze.get_scorer(), analyze.get_scorer()
+    # THEN it is that artifact, loaded once
+    assert first.model.version == "gbdt-from-env" and second is first
+
+
+@pytest.mark.parametrize("configured", [None, ""])
+def test_analyzer_scorer_without_a_model_path_is_the_shipped_artifact(monkeypatch, configured):
+    # GIVEN no (or an empty) SCORING_MODEL_PATH and no scorer loaded yet
+    if configured is None:
+        monkeypatch.delenv("SCORING_MODEL_PATH", raising=False)
+    else:
+        monkeypatch.setenv("SCORING_MODEL_PATH", configured)
+    analyze.set_scorer(None)
+    # WHEN the scorer is asked for
+    scorer = analyze.get_scorer()
+    # THEN it is the artifact shipped in the package
+    assert scorer.model.version == "gbdt-837866bc7c68"
+
+
+_IMAGE: dict[str, Any] = {
+    "transactionId": "tx-9",
+    "timestamp": Decimal("1763720100123"),
+    "customerId": "cust-9",
+    "terminalId": "term-9",
+    "amount": Decimal("12.34"),
+    "currency": "USD",
+    "merchantCategoryCode": "5812",
+    "channel": "ecommerce",
+    "cardBin": "411111",
+    "cardLast4": "1111",
+    "cardHash": "hash-9",
+}
+
+
+def test_analyzer_stored_item_becomes_the_scorers_transaction():
+    # WHEN a stored item is converted
+    transaction = analyze.to_transaction(_IMAGE)
+    # THEN every field reaches the scorer, the time in epoch seconds
+    assert transaction == Transaction(
+        "tx-9", 1_763_720_100.123, "cust-9", "term-9", 12.34, "USD", "5812", "ecommerce", "411111", "1111", "hash-9"
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"customerId": None}, "stored transaction lacks attribute 'customerId'"),
+        ({"amount": "twelve"}, "stored transaction is malformed: ValueError"),
+        ({"amount": [12]}, "stored transaction is malformed: TypeError"),
+        ({"timestamp": 10**400}, "stored transaction is malformed: OverflowError"),
+    ],
+)
+def test_analyzer_poison_record_names_what_is_wrong(change, message):
+    # GIVEN a stored item with a missing or malformed attribute (None drops it)
+    image = {k: v for k, v in {**_IMAGE, **change}.items() if v is not None}
+    # WHEN it is converted, THEN the error says what is wrong with it
+    with pytest.raises(analyze.PoisonRecord) as raised:
+        analyze.to_transaction(image)
+    assert str(raised.value) == message
+
+
+class _BrokenScorer:
+    def score(self, *_: Any) -> Any:
+        raise RuntimeError("model crashed")
+
+
+def test_analyzer_failure_is_logged_with_replay_context_and_counted(aws, logs, lambda_context, capsys):
+    # GIVEN a new transaction and a scorer that crashes (not a poison record: a retry may succeed)
+    image = {**_IMAGE, "status": "RECEIVED"}
+    analyze.set_scorer(_BrokenScorer())  # type: ignore[arg-type]
+    capsys.readouterr()
+    # WHEN its record is processed
+    with pytest.raises(BatchProcessingError):
+        lambda_handler(_batch(stream_record(image, sequence="7")), lambda_context)
+    # THEN the failure line carries ids, time and stream coordinates, and RecordsFailed counts it
+    failure = _log_line(logs, "record failed")
+    assert {k: failure[k] for k in ("level", "transaction_id", "transaction_time", "sequence_number")} == {
+        "level": "ERROR",
+        "transaction_id": "tx-9",
+        "transaction_time": "2025-11-21T10:15:00.123Z",
+        "sequence_number": "7",
+    }
+    assert (failure["event_id"], failure["reason"], failure["poison"]) == ("event-7", "RuntimeError", False)
+    [blob] = [b for b in _emf(capsys.readouterr().out) if "RecordsFailed" in b]
+    assert blob["RecordsFailed"] == [1.0]
+    assert blob["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "RecordsFailed", "Unit": "Count"}]
+
+
+@pytest.mark.parametrize("timestamp", ["soon", 10**17, 10**30, None])
+def test_analyzer_failure_log_omits_an_unreadable_transaction_time(aws, logs, lambda_context, timestamp):
+    # GIVEN a record whose time cannot be read as epoch ms (None: no time at all)
+    image = {"transactionId": "tx-p", "status": "RECEIVED", "amount": 5, "timestamp": timestamp}
+    # WHEN it fails
+    with pytest.raises(BatchProcessingError):
+        lambda_handler(_batch(stream_record(image, sequence="8")), lambda_context)
+    # THEN the failure is still logged, without a time
+    failure = _log_line(logs, "record failed")
+    assert failure["transaction_id"] == "tx-p" and "transaction_time" not in failure
+
+
+def test_analyzer_scored_log_and_metrics_state_the_outcome(aws, logs, lambda_context, capsys, monkeypatch):
+    # GIVEN a declinable transaction, a service-wide metric dimension and the namespace the code chose
+    # (the env.METRICS_NAMESPACE fallback, not POWERTOOLS_METRICS_NAMESPACE)
+    stored = _store(lambda_context, amount="950.00")
+    metrics.set_default_dimensions(environment="test-env")
+    monkeypatch.setattr(metrics, "namespace", "FraudDetectionFallback")
+    capsys.readouterr()
+    # WHEN it is analyzed
+    lambda_handler(_batch(stream_record(stored, sequence="1")), lambda_context)
+    # THEN the scored line names the outcome (score to four decimals) and EMF carries latency and decision
+    scored = _log_line(logs, "transaction scored")
+    assert (scored["level"], scored["transaction_id"], scored["decision"], scored["model_version"]) == (
+        "INFO",
+        "tx-0001",
+        "decline",
+        "test-model-1",
+    )
+    assert scored["score"] == 0.9999  # stored as 0.999877: the log line rounds to four decimals
+    blobs = _emf(capsys.readouterr().out)
+    [latency] = [b for b in blobs if "ScoreLatency" in b]
+    assert latency["_aws"]["CloudWatchMetrics"][0]["Metrics"] == [{"Name": "ScoreLatency", "Unit": "Milliseconds"}]
+    [decision] = [b for b in blobs if "Decisions" in b]
+    [emitted] = decision["_aws"]["CloudWatchMetrics"]
+    assert (emitted["Namespace"], emitted["Metrics"]) == (
+        "FraudDetectionFallback",
+        [{"Name": "Decisions", "Unit": "Count"}],
+    )
+    assert (decision["Decision"], decision["environment"], decision["Decisions"]) == ("decline", "test-env", [1.0])
+
+
+def test_analyzer_decision_counts_are_per_invocation(aws, lambda_context, capsys):
+    # GIVEN two approvable transactions, analyzed in one invocation
+    first = _store(lambda_context, transactionId="tx-1", amount="5.00")
+    second = _store(lambda_context, transactionId="tx-2", amount="6.00")
+    third = _store(lambda_context, transactionId="tx-3", amount="7.00")
+    lambda_handler(_batch(stream_record(first, sequence="1"), stream_record(second, sequence="2")), lambda_context)
+    assert [b["Decisions"] for b in _emf(capsys.readouterr().out) if "Decisions" in b] == [[2.0]]
+    # WHEN the next invocation scores one more
+    lambda_handler(_batch(stream_record(third, sequence="3")), lambda_context)
+    # THEN its Decisions metric counts only its own
+    assert [b["Decisions"] for b in _emf(capsys.readouterr().out) if "Decisions" in b] == [[1.0]]
+
+
+def test_analyzer_already_scored_record_is_logged_with_its_id(aws, logs, lambda_context):
+    # GIVEN a transaction already analyzed once
+    stored = _store(lambda_context, transactionId="tx-r")
+    lambda_handler(_batch(stream_record(stored, sequence="1")), lambda_context)
+    # WHEN its record is delivered again
+    lambda_handler(_batch(stream_record(stored, sequence="1")), lambda_context)
+    # THEN the skip is logged with the transaction id
+    skipped = _log_line(logs, "already scored, skipped")
+    assert (skipped["level"], skipped["transaction_id"]) == ("INFO", "tx-r")
+
+
+def test_analyzer_record_without_a_new_image_is_skipped(aws, lambda_context):
+    # GIVEN a REMOVE record (TTL expiry: old image only) and a record without stream data
+    removed = stream_record({"transactionId": "tx-x", "timestamp": 1}, sequence="1", event_name="REMOVE")
+    removed["dynamodb"]["OldImage"] = removed["dynamodb"].pop("NewImage")
+    bare = {k: v for k, v in stream_record({}, sequence="2").items() if k != "dynamodb"}
+    # WHEN they reach the analyzer, THEN neither fails
+    assert lambda_handler(_batch(removed, bare), lambda_context) == {"batchItemFailures": []}
