@@ -9,7 +9,7 @@ the harness cannot silently hide a new lookup.
 from __future__ import annotations
 
 import runpy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,9 +182,27 @@ def run_program(
             config.pop(key, None)
         else:
             config[key] = value
+    return run_under_mocks(
+        stack,
+        config,
+        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
+        expect_failure=expect_failure,
+    )
+
+
+def run_under_mocks(
+    stack: str, config: dict[str, str], body: Callable[[], object], *, expect_failure: bool = False
+) -> ProgramRun:
+    """Run `body` (the whole program, or one component built from plain args) under the recording mocks.
+
+    A component alone takes a fraction of a second where the whole program takes seconds: what
+    lets mutation testing rerun a component's tests for each of its mutants.
+    """
     mocks = RecordingMocks(config.get("aws:region", "eu-west-1"))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(config)
+    # set_mocks keeps the root stack resource of an earlier run: forget that run's exports.
+    getattr(pulumi.runtime.get_root_resource(), "outputs", {}).clear()
     run = ProgramRun(stack=stack, config=config)
 
     recording = True
@@ -214,7 +232,7 @@ def run_program(
     def program() -> None:
         # A legacy stack transformation runs in-process, so it sees every resource's options.
         pulumi.runtime.register_stack_transformation(record_options)
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        body()
 
     try:
         pulumi.resource.register_resource_outputs = record_outputs  # type: ignore[assignment]
