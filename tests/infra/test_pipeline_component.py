@@ -15,13 +15,14 @@ import pulumi_aws as aws
 import pytest
 
 from components import pipeline
-from components.config import PipelineConfig
-from components.context import AwsContext
+from components.config import read_stack_config
+from components.context import AwsContext, Stack
 from components.data_plane import DataPlaneOutputs
 from components.naming import Namer
 from components.pipeline import FraudPipeline, FraudPipelineArgs
+from components.stack_files import namespace
 from components.vpc import NetworkOutputs
-from tests.support.harness import ProgramRun, Recorded, run_under_mocks
+from tests.support.harness import ProgramRun, Recorded, run_under_mocks, stack_config
 
 FUNCTIONS = ("processor", "analyzer", "reporter", "rotator")
 REGION = "eu-central-1"
@@ -39,8 +40,24 @@ QUEUE = f"arn:aws:sqs:{ARN}:queue/sqs-analyzer-failures-qa"
 LAYER_FOLDER = "/opt/layers/runtime-qa"
 
 
+# Every key the pipeline reads, none at its default or dev value (the rest: Pulumi.dev.yaml).
+CONFIG = {
+    "environmentSuffix": "qa",
+    "lambdaTimeoutSeconds": "45",
+    "lambdaMemoryMb": "768",
+    "lambdaReservedConcurrency": "150",
+    "streamBatchSize": "40",
+    "streamBatchingWindowSeconds": "3",
+    "streamMaxRetries": "5",
+    "streamMaxRecordAgeSeconds": "7200",
+    "reportSchedule": "cron(30 2 * * ? *)",
+    "logRetentionDays": "14",
+}
+
+
 def _build() -> None:
-    """The pipeline of stack suffix `qa` in a VPC with interface endpoints, fed by a data plane's ARNs."""
+    """The pipeline as the program builds it (FraudPipelineArgs.of) for stack `qa`, in a VPC with
+    interface endpoints, fed by a data plane's ARNs."""
 
     def output(value: Any) -> pulumi.Output[Any]:
         return pulumi.Output.from_input(value)
@@ -82,32 +99,16 @@ def _build() -> None:
         db_master_secret_arn=output(f"arn:aws:secretsmanager:{ARN}:secret:rds!cluster-qa"),
         db_security_group_id=output("sg-db-qa"),
     )
-    built = FraudPipeline(
-        "ingest",
-        FraudPipelineArgs(
-            ctx=AwsContext(
-                account_id=ACCOUNT,
-                partition="aws",
-                region=REGION,
-                availability_zones=("eu-central-1a", "eu-central-1b"),
-            ),
-            namer=Namer(environment_suffix="qa", account_id=ACCOUNT),
-            pipeline=PipelineConfig(
-                lambda_timeout_seconds=45,
-                lambda_memory_mb=768,
-                reserved_concurrency=150,
-                stream_batch_size=40,
-                stream_batching_window_seconds=3,
-                stream_max_retries=5,
-                stream_max_record_age_seconds=7200,
-                report_schedule="cron(30 2 * * ? *)",
-                report_retention_days=200,
-            ),
-            log_retention_days=14,
-            network=network,
-            data=data,
+    values = {**namespace(stack_config("dev"), "fraud-detection"), **CONFIG}
+    stack = Stack(
+        config=read_stack_config(values.get, {"region": REGION}.get),
+        provider=aws.Provider("aws-qa", region=REGION),
+        ctx=AwsContext(
+            account_id=ACCOUNT, partition="aws", region=REGION, availability_zones=("eu-central-1a", "eu-central-1b")
         ),
+        namer=Namer(environment_suffix="qa", account_id=ACCOUNT),
     )
+    built = FraudPipeline("ingest", FraudPipelineArgs.of(stack, network, data))
     outputs = built.outputs
     pulumi.export("function_names", outputs.function_names)
     pulumi.export("processor_function_name", outputs.processor_function_name)
@@ -391,7 +392,8 @@ def test_pipeline_component_resources_belong_to_the_pipeline(built: ProgramRun) 
     children += ["ingest-api-config-rotation", *(f"ingest-lambda-egress-{i}" for i in range(3))]
     for fn in FUNCTIONS:
         children += [f"ingest-{fn}", f"ingest-{fn}-logs", f"ingest-{fn}-role", f"ingest-{fn}-role-policy"]
-    declared = {r.name for r in built.resources} - {"ingest", "api-config-initial", "access-logs-policy"}
+    upstream = {"ingest", "aws-qa", "api-config-initial", "access-logs-policy"}
+    declared = {r.name for r in built.resources} - upstream
     assert declared == set(children)
     assert {name: built.options[name].parent for name in children} == dict.fromkeys(children, PIPELINE)
 
