@@ -8,6 +8,7 @@ the harness cannot silently hide a new lookup.
 
 from __future__ import annotations
 
+import asyncio
 import runpy
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -198,17 +199,22 @@ def run_under_mocks(
     A component alone takes a fraction of a second where the whole program takes seconds: what
     lets mutation testing rerun a component's tests for each of its mutants.
     """
+    # Each run gets its own event loop and root stack. Pulumi makes every mock call in the loop's thread
+    # pool, which a fork does not copy: a process forked after a run (mutmut forks one per mutant) would
+    # wait forever on a reused loop. A new root stack carries none of an earlier run's exports.
+    asyncio.get_event_loop_policy().get_event_loop().close()
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi.runtime.settings.set_root_resource(None)  # type: ignore[arg-type]
     mocks = RecordingMocks(config.get("aws:region", "eu-west-1"))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(config)
-    # set_mocks keeps the root stack resource of an earlier run: forget that run's exports.
-    getattr(pulumi.runtime.get_root_resource(), "outputs", {}).clear()
     run = ProgramRun(stack=stack, config=config)
 
     recording = True
 
     def record_options(args: pulumi.ResourceTransformationArgs) -> None:
-        # The root stack resource outlives a run, and with it this transformation: record only our own.
+        # The root stack resource outlives a run (until the next replaces it), and with it this
+        # transformation: record only our own.
         if not recording:
             return
         opts = args.opts
