@@ -108,7 +108,10 @@ def _build() -> None:
         ),
         namer=Namer(environment_suffix="qa", account_id=ACCOUNT),
     )
-    built = FraudPipeline("ingest", FraudPipelineArgs.of(stack, network, data))
+    # As the program does: every child uses the stack's provider, whose default tags are the mandatory ones.
+    built = FraudPipeline(
+        "ingest", FraudPipelineArgs.of(stack, network, data), pulumi.ResourceOptions(providers=[stack.provider])
+    )
     outputs = built.outputs
     pulumi.export("function_names", outputs.function_names)
     pulumi.export("processor_function_name", outputs.processor_function_name)
@@ -385,7 +388,7 @@ def test_pipeline_component_lambda_egress_is_https_for_the_lambda_group(built: P
     ]
 
 
-def test_pipeline_component_resources_belong_to_the_pipeline(built: ProgramRun) -> None:
+def test_pipeline_component_resources_belong_to_the_pipeline_and_use_the_stack_provider(built: ProgramRun) -> None:
     # A resource that changes parent changes URN: Pulumi would replace a live function or queue.
     children = ["ingest-runtime-layer", "ingest-analyzer-failures", "ingest-analyzer-stream", "ingest-daily-report"]
     children += ["ingest-daily-report-target", "ingest-reporter-invoke", "ingest-rotator-invoke"]
@@ -396,6 +399,9 @@ def test_pipeline_component_resources_belong_to_the_pipeline(built: ProgramRun) 
     declared = {r.name for r in built.resources} - upstream
     assert declared == set(children)
     assert {name: built.options[name].parent for name in children} == dict.fromkeys(children, PIPELINE)
+    # The provider the program hands the pipeline reaches every child: its default tags are the mandatory ones.
+    provider = "urn:pulumi:qa::fraud-detection::pulumi:pulumi:Stack$pulumi:providers:aws::aws-qa::aws-qa-id"
+    assert {r.name: r.provider for r in built.resources if r.name in children} == dict.fromkeys(children, provider)
 
 
 def test_pipeline_component_outputs_name_the_functions_the_queue_and_the_log_groups(built: ProgramRun) -> None:

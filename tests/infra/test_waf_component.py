@@ -24,10 +24,11 @@ LOG_BUCKET_ARN = f"arn:aws:s3:::aws-waf-logs-audit-qa-{ACCOUNT}"
 
 
 def _firewall(countries: tuple[str, ...]) -> ProgramRun:
-    """A firewall for stack suffix `qa` in front of a usage plan of 40 requests/s (burst 70), with 450
-    keyless requests per address per window."""
+    """A firewall (a child of the API service, as in the program) for stack suffix `qa` in front of a
+    usage plan of 40 requests/s (burst 70), with 450 keyless requests per address per window."""
 
     def build() -> None:
+        service = pulumi.ComponentResource("fraud:api:FraudApiService", "front")
         firewall = WebFirewall(
             "edge-waf",
             WebFirewallArgs(
@@ -39,6 +40,7 @@ def _firewall(countries: tuple[str, ...]) -> ProgramRun:
                 load_balancer_arn=ALB_ARN,
                 log_bucket_arn=LOG_BUCKET_ARN,
             ),
+            pulumi.ResourceOptions(parent=service),
         )
         pulumi.export("web_acl_name", firewall.web_acl_name)
         pulumi.export("web_acl_arn", firewall.web_acl_arn)
@@ -202,10 +204,13 @@ def test_waf_component_acl_protects_its_resource_and_logs_to_the_audit_archive_w
     }
 
 
-def test_waf_component_declares_exactly_two_acls_with_their_logging_and_associations(firewall: ProgramRun) -> None:
+def test_waf_component_declares_exactly_two_acls_with_their_logging_and_associations_under_the_service(
+    firewall: ProgramRun,
+) -> None:
     # A resource that changes parent changes URN: Pulumi would replace a live web ACL.
     assert sorted((r.typ, r.name) for r in firewall.resources) == sorted(
         [
+            ("fraud:api:FraudApiService", "front"),
             ("fraud:api:WebFirewall", "edge-waf"),
             *[
                 (typ, f"edge-waf-{key}-{role}")
@@ -218,7 +223,8 @@ def test_waf_component_declares_exactly_two_acls_with_their_logging_and_associat
             ],
         ]
     )
-    children = [r.name for r in firewall.resources if r.name != "edge-waf"]
+    assert firewall.options["edge-waf"].parent == "fraud:api:FraudApiService::front"
+    children = [r.name for r in firewall.resources if r.name not in ("front", "edge-waf")]
     assert {name: firewall.options[name].parent for name in children} == dict.fromkeys(
         children, "fraud:api:WebFirewall::edge-waf"
     )
