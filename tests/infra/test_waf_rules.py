@@ -7,8 +7,6 @@ from typing import Any
 
 import pytest
 
-from components.config import WafConfig
-from components.waf import caller_rate_limit, common_rules
 from tests.support.harness import ACCOUNT_ID, ProgramRun, run_program
 
 ACL = "aws:wafv2/webAcl:WebAcl"
@@ -181,22 +179,3 @@ def test_waf_resources_belong_to_the_firewall_component(custom: ProgramRun) -> N
 def test_waf_dashboard_charts_the_stage_acl_clients_meet(custom: ProgramRun) -> None:
     body = custom.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"]
     assert '["AWS/WAFV2", "BlockedRequests", "WebACL", "waf-fraud-api-dev", "Region", "us-east-2"' in body
-
-
-def test_waf_without_blocked_countries_has_no_geo_rule() -> None:
-    # WAF refuses a geo match with no country: an empty list must drop the rule, not send it empty.
-    rules = common_rules(WafConfig(keyless_rate_limit_per_ip=450, blocked_countries=()))
-    assert [(r.name, r.priority) for r in rules] == [
-        ("AWSManagedRulesCommonRuleSet", 10),
-        ("AWSManagedRulesSQLiRuleSet", 11),
-        ("AWSManagedRulesKnownBadInputsRuleSet", 12),
-    ]
-
-
-def test_waf_caller_limit_is_capped_at_the_waf_maximum_from_exactly_the_maximum() -> None:
-    # 2 x (3,330,000 x 300 + 1,000,000) = 2,000,000,000 exactly: WAF's largest limit, kept as is
-    assert caller_rate_limit(3_330_000, 1_000_000) == 2_000_000_000
-    # one more burst request would exceed it: capped
-    assert caller_rate_limit(3_330_000, 1_000_001) == 2_000_000_000
-    # one fewer: 2 x (999,000,000 + 999,999)
-    assert caller_rate_limit(3_330_000, 999_999) == 1_999_999_998

@@ -8,8 +8,9 @@ the harness cannot silently hide a new lookup.
 
 from __future__ import annotations
 
+import asyncio
 import runpy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -182,6 +183,28 @@ def run_program(
             config.pop(key, None)
         else:
             config[key] = value
+    return run_under_mocks(
+        stack,
+        config,
+        lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"),
+        expect_failure=expect_failure,
+    )
+
+
+def run_under_mocks(
+    stack: str, config: dict[str, str], body: Callable[[], object], *, expect_failure: bool = False
+) -> ProgramRun:
+    """Run `body` (the whole program, or one component built from plain args) under the recording mocks.
+
+    A component alone takes a fraction of a second where the whole program takes seconds: what
+    lets mutation testing rerun a component's tests for each of its mutants.
+    """
+    # Each run gets its own event loop and root stack. Pulumi makes every mock call in the loop's thread
+    # pool, which a fork does not copy: a process forked after a run (mutmut forks one per mutant) would
+    # wait forever on a reused loop. A new root stack carries none of an earlier run's exports.
+    asyncio.get_event_loop_policy().get_event_loop().close()
+    asyncio.set_event_loop(asyncio.new_event_loop())
+    pulumi.runtime.settings.set_root_resource(None)  # type: ignore[arg-type]
     mocks = RecordingMocks(config.get("aws:region", "eu-west-1"))
     pulumi.runtime.set_mocks(mocks, project=PROJECT, stack=stack, preview=False)
     pulumi.runtime.set_all_config(config)
@@ -190,7 +213,8 @@ def run_program(
     recording = True
 
     def record_options(args: pulumi.ResourceTransformationArgs) -> None:
-        # The root stack resource outlives a run, and with it this transformation: record only our own.
+        # The root stack resource outlives a run (until the next replaces it), and with it this
+        # transformation: record only our own.
         if not recording:
             return
         opts = args.opts
@@ -214,7 +238,7 @@ def run_program(
     def program() -> None:
         # A legacy stack transformation runs in-process, so it sees every resource's options.
         pulumi.runtime.register_stack_transformation(record_options)
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        body()
 
     try:
         pulumi.resource.register_resource_outputs = record_outputs  # type: ignore[assignment]
