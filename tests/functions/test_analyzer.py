@@ -102,6 +102,31 @@ def test_analyzer_thresholds_come_from_the_secret(aws, lambda_context):
     assert _item("tx-0001")["decision"] == "approve"
 
 
+def test_analyzer_decline_threshold_comes_from_the_secret(aws, lambda_context):
+    # GIVEN a transaction the test model scores 0.9999 and a secret whose decline threshold is 1.0
+    # (the scorer's own default, 0.8, would decline it)
+    stored = _store(lambda_context, amount="950.00")
+    lenient = {**CONFIG, "thresholds": {"review": 0.3, "decline": 1.0}}
+    aws["secretsmanager"].put_secret_value(SecretId=aws["secret_arn"], SecretString=json.dumps(lenient))
+    api_config.clear()
+    # WHEN it is analyzed
+    lambda_handler(_batch(stream_record(stored, sequence="100")), lambda_context)
+    # THEN it goes to review: the secret's decline threshold decided
+    assert _item("tx-0001")["decision"] == "review"
+
+
+def test_analyzer_records_the_time_it_is_given_and_measures_the_scoring(aws, lambda_context, monkeypatch):
+    # GIVEN a stored transaction and a clock that advances 0.25 s per reading
+    stored = _store(lambda_context, amount="20.00")
+    readings = iter([100.0, 100.25])
+    monkeypatch.setattr(analyze.time, "perf_counter", lambda: next(readings))
+    # WHEN it is analyzed at a given time
+    outcome = analyze.analyze(stored, now=1_800_000_000.0)
+    # THEN that time is the recorded analysis time, and the latency is the clock's difference in ms
+    assert _item("tx-0001")["analyzedAt"] == "2027-01-15T08:00:00.000Z"
+    assert outcome.latency_ms == 250.0
+
+
 class _RecordingScorer:
     def __init__(self, inner: Scorer) -> None:
         self.inner = inner

@@ -208,6 +208,8 @@ def test_replay_cli_help_and_usage_errors_guide_the_operator(monkeypatch, capsys
         "--dry-run count the stuck items, invoke nothing",
     ):
         assert expected in text
+    # (the description is the docstring's first paragraph only, not the whole module text)
+    assert "stream records expire" not in text
     # AND the required options, and a date that does not exist, are refused with exit status 2
     for argv, error in (
         ([], "the following arguments are required: --table, --function, --date"),
