@@ -56,8 +56,7 @@ _F = "tests/functions/"
 # A component's tests build it under mocks in their fixtures (under a second each, tens of seconds for
 # a whole file on a loaded machine), which mutmut's estimate omits; mutmut also stops a mutant after
 # half its CPU limit in wall time: 60 gives (60 + estimate) x 15 x 2 CPU s, so about 900 s of wall time.
-# The whole-program files (test_waf_rules, test_pipeline_wiring) assert the same but rerun the program
-# per mutant: hours per target.
+# Component tests, not whole-program ones: rerunning the program per mutant takes hours per target.
 _COMPONENT_BUILDS = 60.0
 TARGETS: dict[str, Target] = {
     "card": Target(("fraud_common/card.py",), (_F + "test_card.py", _F + "test_transaction.py")),
