@@ -64,7 +64,9 @@ TARGETS: dict[str, Target] = {
         ("fraud_common/transaction.py",), (_F + "test_transaction.py", _F + "test_transaction_schema.py")
     ),
     "identity": Target(("fraud_common/identity.py",), (_F + "test_identity.py",)),
-    "processor": Target(("functions/processor/*.py",), (_F + "test_processor.py",)),
+    "processor": Target(
+        ("functions/processor/*.py",), (_F + "test_processor.py", _F + "test_processor_same_transaction.py")
+    ),
     "analyzer": Target(("functions/analyzer/*.py",), (_F + "test_analyzer.py", _F + "test_replay.py")),
     "rules": Target(("fraud_scoring/rules.py",), ("tests/scoring/test_scoring_scorer.py",)),
     "features": Target(
