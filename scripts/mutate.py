@@ -120,9 +120,8 @@ def _tracked_files() -> list[str]:
     return [name for name in listing.split("\0") if name and (ROOT / name).is_file()]
 
 
-def _prepare(name: str, target: Target) -> Path:
-    """A fresh copy of the tree with mutmut's configuration for this target."""
-    workdir = SCRATCH / name
+def _prepare(workdir: Path, target: Target) -> None:
+    """A fresh copy of the tree in ``workdir`` with mutmut's configuration for ``target``."""
     shutil.rmtree(workdir, ignore_errors=True)
     files = _tracked_files()
     for relative in files:
@@ -144,7 +143,6 @@ def _prepare(name: str, target: Target) -> Path:
     lines = [f"{key} = {json.dumps(value)}" for key, value in config.items()]
     with (workdir / "pyproject.toml").open("a") as pyproject:
         pyproject.write("\n[tool.mutmut]\n" + "\n".join(lines) + "\n")
-    return workdir
 
 
 def _results(workdir: Path) -> dict[str, tuple[str, int | None]]:
@@ -187,24 +185,20 @@ def _change(diff: str) -> tuple[str, str]:
     return "\n".join(removed), "\n".join(added)
 
 
-def _equivalents() -> list[dict[str, str]]:
+def _normalised(text: str) -> str:
+    return "\n".join(" ".join(line.split()) for line in text.strip().splitlines())
+
+
+def _equivalents() -> set[tuple[str, str, str]]:
+    """(module, line before, line after) of every justified mutant, whitespace-normalised once."""
     if not EQUIVALENT.exists():
-        return []
+        return set()
     entries = tomllib.loads(EQUIVALENT.read_text()).get("equivalent", [])
     for entry in entries:
         missing = {"module", "before", "after", "why"} - entry.keys()
         if missing:
             raise SystemExit(f"{EQUIVALENT}: an entry lacks {sorted(missing)}: {entry}")
-    return list(entries)
-
-
-def _justified(module: str, change: tuple[str, str], equivalents: list[dict[str, str]]) -> bool:
-    def norm(text: str) -> str:
-        return "\n".join(" ".join(line.split()) for line in text.strip().splitlines())
-
-    return any(
-        e["module"] == module and norm(e["before"]) == change[0] and norm(e["after"]) == change[1] for e in equivalents
-    )
+    return {(e["module"], _normalised(e["before"]), _normalised(e["after"])) for e in entries}
 
 
 @dataclass
@@ -222,13 +216,13 @@ class Score:
         return self.killed / judged if judged else 1.0
 
 
-def run_target(name: str, jobs: int, equivalents: list[dict[str, str]], *, rerun: bool = True) -> Score:
+def run_target(name: str, jobs: int, equivalents: set[tuple[str, str, str]], *, rerun: bool = True) -> Score:
     started = time.monotonic()
     workdir = SCRATCH / name
     log = workdir / "mutmut.log"
     code = 0
     if rerun:
-        workdir = _prepare(name, TARGETS[name])
+        _prepare(workdir, TARGETS[name])
         with log.open("w") as out:
             code = subprocess.run(
                 [sys.executable, "-m", "mutmut", "run", "--max-children", str(jobs)],
@@ -247,7 +241,7 @@ def run_target(name: str, jobs: int, equivalents: list[dict[str, str]], *, rerun
     survivors = []
     for mutant, diff in diffs.items():
         module = results[mutant][0]
-        if _justified(module, _change(diff), equivalents):
+        if (module, *_change(diff)) in equivalents:
             score.equivalent += 1
         else:
             survivors.append((mutant, module, diff))
