@@ -31,7 +31,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -50,6 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from fraud_api.app.core.migrations import migrate  # noqa: E402
 from fraud_api.embedded_db import EmbeddedPostgres  # noqa: E402
+from fraud_common.card import random_letters  # noqa: E402
 
 P99_GOAL_MS = 10.0  # at 500 rps (the goal)
 SEARCH_P99_MS = 50.0
@@ -159,7 +159,7 @@ class ScoreUser(FastHttpUser):
     def score(self) -> None:
         customer = random.randrange(self.customers)
         body = {
-            "transactionId": f"b-{uuid.uuid4().hex}",
+            "transactionId": f"b-{random_letters(16)}",
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "customerId": f"cust-{customer}",
             "terminalId": f"term-{random.randrange(self.terminals)}",

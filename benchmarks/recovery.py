@@ -47,6 +47,7 @@ from fraud_api.app.core.config import Settings  # noqa: E402
 from fraud_api.app.core.migrations import migrate  # noqa: E402
 from fraud_api.app.main import create_app  # noqa: E402
 from fraud_api.embedded_db import EmbeddedPostgres  # noqa: E402
+from fraud_common.card import random_letters  # noqa: E402
 
 GOAL_S = 5.0
 GIVE_UP_S = 60.0
@@ -64,9 +65,9 @@ SECRET_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds-bench"
 def _transaction() -> dict[str, Any]:
     moment = datetime.now(UTC) - timedelta(minutes=1)
     return {
-        "transactionId": f"tx-{uuid.uuid4().hex[:20]}",
+        "transactionId": f"tx-{random_letters(16)}",
         "timestamp": moment.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        "customerId": f"cust-{uuid.uuid4().hex[:12]}",
+        "customerId": f"cust-{random_letters(12)}",
         "terminalId": "term-bench",
         "amount": "42.50",
         "currency": "EUR",

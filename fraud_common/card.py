@@ -37,6 +37,8 @@ import hashlib
 import hmac
 import logging
 import re
+import secrets
+import string
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -116,6 +118,13 @@ class CardToken:
         """``411111******1111``: at most BIN + last four are ever displayed (PCI DSS 3.4.1)."""
         hidden = self.pan_length - BIN_DIGITS - LAST_DIGITS
         return self.bin + MASK_CHAR * hidden + self.last4
+
+
+def random_letters(length: int) -> str:
+    """``length`` random lowercase letters (4.7 bits each) for a generated id. Having no digits, it is
+    never read as a card number, where a short hex suffix now and then is: ``tx-`` + 12 hex digits is
+    all digits and Luhn-valid about once in 3,000 (16 digits: once in 18,000)."""
+    return "".join(secrets.choice(string.ascii_lowercase) for _ in range(length))
 
 
 def normalize_pan(pan: str) -> str:

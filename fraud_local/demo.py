@@ -16,7 +16,6 @@ import json
 import math
 import sys
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -25,6 +24,7 @@ from typing import IO, Any
 
 import httpx
 
+from fraud_common.card import random_letters
 from fraud_local.reporter import ReportResult
 from fraud_local.stack import StackHandles, run_report_for
 
@@ -71,7 +71,7 @@ def build_traffic(count: int, seed: int, today: date) -> Traffic:
         frame = simulate(seed, SimulatorConfig(n_customers=customers, n_terminals=DEMO_TERMINALS, n_days=DEMO_DAYS))
     frame = frame.head(count)
     start = datetime.combine(today - timedelta(days=DEMO_DAYS), datetime.min.time(), tzinfo=UTC)
-    run = uuid.uuid4().hex[:6]  # a second demo on the same running system gets new ids
+    run = random_letters(6)  # a second demo on the same running system gets new ids
     bodies: list[dict[str, Any]] = []
     frauds: dict[str, int] = {}
     for row in frame.itertuples(index=False):

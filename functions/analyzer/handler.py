@@ -92,7 +92,7 @@ def _emit_decisions() -> None:
             metric.add_dimension(name="Decision", value=decision)
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @metrics.log_metrics  # flushes the EMF metrics at the end of every invocation, also on errors
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:

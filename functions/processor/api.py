@@ -56,7 +56,7 @@ def response(status: int, body: Mapping[str, Any], headers: Mapping[str, str] | 
     return {
         "statusCode": status,
         "headers": {**_HEADERS, **(headers or {})},
-        "body": json.dumps(body, separators=(",", ":"), ensure_ascii=False),
+        "body": json.dumps(body, separators=(",", ":")),
         "isBase64Encoded": False,
     }
 
@@ -72,8 +72,10 @@ def _header(event: Mapping[str, Any], name: str) -> str | None:
     return None
 
 
-def _route(event: Mapping[str, Any]) -> tuple[str, str | None]:
-    """(resource, id) from the REST proxy event; falls back on the path for hand-made events."""
+def _route(event: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(route, id) from the REST proxy event, route None for any other; falls back on the path for
+    hand-made events. The id comes from ``pathParameters`` when there are any: behind a custom
+    domain with a base path mapping, ``path`` starts with that base path."""
     resource = event.get("resource")
     path = str(event.get("path") or "")
     if resource == ITEM or (resource is None and _ITEM_PATH_RE.fullmatch(path)):
@@ -85,7 +87,7 @@ def _route(event: Mapping[str, Any]) -> tuple[str, str | None]:
         return ITEM, str(raw)
     if resource == COLLECTION or (resource is None and path.rstrip("/") == COLLECTION):
         return COLLECTION, None
-    return str(resource or path), None
+    return None, None
 
 
 def handle(event: Mapping[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from functions.reporter import daily
 env.require_function_environment("reporter")
 
 
-@logger.inject_lambda_context(log_event=False)
+@logger.inject_lambda_context(log_event=False, clear_state=True)
 @metrics.log_metrics  # flushes the EMF metrics at the end of every invocation, also on errors
 @tracer.capture_lambda_handler(capture_response=False, capture_error=False)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:  # noqa: ARG001 (decorators use it)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -15,6 +14,7 @@ from fraud_api.app.core.config import Settings
 from fraud_api.app.core.secrets import SecretReader
 from fraud_api.app.main import create_app
 from fraud_api.embedded_db import EmbeddedPostgres
+from fraud_common.card import random_letters
 
 TEST_PAN = "4111111111111111"
 OTHER_PAN = "5555555555554444"
@@ -37,7 +37,7 @@ def ago(**delta: float) -> datetime:
 
 
 def new_id(prefix: str = "tx") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:20]}"
+    return f"{prefix}-{random_letters(16)}"
 
 
 def transaction(**overrides: Any) -> dict[str, Any]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -14,6 +13,7 @@ from typing import Any, Protocol
 import httpx
 import psycopg
 
+from fraud_common.card import random_letters
 from fraud_local.aws import client
 from fraud_local.stack import StackHandles
 
@@ -36,10 +36,10 @@ def transaction(card: str = VISA, **overrides: Any) -> dict[str, Any]:
     """A valid request body with fresh ids (the card is recorded for the sweep)."""
     SENT_PANS.add(card.replace(" ", ""))
     body: dict[str, Any] = {
-        "transactionId": f"e2e-{uuid.uuid4().hex[:16]}",
+        "transactionId": f"e2e-{random_letters(16)}",
         "timestamp": iso(datetime.now(tz=UTC) - timedelta(minutes=1)),
-        "customerId": f"cust-{uuid.uuid4().hex[:8]}",
-        "terminalId": f"term-{uuid.uuid4().hex[:8]}",
+        "customerId": f"cust-{random_letters(8)}",
+        "terminalId": f"term-{random_letters(8)}",
         "amount": "42.50",
         "currency": "EUR",
         "cardNumber": card,

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 
+from fraud_common.card import contains_pan
 from fraud_local.aws import client
 from fraud_local.demo import build_traffic, run_demo
 from fraud_local.stack import LocalStack, StackHandles
@@ -211,6 +213,14 @@ def test_demo_replays_simulated_traffic_and_summarises_it_from_the_reports(handl
     text = out.getvalue()
     assert "Demo finished" in text and "frauds caught" in text and "precision" in text
     assert all(path.exists() for report in summary["reports"] for path in report.local_paths)
+
+
+def test_demo_ids_are_never_read_as_card_numbers() -> None:
+    # A demo id is "demo-<run>-<row>": a run part of digits would join the row number into a 12-digit
+    # Luhn-valid "card number" (demo-123456-000009) and the gateway would refuse every tenth row.
+    ids = [body["transactionId"] for body in build_traffic(60, 11, datetime.now(tz=UTC).date()).bodies]
+    assert all(re.fullmatch(r"demo-[a-z]{6}-[0-9]{6}", tx_id) for tx_id in ids), ids[:3]
+    assert not any(contains_pan(tx_id) for tx_id in ids)
 
 
 _DEMO_RAN: list[bool] = []

@@ -23,6 +23,7 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-2")
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from handler_support import BUCKET, CONFIG, SECRET_NAME, TABLE
 from moto import mock_aws
 
@@ -31,7 +32,7 @@ from fraud_common.tables import boto3_create_table_args
 from fraud_scoring import FEATURE_NAMES, LABEL_DELAY_DAYS, Model, Scorer
 from functions.analyzer import analyze
 from functions.common.api_config import api_config
-from functions.common.aws import reset_clients
+from functions.common.aws import client, reset_clients
 from functions.common.observability import logger, metrics
 
 # moto resets boto3's default session on every mock start, and a fresh session re-parses the
@@ -83,6 +84,36 @@ def _reset_state(test_scorer: Scorer) -> Iterator[None]:
     analyze.set_scorer(None)
 
 
+def _key_types(table: str) -> dict[str, str]:
+    args = boto3_create_table_args(table)
+    types = {a["AttributeName"]: a["AttributeType"] for a in args["AttributeDefinitions"]}
+    return {k["AttributeName"]: types[k["AttributeName"]] for k in args["KeySchema"]}
+
+
+_KEY_TYPES = _key_types(TABLE)
+
+
+def _keys_in(operation: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    if operation == "PutItem":
+        return [params["Item"]]
+    if operation in ("GetItem", "DeleteItem", "UpdateItem"):
+        return [params["Key"]]
+    if operation == "TransactWriteItems":
+        return [action.get("Item") or action["Key"] for entry in params["TransactItems"] for action in entry.values()]
+    return []
+
+
+def _refuse_keys_off_the_schema(params: dict[str, Any], model: Any, **_: Any) -> None:
+    """What real DynamoDB does and moto 5 does not: a key attribute of another type than the table's
+    key schema (``{"NULL": true}`` for a missing id) is a ValidationException, "The provided key
+    element does not match the schema" (DynamoDB API reference, GetItem > Errors); moto answers
+    "no such item" and a bug that reads a key of None would pass."""
+    for key in _keys_in(model.name, params):
+        if any(set(key.get(name, {})) != {kind} for name, kind in _KEY_TYPES.items()):
+            error = {"Code": "ValidationException", "Message": "The provided key element does not match the schema"}
+            raise ClientError({"Error": error}, model.name)
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     """moto with the transactions table, the reports bucket and the API configuration secret."""
@@ -110,6 +141,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
         arn = secrets.create_secret(Name=SECRET_NAME, SecretString=json.dumps(CONFIG))["ARN"]
         monkeypatch.setenv(env.API_CONFIG_SECRET_ARN, arn)
         reset_clients()
+        client("dynamodb").meta.events.register("provide-client-params.dynamodb", _refuse_keys_off_the_schema)
         yield {
             "dynamodb": dynamodb,
             "s3": s3,

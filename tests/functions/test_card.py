@@ -23,6 +23,7 @@ from fraud_common.card import (
     contains_pan,
     is_sad_field,
     luhn_valid,
+    random_letters,
     redact_every_handler,
     redact_pans,
     redact_value,
@@ -143,6 +144,13 @@ def test_contains_pan_never_flags_a_hex_id(value: uuid.UUID) -> None:
     # Digits glued to letters are a word: a hex id can never be refused as a card number.
     assert not contains_pan(value.hex)
     assert not contains_pan(f"tx-{value.hex[:20]}")
+
+
+def test_random_letters_are_lowercase_letters_of_the_length_asked_and_never_repeat() -> None:
+    tokens = {random_letters(7) for _ in range(200)}
+    assert len(tokens) == 200  # 26**7 values: a repeat in 200 draws is a broken generator
+    assert all(len(token) == 7 and set(token) <= set(string.ascii_lowercase) for token in tokens)
+    assert random_letters(0) == ""
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ import base64
 import hashlib
 import hmac
 import json
+from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -26,6 +28,7 @@ from hypothesis import HealthCheck, given, settings
 
 from fraud_common.transaction import MAX_BODY_BYTES
 from functions.common.observability import logger
+from functions.processor import api
 from functions.processor.handler import lambda_handler
 from tests.support.pan_cases import ID_SEPARATORS, REFERENCE_SEPARATORS, disguised_pans, holds
 
@@ -165,6 +168,38 @@ def test_processor_post_invalid_base64_returns_400(aws, lambda_context):
     assert response["statusCode"] == 400
 
 
+def test_processor_post_base64_with_characters_outside_the_alphabet_returns_400(aws, lambda_context):
+    # GIVEN a valid body, base64-encoded, with a character no base64 alphabet has inserted
+    encoded = base64.b64encode(json.dumps(transaction_body()).encode()).decode()
+    tampered = encoded[:8] + "*" + encoded[8:]
+    # WHEN posted THEN it is not valid base64 (a lenient decoder would drop the "*" and store it)
+    response = _post(lambda_context, tampered, base64=True)
+    assert json.loads(response["body"])["problems"] == [{"field": "body", "message": "is not valid base64"}]
+    assert _transactions(aws) == []
+
+
+def test_processor_post_header_value_that_is_not_text_counts_as_absent(aws, lambda_context):
+    # GIVEN a hand-made event whose Idempotency-Key is a number (API Gateway sends only strings)
+    event = api_event("POST", transaction_body())
+    event["headers"]["Idempotency-Key"] = 12345
+    # WHEN handled THEN it is stored as if sent without a key
+    response = lambda_handler(event, lambda_context)
+    assert response["statusCode"] == 201, response["body"]
+
+
+def test_processor_post_is_judged_and_stamped_by_one_clock_reading(aws, lambda_context, monkeypatch):
+    # GIVEN the processor's clock two days ahead of this machine's, and a transaction made just
+    # before that moment (in the future by this machine's clock)
+    ahead_ms = (int(datetime.now(tz=UTC).timestamp()) + 2 * 86_400) * 1000  # whole seconds: exact as a float
+    monkeypatch.setattr(api, "time", SimpleNamespace(time=lambda: ahead_ms / 1000))
+    # WHEN posted
+    response = _post(lambda_context, transaction_body(timestamp=iso(ahead_ms - 60_000)))
+    # THEN the timestamp is checked against the same reading that stamps receivedAt
+    assert response["statusCode"] == 201, response["body"]
+    received_at = datetime.fromisoformat(json.loads(response["body"])["receivedAt"])
+    assert received_at == datetime.fromtimestamp(ahead_ms / 1000, tz=UTC)
+
+
 def test_processor_post_duplicate_id_replays_without_second_item(aws, logs, lambda_context):
     # GIVEN a stored transaction
     body = transaction_body()
@@ -251,6 +286,38 @@ def test_processor_unknown_route_and_method_are_4xx(aws, lambda_context):
     assert other["statusCode"] == 404
 
 
+@pytest.mark.parametrize("method", ["GET", "DELETE", "PUT"])
+def test_processor_collection_answers_405_to_anything_but_post(aws, lambda_context, method):
+    response = lambda_handler(api_event(method, transaction_body()), lambda_context)
+    assert (response["statusCode"], json.loads(response["body"])) == (
+        405,
+        {"error": "method_not_allowed", "message": "use POST"},
+    )
+    assert _transactions(aws) == []
+
+
+def test_processor_get_takes_the_id_from_path_parameters_behind_a_custom_domain(aws, lambda_context):
+    # GIVEN a stored transaction, read through a custom domain with a base path mapping: API Gateway
+    # then puts the base path in "path" ("/fraud/transactions/..."), while "resource" and
+    # "pathParameters" stay those of the API's own route
+    _post(lambda_context, transaction_body(transactionId="tx-domain"))
+    event = {**api_event("GET", transaction_id="tx-domain"), "path": "/fraud/transactions/tx-domain"}
+    # WHEN handled THEN the id comes from pathParameters
+    response = lambda_handler(event, lambda_context)
+    assert (response["statusCode"], json.loads(response["body"])["transactionId"]) == (200, "tx-domain")
+
+
+@pytest.mark.parametrize("path", ["/transactionsX", "/transactions-x", "/transactions/a/b", "/", ""])
+def test_processor_hand_made_event_on_a_path_that_is_not_a_route_is_404(aws, lambda_context, path):
+    event = {**api_event("POST", transaction_body()), "resource": None, "path": path}
+    response = lambda_handler(event, lambda_context)
+    assert (response["statusCode"], json.loads(response["body"])) == (
+        404,
+        {"error": "not_found", "message": "no such route"},
+    )
+    assert _transactions(aws) == []
+
+
 def test_processor_post_secret_unreadable_returns_503(aws, logs, lambda_context, monkeypatch):
     # GIVEN the configuration secret cannot be read
     monkeypatch.setenv("API_CONFIG_SECRET_ARN", "arn:aws:secretsmanager:us-east-2:123456789012:secret:missing")
@@ -284,6 +351,17 @@ def test_processor_logs_carry_correlation_id_and_no_body(aws, logs, lambda_conte
     lines = [json.loads(line) for line in logs.getvalue().splitlines()]
     assert lines and all(line.get("correlation_id") == "req-0001" for line in lines)
     assert "cardNumber" not in logs.getvalue() and iso(0) not in logs.getvalue()
+
+
+def test_processor_logs_start_each_invocation_without_keys_an_earlier_one_appended(aws, logs, lambda_context):
+    # GIVEN a key appended by an earlier invocation in this process (local mode runs every handler in
+    # one process on one logger: the rotator appends its step)
+    logger.append_keys(rotation_step="finishSecret")
+    # WHEN a transaction is posted
+    _post(lambda_context, transaction_body())
+    # THEN its log lines carry their own keys only
+    lines = [json.loads(line) for line in logs.getvalue().splitlines()]
+    assert lines and not any("rotation_step" in line for line in lines)
 
 
 # Card numbers disguised as identifiers (issue 11, findings 2-4): every identifier field and the

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import json
-import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +12,7 @@ from handler_support import CONFIG, PAN_HASH_KEY, TABLE, api_event, dump_table, 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from fraud_common.card import random_letters
 from functions.common.api_config import ApiConfigCache, api_config
 from functions.processor import ingest
 from functions.processor.handler import lambda_handler
@@ -46,9 +46,9 @@ def test_processor_post_changed_field_conflicts_and_identical_retry_replays(aws,
         # GIVEN a stored transaction, with or without an Idempotency-Key (always with one when the
         # id itself changes: a new id alone is a new transaction)
         mcc = data.draw(st.sampled_from(["5411", None]), label="stored merchantCategoryCode")
-        body = transaction_body(transactionId=f"tx-{uuid.uuid4().hex[:16]}", merchantCategoryCode=mcc)
+        body = transaction_body(transactionId=f"tx-{random_letters(16)}", merchantCategoryCode=mcc)
         with_key = field == "transactionId" or data.draw(st.booleans(), label="Idempotency-Key")
-        key = f"key-{uuid.uuid4().hex[:16]}" if with_key else None
+        key = f"key-{random_letters(16)}" if with_key else None
         first = _post(lambda_context, body, key)
         assert first["statusCode"] == 201
         # WHEN the request is sent again with one field changed to another valid value
@@ -105,6 +105,28 @@ def test_processor_post_retry_reads_a_key_version_newer_than_its_cached_secret(a
     # THEN this container refreshes the secret and recognises the retry
     assert retry["statusCode"] == 201 and retry["headers"]["Idempotent-Replayed"] == "true"
     assert sorted(i["cardKeyVersion"]["S"] for i in _transaction_items(aws)) == ["1", "2"]
+
+
+def test_processor_post_retry_under_a_known_key_version_reads_no_secret(aws, lambda_context, monkeypatch):
+    # GIVEN a warm container that stored a transaction under the key version it has cached
+    body = transaction_body(transactionId="tx-warm-retry")
+    assert _post(lambda_context, body, "key-warm")["statusCode"] == 201
+    reads: list[str] = []
+    load = ApiConfigCache._load
+
+    def counted_load() -> Any:
+        reads.append("read")
+        return load()
+
+    monkeypatch.setattr(ApiConfigCache, "_load", staticmethod(counted_load))
+    # WHEN the client retries, with and without its Idempotency-Key, and reuses the id for another card
+    retries = [_post(lambda_context, body, "key-warm"), _post(lambda_context, body)]
+    other = _post(lambda_context, {**body, "cardNumber": "5555555555554444"})
+    # THEN the retries replay and the reuse conflicts, all from the cached secret: only a key version
+    # the cache does not hold sends the container to Secrets Manager
+    assert [r["headers"].get("Idempotent-Replayed") for r in retries] == ["true", "true"]
+    assert other["statusCode"] == 409
+    assert reads == []
 
 
 def test_processor_post_marker_from_before_the_shared_definition_still_resolves_retries(aws, lambda_context):

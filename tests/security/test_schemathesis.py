@@ -12,7 +12,6 @@ refused for them. Through the gateway, a path it refuses itself gets API Gateway
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,7 +20,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import Case, GenerationMode
 
-from fraud_common.card import luhn_valid
+from fraud_common.card import luhn_valid, random_letters
 from tests.security.conftest import API_KEY, Servers
 from tests.support.pan_cases import holds
 
@@ -47,9 +46,9 @@ def with_business_rules(body: dict[str, Any]) -> dict[str, Any]:
             break
     # Fresh ids: a generated id seen before with another payload is a (declared) 409, and an id
     # that happens to be a card number is the identifier business rule.
-    body["transactionId"] = f"sec-{uuid.uuid4().hex}"
+    body["transactionId"] = f"sec-{random_letters(16)}"
     for name in ("customerId", "terminalId"):
-        body[name] = f"{name[:4]}-{uuid.uuid4().hex[:12]}"
+        body[name] = f"{name[:4]}-{random_letters(12)}"
     return body
 
 
