@@ -44,5 +44,8 @@ def _redacting_json(log: dict[str, Any]) -> str:
 # spaces, so the default's 21 digits would sometimes hold a "card number" and be masked.
 logger = Logger(json_serializer=_redacting_json, utc=True, datefmt="%Y-%m-%dT%H:%M:%S.%FZ")
 logger.addFilter(PanRedactingFilter())
-tracer = Tracer()
+# Only botocore: every AWS call the handlers make goes through boto3, and the default (Powertools'
+# Tracer.patch -> aws_xray_sdk.core.patch_all) imports every other supported library found on the
+# path (sqlite3, requests, httpx, psycopg...) into the cold start, to trace calls no handler makes.
+tracer = Tracer(patch_modules=("botocore",))
 metrics = Metrics(namespace=os.environ.get(env.POWERTOOLS_METRICS_NAMESPACE) or env.METRICS_NAMESPACE)
