@@ -19,6 +19,7 @@ import contextlib
 import io
 import json
 import os
+import random
 import statistics
 import subprocess
 import sys
@@ -30,7 +31,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-COLD_RUNS = 9
+COLD_RUNS = 15  # the machine's speed drifts: more rounds give steadier medians
 WARM_ITERATIONS = 2000
 BATCH = 100
 SIGNING = "s" * 64
@@ -61,9 +62,6 @@ COLD_FLOOR = "import boto3"
 COLD_VARIANTS = {
     COLD_FLOOR: "import boto3",
     "import boto3 + DynamoDB client": "import boto3; boto3.client('dynamodb')",
-    "processor handler, tracing off": (
-        "import os; os.environ['POWERTOOLS_TRACE_DISABLED'] = '1'; import functions.processor.handler"
-    ),
     "processor handler": "import functions.processor.handler",
     # This module's own imports (stdlib only) are timed too: a slight overstatement.
     "processor handler + first POST": "import benchmarks.pipeline as b; b.first_post()",
@@ -84,10 +82,13 @@ def _cold_seconds(statement: str) -> float:
 def cold_imports() -> None:
     _cold_seconds(COLD_VARIANTS["processor handler"])  # warm the OS file cache and bytecode once
     samples: dict[str, list[float]] = {name: [] for name in COLD_VARIANTS}
-    # Interleaved rounds, so background load affects every variant alike.
+    # Interleaved rounds in a shuffled order, so background load and the position in a round
+    # affect every variant alike.
+    order, shuffle = list(COLD_VARIANTS), random.Random(13).shuffle
     for _ in range(COLD_RUNS):
-        for name, statement in COLD_VARIANTS.items():
-            samples[name].append(_cold_seconds(statement))
+        shuffle(order)
+        for name in order:
+            samples[name].append(_cold_seconds(COLD_VARIANTS[name]))
     print(f"cold start, {COLD_RUNS} interleaved rounds of fresh interpreters (Lambda's environment, tracer on):")
     print("  median ms, then the ratio to the boto3 line of the same round: median (min-max)")
     ratio: dict[str, float] = {}
