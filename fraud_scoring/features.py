@@ -160,9 +160,9 @@ def _window(items: Sequence[HistoryItem], start: float, t: float, tx_id: str, ow
     # A copy of the scored transaction can only sit at timestamp t: check just those ids.
     if owners.count(entity) == hi - lo and tx_id not in ids[bisect_left(ts, t, lo, hi) : hi]:
         return ts[lo:hi], amounts[lo:hi], customers[lo:hi], frauds[lo:hi], label_times[lo:hi]
-    # Sorted and inside the window already: the call below takes the path above.
+    # Sorted, inside the window and all the entity's: the call below takes the path above.
     kept = [it for it in items[lo:hi] if it[owner] == entity and it.transaction_id != tx_id]
-    return _window(kept, start, t, tx_id, owner, entity) if kept else _NO_COLUMNS
+    return _window(kept, start, t, tx_id, owner, entity)
 
 
 def _known_labels(frauds: tuple[bool | None, ...], label_times: tuple[float | None, ...], t: float) -> Sequence[int]:
