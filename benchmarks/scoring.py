@@ -3,13 +3,14 @@
 Run from the repository root: ``.venv/bin/python benchmarks/scoring.py``. Prints
 * scores/s from precomputed features (model + rules + decision; target >= 50 000/s),
 * p50/p99 latency of features + score from 30 days of history with ~100 transactions per
-  customer (target p99 <= 100 us).
+  customer (target p99 <= 100 us per call), and as a ratio to a floor measured beside it.
 Histories are synthetic but shaped like the simulator's: the customer pays ~3.3 times a day at
 nearby terminals, the terminal sees ~1 payment a day, some labels are fraud.
 """
 
 from __future__ import annotations
 
+import gc
 import random
 import statistics
 import sys
@@ -55,6 +56,12 @@ def _fields(it: HistoryItem) -> tuple[str, float, float, str, str, bool | None, 
     return (it.transaction_id, it.timestamp, it.amount, it.customer_id, it.terminal_id, it.fraud, it.label_time)
 
 
+def _floor(history: History) -> None:
+    for items in (history.customer, history.terminal):
+        for it in items:
+            it.timestamp  # noqa: B018 - the read is the point
+
+
 def main() -> None:
     scorer = Scorer.load()
     rng = random.Random(20180808)
@@ -80,25 +87,48 @@ def main() -> None:
     model_only = rounds * len(features) / (time.perf_counter() - start)
 
     # Latency of features + score, one call at a time, as a request handler would do it, with
-    # the garbage collector on (as in production).
+    # the garbage collector on (as in production). Beside each call, in the same round, the
+    # floor: one Python pass over the same (freshly built) history reading every item's
+    # timestamp, the least any feature code must do. The machine's speed drifts, so the figure
+    # that carries across runs is the ratio to the floor.
     wall: list[float] = []
     cpu: list[float] = []
+    floor: list[float] = []
     best_per_case = [float("inf")] * len(cases)
-    for _ in range(5):
+    timing = [False]
+    collections = [0]
+
+    def count_collections(phase: str, _info: dict[str, int]) -> None:
+        if timing[0] and phase == "start":
+            collections[0] += 1
+
+    gc.callbacks.append(count_collections)
+    for round_ in range(5):
         for k, (tx, stored) in enumerate(cases):
-            # As a handler would: build the history from the store's response, then score it.
-            hist = History(
-                tuple(HistoryItem(*_fields(it)) for it in stored.customer),
-                tuple(HistoryItem(*_fields(it)) for it in stored.terminal),
-            )
-            c0 = time.thread_time_ns()
-            t0 = time.perf_counter_ns()
-            scorer.score(tx, hist)
-            t1 = time.perf_counter_ns()
-            c1 = (time.thread_time_ns() - c0) / 1000
-            cpu.append(c1)
-            wall.append((t1 - t0) / 1000)
-            best_per_case[k] = min(best_per_case[k], c1)
+            for measure in ("floor", "score") if (round_ + k) % 2 else ("score", "floor"):
+                # As a handler would: build the history from the store's response, then use it.
+                hist = History(
+                    tuple(HistoryItem(*_fields(it)) for it in stored.customer),
+                    tuple(HistoryItem(*_fields(it)) for it in stored.terminal),
+                )
+                timing[0] = True
+                c0 = time.thread_time_ns()
+                t0 = time.perf_counter_ns()
+                if measure == "score":
+                    scorer.score(tx, hist)
+                else:
+                    _floor(hist)
+                t1 = time.perf_counter_ns()
+                c1 = (time.thread_time_ns() - c0) / 1000
+                timing[0] = False
+                if measure == "floor":
+                    floor.append(c1)
+                    continue
+                cpu.append(c1)
+                wall.append((t1 - t0) / 1000)
+                best_per_case[k] = min(best_per_case[k], c1)
+    gc.callbacks.remove(count_collections)
+    floor.sort()
     wall.sort()
     cpu.sort()
     best_per_case.sort()
@@ -110,22 +140,27 @@ def main() -> None:
     print(f"history: {n_cust:.0f} customer tx in 30 days, {n_term:.0f} terminal tx in {HISTORY_DAYS} days")
     print(f"scores/s from precomputed features (model+rules+decision): {per_second:,.0f}  [target >= 50,000]")
     print(f"model-only predictions/s: {model_only:,.0f}")
+    p50, p99 = pct(cpu, 0.5), pct(cpu, 0.99)
     print(
         f"features+score per call, wall: p50 {pct(wall, 0.5):.1f} us, p99 {pct(wall, 0.99):.1f} us; "
-        f"CPU: p50 {pct(cpu, 0.5):.1f} us, p99 {pct(cpu, 0.99):.1f} us ({len(wall)} calls)"
+        f"CPU: p50 {p50:.1f} us, p99 {p99:.1f} us ({len(cpu)} calls, {collections[0]} GC collections inside them)"
     )
-    # This machine may be shared (other jobs on the sibling hyperthread, the scheduler): the
-    # per-call tail then measures them. The best of 5 calls per case is the code's own cost;
-    # its p99 across cases is what a dedicated core sees.
+    print(
+        f"floor (one pass over the same history reading each timestamp), CPU: p50 {pct(floor, 0.5):.1f} us, "
+        f"p99 {pct(floor, 0.99):.1f} us; features+score = {p50 / pct(floor, 0.5):.1f}x the floor at p50, "
+        f"{p99 / pct(floor, 0.99):.1f}x at p99"
+    )
+    # The per-call tail also measures the machine (other jobs, the hypervisor): the best of 5
+    # calls per case is the code's own cost, and its p99 across cases what a quiet core sees.
     print(
         f"features+score per case (best of 5, CPU): p50 {pct(best_per_case, 0.5):.1f} us, "
-        f"p99 {pct(best_per_case, 0.99):.1f} us  [target p99 <= 100 us]"
+        f"p99 {pct(best_per_case, 0.99):.1f} us"
     )
     print(
         "speed targets:",
         "throughput " + ("met" if per_second >= 50_000 else "NOT met") + ",",
-        "p99 per case " + ("met" if pct(best_per_case, 0.99) <= 100 else "NOT met") + ",",
-        "p99 per call " + ("met" if pct(cpu, 0.99) <= 100 else "NOT met (see machine load)"),
+        f"features+score p99 per call <= 100 us {'met' if p99 <= 100 else 'NOT met'} ({p99:.0f} us),",
+        f"p99 per case {'met' if pct(best_per_case, 0.99) <= 100 else 'NOT met'}",
     )
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from operator import attrgetter
-from typing import Any, NamedTuple, cast
+from typing import NamedTuple, cast
 
 from fraud_scoring.types import History, HistoryItem, Transaction
 
@@ -131,82 +131,77 @@ class Features(NamedTuple):
 FEATURE_NAMES: tuple[str, ...] = Features._fields
 HANDBOOK_FEATURES: tuple[str, ...] = FEATURE_NAMES[:15]
 
-# attrgetter + map walks the items in C: about half the cost of a list comprehension per item.
 _TS = attrgetter("timestamp")
-_AMOUNT = attrgetter("amount")
-_CUSTOMER = attrgetter("customer_id")
-_TERMINAL = attrgetter("terminal_id")
-_FRAUD = attrgetter("fraud")
-_LABEL_TIME = attrgetter("label_time")
+_CUSTOMER_ID = HistoryItem._fields.index("customer_id")
+_TERMINAL_ID = HistoryItem._fields.index("terminal_id")
+_Columns = tuple[
+    tuple[float, ...], tuple[float, ...], tuple[str, ...], tuple[bool | None, ...], tuple[float | None, ...]
+]
+_NO_COLUMNS: _Columns = ((), (), (), (), ())
 
 
-def _window(
-    items: Sequence[HistoryItem], start: float, t: float, tx_id: str, customer: bool, entity: str
-) -> tuple[Sequence[HistoryItem], list[float], list[Any]]:
-    """Items of ``entity`` in (start, t] other than the scored transaction, oldest first, with
-    their timestamps and one more column: amounts (customer side) or customer ids (terminal).
+def _window(items: Sequence[HistoryItem], start: float, t: float, tx_id: str, owner: int, entity: str) -> _Columns:
+    """The columns of ``entity``'s items in (start, t] other than the scored transaction, oldest
+    first: timestamps, amounts, customer ids, fraud labels, label times.
 
-    Every pass over the items costs tens of ns per item, so the common case (clean,
-    time-ordered history) makes two: timestamps, then the extra column filtered on the entity,
-    which doubles as the check that every item belongs to it. The rest is C (sort check,
-    bisect); the per-item filter only runs when something must actually be dropped.
+    ``zip(*items)`` turns the items into columns in one pass in C; every later step works on
+    whole columns (sort check, bisect, count, slices), so no Python code runs per item unless
+    something must actually be dropped. ``owner`` is the field naming the entity.
     """
-    ts = list(map(_TS, items))
-    if sorted(ts) != ts:
+    if not items:
+        return _NO_COLUMNS
+    ids, ts, amounts, customers, terminals, frauds, label_times = zip(*items, strict=True)
+    if list(ts) != sorted(ts):
         items = sorted(items, key=_TS)
-        ts = list(map(_TS, items))
+        ids, ts, amounts, customers, terminals, frauds, label_times = zip(*items, strict=True)
     lo = bisect_right(ts, start)
     hi = bisect_right(ts, t)
-    window = items[lo:hi]
-    owners = list(map(_CUSTOMER if customer else _TERMINAL, window))
-    column: list[Any] = list(map(_AMOUNT if customer else _CUSTOMER, window))
+    owners = (customers if owner == _CUSTOMER_ID else terminals)[lo:hi]
     # A copy of the scored transaction can only sit at timestamp t: check just those ids.
-    same_time = items[bisect_left(ts, t, lo, hi) : hi]
-    if owners.count(entity) != len(owners) or any(it.transaction_id == tx_id for it in same_time):
-        if customer:
-            window = [it for it in window if it.customer_id == entity and it.transaction_id != tx_id]
-            column = [it.amount for it in window]
-        else:
-            window = [it for it in window if it.terminal_id == entity and it.transaction_id != tx_id]
-            column = [it.customer_id for it in window]
-        return window, [it.timestamp for it in window], column
-    return window, ts[lo:hi], column
+    if owners.count(entity) == hi - lo and tx_id not in ids[bisect_left(ts, t, lo, hi) : hi]:
+        return ts[lo:hi], amounts[lo:hi], customers[lo:hi], frauds[lo:hi], label_times[lo:hi]
+    # Sorted, inside the window and all the entity's: the call below takes the path above.
+    kept = [it for it in items[lo:hi] if it[owner] == entity and it.transaction_id != tx_id]
+    return _window(kept, start, t, tx_id, owner, entity)
 
 
-def _known_labels(items: Sequence[HistoryItem], t: float) -> list[int]:
+def _known_labels(frauds: tuple[bool | None, ...], label_times: tuple[float | None, ...], t: float) -> Sequence[int]:
     """Per item (already older than the label delay): 1 known fraud, 0 known legit, -1 unknown.
 
     Fast path returns the bools themselves (True == 1, False == 0 for count/index).
     """
-    frauds = list(map(_FRAUD, items))
-    times = list(map(_LABEL_TIME, items))
-    if None not in frauds and None not in times and (not times or max(cast(list[float], times)) <= t):
-        return cast(list[int], frauds)
+    if (
+        None not in frauds
+        and None not in label_times
+        and (not label_times or max(cast(tuple[float, ...], label_times)) <= t)
+    ):
+        return cast(tuple[int, ...], frauds)
     return [
-        -1 if f is None or (lt is not None and lt > t) else (1 if f else 0) for f, lt in zip(frauds, times, strict=True)
+        -1 if f is None or (lt is not None and lt > t) else (1 if f else 0)
+        for f, lt in zip(frauds, label_times, strict=True)
     ]
 
 
-def _known_fraud_times(items: Sequence[HistoryItem], t: float) -> list[float]:
-    """Timestamps of the known frauds among ``items`` (already older than the label delay).
+def _known_fraud_times(
+    timestamps: tuple[float, ...], frauds: tuple[bool | None, ...], label_times: tuple[float | None, ...], t: float
+) -> list[float]:
+    """Timestamps of the known frauds among the items (already older than the label delay).
 
-    One pass over the items; label times are only read for fraud-labelled items.
+    tuple.index finds the (few) fraud labels at C speed; only their label times are read.
     """
-    flags = list(map(_FRAUD, items))
     found: list[float] = []
-    # list.index finds the (few) fraud labels at C speed; only those items are inspected.
     i = -1
     while True:
         try:
-            i = flags.index(True, i + 1)
+            i = frauds.index(True, i + 1)
         except ValueError:
             return found
-        lt = items[i].label_time
+        lt = label_times[i]
         if lt is None or lt <= t:
-            found.append(items[i].timestamp)
+            found.append(timestamps[i])
 
 
-def _median(values: list[float]) -> float:
+def _median(values: tuple[float, ...]) -> float:
     ordered = sorted(values)
     n = len(ordered)
     mid = n // 2
@@ -240,7 +235,7 @@ def compute_features(
     today = int(t // DAY)
 
     # -- customer ------------------------------------------------------------------------
-    cust, ts, amts = _window(history.customer, start, t, tx_id, True, cust_id)
+    ts, amts, _, frauds, label_times = _window(history.customer, start, t, tx_id, _CUSTOMER_ID, cust_id)
     n = len(ts)
     i1 = bisect_right(ts, t - DAY)
     i7 = bisect_right(ts, t - 7 * DAY)
@@ -267,18 +262,21 @@ def compute_features(
     nb_1h = n - bisect_right(ts, t - 3600.0) + 1
     hours_prev = (t - ts[-1]) / 3600.0 if n else HISTORY_DAYS * 24.0
 
-    known_frauds = _known_fraud_times(cust[: bisect_right(ts, known_cut)], t)
+    known = bisect_right(ts, known_cut)
+    known_frauds = _known_fraud_times(ts[:known], frauds[:known], label_times[:known], t)
     cust_frauds = len(known_frauds)
     cust_days_fraud = (t - known_frauds[-1]) / DAY if known_frauds else float(HISTORY_DAYS)
 
     # -- terminal ------------------------------------------------------------------------
-    term, tts, term_customers = _window(history.terminal, start, t, tx_id, False, term_id)
+    tts, tamts, term_customers, tfrauds, tlabel_times = _window(
+        history.terminal, start, t, tx_id, _TERMINAL_ID, term_id
+    )
     j = bisect_right(tts, known_cut)
     # The customer's own payments at this terminal are also the terminal's: scanning the
     # terminal's ~1 a day is cheaper than the customer's ~2-4 a day.
     recent_customers = term_customers[bisect_right(tts, t - CUSTOMER_WINDOW_DAYS * DAY) :]
     new_terminal = 0.0 if cust_id in recent_customers else 1.0
-    labels = _known_labels(term[:j], t)
+    labels = _known_labels(tfrauds[:j], tlabel_times[:j], t)
     k1 = bisect_right(tts, known_cut - DAY)
     k7 = bisect_right(tts, known_cut - 7 * DAY)
     k30 = bisect_right(tts, known_cut - CUSTOMER_WINDOW_DAYS * DAY)
@@ -302,9 +300,7 @@ def compute_features(
         streak_days = (t - tts[j - 1 - first]) / DAY
         streak_cal = float(today - int(tts[j - 1 - first] // DAY))
         streak_count = float(rev[:stop].count(1))
-        streak_min = min(
-            it.amount for it, lab in zip(term[j - stop : j], labels[j - stop : j], strict=True) if lab == 1
-        )
+        streak_min = min(a for a, lab in zip(tamts[j - stop : j], labels[j - stop : j], strict=True) if lab == 1)
         bound_days = days_legit
         unseen = 0.0
     else:

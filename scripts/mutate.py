@@ -71,7 +71,11 @@ TARGETS: dict[str, Target] = {
     "rules": Target(("fraud_scoring/rules.py",), ("tests/scoring/test_scoring_scorer.py",)),
     "features": Target(
         ("fraud_scoring/features.py",),
-        ("tests/scoring/test_scoring_features.py", "tests/scoring/test_scoring_leakage.py"),
+        (
+            "tests/scoring/test_scoring_features.py",
+            "tests/scoring/test_scoring_features_reference.py",
+            "tests/scoring/test_scoring_leakage.py",
+        ),
     ),
     "api-scoring": Target(
         ("fraud_api/app/scoring.py",),
