@@ -112,7 +112,11 @@ def test_admission_burst_serves_the_capacity_and_refuses_the_rest_cheaply(
     assert after.status_code == 200 and after.json()["decision"] == "approve"
     # AND each refusal was counted in the metrics, without a log line of its own: the access log
     # has the scored requests (and health checks) only, the overload warning is sampled
-    assert sum(line.get("Refused", 0) for line in counted) == len(refused)
+    by_reason = Counter({line["Reason"]: line["Refused"] for line in counted if "Refused" in line})
+    assert by_reason.total() == len(refused)
+    # AND most were refused at arrival, for a wait that would have passed the budget, rather than
+    # after waiting it out (a few may be, when the measured time per request was optimistic)
+    assert by_reason["over_budget"] * 2 > len(refused), by_reason
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
     access = [line for line in lines if line.get("logger") == "fraud_api.access"]
     assert sorted(Counter(line["status"] for line in access).items()) == [(200, statuses[200] + 5)]
