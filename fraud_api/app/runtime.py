@@ -78,6 +78,7 @@ class Runtime:
             settings.DB_POOL_MAX_SIZE,
             settings.DB_POOL_MAX_WAITING,
             settings.ADMISSION_QUEUE_TIMEOUT_MS / 1000.0,
+            settings.ADMISSION_REFUSAL_DELAY_MS / 1000.0,
             metrics.record_refusal,
         )
         service = ScoringService(db, scorer, api_config.get, schema_ready, metrics)

@@ -42,12 +42,14 @@ class AdmissionGate:
         limit: int,
         queue_max: int,
         queue_timeout_s: float,
+        refusal_delay_s: float,
         on_refused: Callable[[str], None],
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limit = limit
         self.queue_max = queue_max
         self.queue_timeout_s = queue_timeout_s
+        self.refusal_delay_s = refusal_delay_s
         self.on_refused = on_refused
         self.clock = clock
         self.active = 0
@@ -67,15 +69,16 @@ class AdmissionGate:
 
     async def enter(self) -> float | None:
         """Admit or refuse a request. Returns the moment its slot was granted (pass it to ``leave``),
-        or None: refused (reported to ``on_refused``), and nothing is held."""
+        or None: refused (reported to ``on_refused``, answered after ``refusal_delay_s``), and nothing
+        is held."""
         if self.active < self.limit and not self._waiters:
             self.active += 1
             return self.clock()
         if len(self._waiters) >= self.queue_max:
-            self.on_refused(QUEUE_FULL)
+            await self._refuse(QUEUE_FULL)
             return None
         if self.expected_wait_s() > self.queue_timeout_s:
-            self.on_refused(OVER_BUDGET)
+            await self._refuse(OVER_BUDGET)
             return None
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[bool] = loop.create_future()
@@ -96,6 +99,15 @@ class AdmissionGate:
             self.on_refused(WAITED_TOO_LONG)
             return None
         return self.clock()
+
+    async def _refuse(self, reason: str) -> None:
+        self.on_refused(reason)
+        # Decided now, answered later: a client that resends a refused request at once (wrk, a
+        # naive retry loop) would otherwise turn every spare cycle of the worker into refusals, and
+        # the requests being served would get a shrinking share of the CPU. A sleeping refusal
+        # holds a timer, no slot and no CPU.
+        if self.refusal_delay_s > 0:
+            await asyncio.sleep(self.refusal_delay_s)
 
     def leave(self, granted_at: float) -> None:
         """Release the slot granted at ``granted_at``."""

@@ -127,7 +127,8 @@ def test_settings_every_variable_is_documented() -> None:
 
 def test_settings_admission_defaults_are_sized_to_the_pool_and_bad_values_are_named() -> None:
     local: dict[str, Any] = {"ENVIRONMENT": "local", "DATABASE_URL": "postgresql:///x", "API_CONFIG_JSON": "{}"}
-    # GIVEN the defaults THEN the queue may hold 100 requests, each waiting at most 100 ms
+    # GIVEN the defaults THEN as many requests are served at once as the pool has connections, and
+    # the queue may hold 100 requests, each waiting at most 100 ms
     settings = Settings(**local)
     assert (settings.DB_POOL_MAX_SIZE, settings.DB_POOL_MAX_WAITING, settings.ADMISSION_QUEUE_TIMEOUT_MS) == (
         10,
@@ -140,3 +141,8 @@ def test_settings_admission_defaults_are_sized_to_the_pool_and_bad_values_are_na
     assert "ADMISSION_QUEUE_TIMEOUT_MS" in no_budget and "greater than or equal to 1" in no_budget
     negative = _error(**local, DB_POOL_MAX_WAITING=-1)
     assert "DB_POOL_MAX_WAITING" in negative and "greater than or equal to 0" in negative
+    # AND refusals are answered 100 ms after they are decided, or at once (0), never before
+    assert Settings(**local).ADMISSION_REFUSAL_DELAY_MS == 100
+    assert Settings(**local, ADMISSION_REFUSAL_DELAY_MS=0).ADMISSION_REFUSAL_DELAY_MS == 0
+    early = _error(**local, ADMISSION_REFUSAL_DELAY_MS=-1)
+    assert "ADMISSION_REFUSAL_DELAY_MS" in early and "greater than or equal to 0" in early

@@ -23,7 +23,7 @@ def _gate(
     limit: int, queue_max: int, queue_timeout_s: float, clock: Clock | None = None
 ) -> tuple[AdmissionGate, list[str]]:
     refused: list[str] = []
-    return AdmissionGate(limit, queue_max, queue_timeout_s, refused.append, clock or Clock()), refused
+    return AdmissionGate(limit, queue_max, queue_timeout_s, 0.0, refused.append, clock or Clock()), refused
 
 
 def test_overload_gate_admits_up_to_the_limit_then_hands_slots_to_waiters_in_arrival_order() -> None:
@@ -144,3 +144,26 @@ def test_overload_gate_a_cancelled_waiter_leaks_no_slot(granted_before_cancel: b
         return gate.active, gate.waiting
 
     assert asyncio.run(scenario()) == (0, 0)
+
+
+def test_overload_gate_answers_a_refusal_later_without_holding_anything_meanwhile() -> None:
+    async def scenario() -> tuple[list[str], bool, float | None, float | None]:
+        refused: list[str] = []
+        gate = AdmissionGate(1, 0, 30.0, 0.05, refused.append, Clock())
+        holder = await gate.enter()
+        assert holder is not None
+        # GIVEN a request refused (no queue) while the slot is held
+        refusal = asyncio.create_task(gate.enter())
+        await asyncio.sleep(0)
+        # THEN it is counted at once but not answered yet (a client resending at once is paced)
+        answered_at_once = refusal.done()
+        # AND the pending refusal holds nothing: once the holder leaves, the next request gets the slot
+        gate.leave(holder)
+        following = await gate.enter()
+        return refused, answered_at_once, following, await refusal
+
+    refused, answered_at_once, following, answer = asyncio.run(scenario())
+    assert refused == [QUEUE_FULL]
+    assert not answered_at_once
+    assert following is not None
+    assert answer is None
