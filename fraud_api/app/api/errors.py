@@ -160,10 +160,10 @@ async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-def overloaded_response(request_id: str, reason: str) -> JSONResponse:
+def overloaded_response(request_id: str, state: str) -> JSONResponse:
     """A refusal by admission control (``app/api/admission.py``), built before the request id
     middleware runs: the id is passed in. Counted in the metrics; the warning is sampled."""
-    _sampled.warn("overloaded", "overloaded", {"error": reason})
+    _sampled.warn("overloaded", "overloaded", {"error": state})
     return JSONResponse(
         {"error": "overloaded", "message": "the service is overloaded; retry shortly", "requestId": request_id},
         status_code=503,

@@ -1,5 +1,5 @@
 """Admission under overload: a concurrency limit sized to the database pool, a short FIFO queue
-whose wait is bounded by a time budget, and an immediate refusal for everything else.
+whose wait is bounded by a time budget, and a refusal decided at arrival for everything else.
 
 A worker serves at most ``limit`` requests at once (``DB_POOL_MAX_SIZE``: more could only wait
 for a connection). Requests beyond it wait in arrival order for a free slot, at most
@@ -9,11 +9,13 @@ budget. A request is refused at arrival when the queue is full or when its expec
 the measured time a slot is held, exceeds that budget: it would only wait and then fail, and a
 waiting request costs the same slot-time as a served one. The expected wait adapts by itself to
 the CPU the worker actually gets and to the database's speed; the queue's length cap bounds
-memory if the measurement is off.
+memory if the measurement is off. A refusal is answered ``refusal_delay_s`` after it is decided
+(see ``_refuse``).
 
 Why not event-loop lag (the previous signal): under a retry storm, the refusals themselves kept the
 loop behind, so every request was refused and goodput collapsed (issue 13: 3 requests/s at 64
-connections). What is measured here is the admitted work, which refusals do not slow down much.
+connections). What is measured here is the admitted work; refusals slow it down only by their own
+CPU, which the refusal delay bounds.
 """
 
 from __future__ import annotations
