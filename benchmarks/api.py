@@ -14,6 +14,13 @@ Run from the repository root: ``.venv/bin/python benchmarks/api.py [--duration 3
    client-side times of requests completed in the measured window (after the ramp-up).
    Prints target and achieved rate, p50/p95/p99/max latency, errors, and where the CPU went.
 4. Searches the highest rate whose p99 stays <= 50 ms without errors (bounded steps).
+5. With ``--sweep 1,4,16,64,256``: instead of 3-4, goodput under overload. N closed-loop clients,
+   one keep-alive connection each, send a transaction, and when it is refused (503) send it again
+   at once, as wrk does (Retry-After ignored): the worst case for admission control. Per level:
+   goodput (200s/s), its ratio to the best level's, refusals/s, other errors, p50/p99 of the
+   attempts answered 200. With ``--baseline DIR`` (another checkout, e.g. ``git worktree add``)
+   its fraud-api runs beside this one on the same database, levels interleaved, so before/after
+   share the machine's drift.
 
 Everything runs on this machine: the load generator, the service and PostgreSQL share its cores,
 so the figures are a lower bound for the service alone. Stops everything at the end.
@@ -41,6 +48,7 @@ import gevent
 import locust  # noqa: F401 - importing locust monkey-patches the standard library for gevent
 import psutil
 import psycopg
+from geventhttpclient import HTTPClient
 from locust import FastHttpUser, task
 from locust.env import Environment
 
@@ -104,7 +112,7 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_api(uri: str, port: int, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+def start_api(uri: str, port: int, args: argparse.Namespace, root: Path = ROOT) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "FRAUD_API_ENVIRONMENT": "local",
@@ -116,13 +124,13 @@ def start_api(uri: str, port: int, args: argparse.Namespace) -> subprocess.Popen
         "FRAUD_API_LOG_LEVEL": args.log_level,
         "FRAUD_API_DB_SYNCHRONOUS_COMMIT": args.synchronous_commit,
         "WEB_CONCURRENCY": str(args.workers),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(root),
     }
     command = [sys.executable, "-m", "uvicorn", "fraud_api.app.main:app", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--loop", args.loop, "--http", "httptools", "--no-access-log", "--log-level", "warning"]
     # The service's JSON log goes to a file (as the awslogs driver would take it), not to a terminal.
     log = args.server_log.open("wb") if args.server_log else subprocess.DEVNULL
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -157,21 +165,28 @@ class ScoreUser(FastHttpUser):
 
     @task
     def score(self) -> None:
-        customer = random.randrange(self.customers)
-        body = {
+        self.client.post("/api/v1/score", data=score_body(), headers=JSON_HEADERS, name="score")
+
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def score_body() -> str:
+    """A new transaction of a random seeded customer at a random seeded terminal."""
+    customer = random.randrange(ScoreUser.customers)
+    return json.dumps(
+        {
             "transactionId": f"b-{random_letters(16)}",
             "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds"),
             "customerId": f"cust-{customer}",
-            "terminalId": f"term-{random.randrange(self.terminals)}",
+            "terminalId": f"term-{random.randrange(ScoreUser.terminals)}",
             "amount": f"{random.uniform(5, 300):.2f}",
             "currency": "EUR",
             "cardNumber": luhn_pan(customer),
             "merchantCategoryCode": "5411",
             "channel": "pos",
         }
-        self.client.post(
-            "/api/v1/score", data=json.dumps(body), headers={"Content-Type": "application/json"}, name="score"
-        )
+    )
 
 
 @dataclass
@@ -311,6 +326,112 @@ def search(host: str, results: list[StepResult], args: argparse.Namespace, meter
     return good
 
 
+@dataclass
+class SweepResult:
+    target: str
+    round_no: int
+    connections: int
+    goodput: float
+    refused: float
+    errors: int
+    p50: float
+    p99: float
+
+
+def closed_loop(port: int, connections: int, duration: float) -> tuple[float, float, int, float, float]:
+    """``connections`` clients, each sending its next request as soon as the last is answered and
+    resending a refused one at once. Returns 200s/s, 503s/s, other errors, and p50/p99 (ms) of the
+    attempts answered 200."""
+    ok: list[float] = []
+    refused = [0]
+    errors: Counter[str] = Counter()
+    recording = [False]
+    stop = [False]
+
+    def connect() -> HTTPClient:
+        return HTTPClient("127.0.0.1", port, concurrency=1, connection_timeout=10, network_timeout=10)
+
+    def client() -> None:
+        http = connect()
+        body = score_body()
+        while not stop[0]:
+            started = time.perf_counter()
+            try:
+                response = http.post("/api/v1/score", body=body, headers=JSON_HEADERS)
+                response.read()
+                status = response.status_code
+            except Exception as exc:  # a timeout or a reset is counted, and the client goes on
+                errors[type(exc).__name__] += recording[0]
+                http.close()
+                http = connect()
+                continue
+            if status == 200:
+                body = score_body()
+                if recording[0]:
+                    ok.append((time.perf_counter() - started) * 1000.0)
+            elif status == 503:
+                refused[0] += recording[0]
+            else:
+                errors[str(status)] += recording[0]
+        http.close()
+
+    clients = [gevent.spawn(client) for _ in range(connections)]
+    gevent.sleep(2.0)  # every connection open, the queues at their steady state
+    recording[0] = True
+    started = time.monotonic()
+    gevent.sleep(duration)
+    recording[0] = False
+    elapsed = time.monotonic() - started
+    stop[0] = True
+    gevent.joinall(clients, timeout=15)
+    ordered = sorted(ok)
+    return (
+        len(ordered) / elapsed,
+        refused[0] / elapsed,
+        sum(errors.values()),
+        percentile(ordered, 0.50),
+        percentile(ordered, 0.99),
+    )
+
+
+def _span(values: list[float], fmt: str) -> str:
+    return "-".join(format(v, fmt) for v in (min(values), max(values)))
+
+
+def sweep(targets: dict[str, int], levels: list[int], rounds: int, duration: float) -> None:
+    """Every level against every target, interleaved, ``rounds`` times; then one row per target and
+    level with the spread over the rounds. Ratios are to the same target's best level in the same
+    round: the machine's speed drifts between rounds."""
+    results: list[SweepResult] = []
+    for round_no in range(rounds):
+        for connections in levels:
+            for name, port in targets.items():
+                result = SweepResult(name, round_no, connections, *closed_loop(port, connections, duration))
+                results.append(result)
+                print(
+                    f"round {round_no + 1} {name:>8} {connections:>4} connections: {result.goodput:8.1f} 200/s "
+                    f"{result.refused:8.1f} 503/s {result.errors} errors, p99 {result.p99:.1f} ms",
+                    flush=True,
+                )
+    peaks: dict[tuple[str, int], float] = {}
+    for r in results:
+        peaks[r.target, r.round_no] = max(peaks.get((r.target, r.round_no), 0.0), r.goodput)
+    print(
+        f"{'target':>8} {'conns':>5} {'200/s':>11} {'x peak':>9} {'503/s':>11} {'errors':>6} "
+        f"{'p50 ms':>11} {'p99 ms':>11}"
+    )
+    for name in targets:
+        for connections in levels:
+            rows = [r for r in results if r.target == name and r.connections == connections]
+            print(
+                f"{name:>8} {connections:>5} {_span([r.goodput for r in rows], '.0f'):>11} "
+                f"{_span([r.goodput / peaks[r.target, r.round_no] for r in rows], '.2f'):>9} "
+                f"{_span([r.refused for r in rows], '.0f'):>11} {sum(r.errors for r in rows):>6} "
+                f"{_span([r.p50 for r in rows], '.1f'):>11} {_span([r.p99 for r in rows], '.1f'):>11}",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="200,500,1000", help="comma-separated request rates (rps)")
@@ -327,25 +448,34 @@ def main() -> None:
     parser.add_argument("--server-log", type=Path, help="write the service's log here (default: discarded)")
     parser.add_argument("--customers", type=int, default=5000)
     parser.add_argument("--terminals", type=int, default=10000)
+    parser.add_argument("--sweep", help="closed-loop connection counts, e.g. 1,4,16,64,256 (replaces the rates)")
+    parser.add_argument("--sweep-rounds", type=int, default=2)
+    parser.add_argument("--baseline", type=Path, help="another checkout whose fraud-api runs beside this one")
     args = parser.parse_args()
     ScoreUser.customers, ScoreUser.terminals = args.customers, args.terminals
 
     pg = EmbeddedPostgres(Path(tempfile.mkdtemp(prefix="fraud-bench-")) / "data")
-    api: subprocess.Popen[bytes] | None = None
+    apis: list[subprocess.Popen[bytes]] = []
     try:
         pg.start()
         started = time.monotonic()
         rows = seed(pg.uri, args.customers, args.terminals, 37, 3.0)
         print(f"seeded {rows} transactions in {time.monotonic() - started:.1f} s", flush=True)
-        port = free_port()
-        api = start_api(pg.uri, port, args)
-        host = f"http://127.0.0.1:{port}"
-        meter = CpuMeter(api, pg)
+        roots = {"this": ROOT} | ({"baseline": args.baseline.resolve()} if args.baseline else {})
+        ports = {name: free_port() for name in roots}
+        for name, root in roots.items():
+            apis.append(start_api(pg.uri, ports[name], args, root))
         print(
             f"fraud-api: {args.workers} worker(s) x {args.pool_max} connections, synchronous_commit="
             f"{args.synchronous_commit}, {psutil.cpu_count()} CPUs, load average before: "
             + " ".join(f"{x:.2f}" for x in os.getloadavg())
         )
+        if args.sweep:
+            levels = [int(c) for c in args.sweep.split(",")]
+            sweep(ports, levels, args.sweep_rounds, args.duration)
+            return
+        host = f"http://127.0.0.1:{ports['this']}"
+        meter = CpuMeter(apis[0], pg)
         warm = run_step(host, 200, 5.0, meter)
         print(f"warm-up at 200 rps: p99 {warm.p99:.2f} ms", flush=True)
         print(HEADER)
@@ -362,7 +492,7 @@ def main() -> None:
             best = search(host, results, args, meter)
             print(f"highest rate with p99 <= {SEARCH_P99_MS:.0f} ms: {best if best is not None else 'none'} rps")
     finally:
-        if api is not None:
+        for api in apis:
             api.terminate()
             try:
                 api.wait(timeout=15)

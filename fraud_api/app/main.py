@@ -13,6 +13,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from fraud_api.app.api.admission import AdmissionMiddleware
 from fraud_api.app.api.errors import declare_actual_responses, install_error_handlers
 from fraud_api.app.api.main import api_router, api_v1_router
 from fraud_api.app.core.config import Settings, load_settings
@@ -65,6 +66,8 @@ def create_app(settings: Settings | None = None, *, secret_reader: SecretReader 
         redoc_url=None,
     )
     app.add_middleware(RequestIdMiddleware)
+    # Added last, so outermost: a refusal costs no request-id, access-log or routing work.
+    app.add_middleware(AdmissionMiddleware)
     install_error_handlers(app)
     app.include_router(api_router)
     app.include_router(api_v1_router)

@@ -19,7 +19,7 @@ from fraud_api.app.core.config import SERVICE_DB_USER, Settings
 from fraud_api.app.core.db import Database
 from fraud_api.app.core.metrics import DecisionMetrics
 from fraud_api.app.core.migrations import MigrationError, migrate
-from fraud_api.app.core.overload import LoopLagMonitor
+from fraud_api.app.core.overload import AdmissionGate
 from fraud_api.app.core.secrets import (
     CredentialsSource,
     DbCredentialsProvider,
@@ -47,7 +47,7 @@ class Runtime:
     api_config: RefreshingValue[ApiConfiguration]
     service: ScoringService
     schema_ready: threading.Event
-    overload: LoopLagMonitor
+    admission: AdmissionGate
     metrics: DecisionMetrics
     _stop: threading.Event
     _migrator: threading.Thread | None = None
@@ -73,14 +73,20 @@ class Runtime:
         scorer = Scorer.load(settings.MODEL_PATH)
         db = Database(settings, pool_credentials, migration_credentials=master)
         schema_ready = threading.Event()
-        overload = LoopLagMonitor(settings.OVERLOAD_LAG_MS)
         metrics = DecisionMetrics()
-        service = ScoringService(db, scorer, api_config.get, schema_ready, overload, metrics)
+        admission = AdmissionGate(
+            settings.DB_POOL_MAX_SIZE,
+            settings.DB_POOL_MAX_WAITING,
+            settings.ADMISSION_QUEUE_TIMEOUT_MS / 1000.0,
+            settings.ADMISSION_REFUSAL_DELAY_MS / 1000.0,
+            metrics.record_refusal,
+        )
+        service = ScoringService(db, scorer, api_config.get, schema_ready, metrics)
         logger.info(
             "fraud-api configured",
             extra={"model_version": scorer.model_version, "environment": settings.ENVIRONMENT},
         )
-        return cls(settings, db, scorer, api_config, service, schema_ready, overload, metrics, threading.Event())
+        return cls(settings, db, scorer, api_config, service, schema_ready, admission, metrics, threading.Event())
 
     async def start(self) -> None:
         if not self.settings.DB_MIGRATE_ON_START:
@@ -89,13 +95,11 @@ class Runtime:
             self._migrator = threading.Thread(target=self._migrate_until_done, name="fraud-api-migrator", daemon=True)
             self._migrator.start()
         await self.db.open(fill=self.schema_ready.is_set())
-        await self.overload.start()
         await self.metrics.start()
 
     async def stop(self) -> None:
         self._stop.set()
         await self.metrics.stop()
-        await self.overload.stop()
         if self._migrator is not None:
             await asyncio.to_thread(self._migrator.join, 5.0)
         await self.db.close()

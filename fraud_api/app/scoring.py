@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from fraud_api.app import repository
 from fraud_api.app.core.db import AsyncConnection, Database, DatabaseUnavailable, ensure_not_abandoned
 from fraud_api.app.core.metrics import DecisionMetrics
-from fraud_api.app.core.overload import LoopLagMonitor, Overloaded
 from fraud_api.app.repository import LabelOutcome, NewTransaction, StoredTransaction
 from fraud_common.api_config import ApiConfiguration
 from fraud_common.card import tokenize
@@ -57,24 +56,13 @@ class ScoringService:
         scorer: Scorer,
         api_config: Callable[[], ApiConfiguration],
         schema_ready: threading.Event,
-        overload: LoopLagMonitor,
         metrics: DecisionMetrics,
     ) -> None:
-        self.overload = overload
         self.metrics = metrics
         self.db = db
         self.scorer = scorer
         self.api_config = api_config
         self.schema_ready = schema_ready
-
-    def _admit(self) -> None:
-        """Refuse new work cheaply, before parsing anything, while this worker is behind (loop
-        lag) or its database work is at the limit; then require the schema."""
-        self.overload.admit()
-        if self.db.saturated:
-            self.overload.shed += 1
-            raise Overloaded(f"{self.db.in_flight} database operations in flight")
-        self._require_schema()
 
     def _require_schema(self) -> None:
         if not self.schema_ready.is_set():
@@ -83,10 +71,9 @@ class ScoringService:
     async def score(self, body: bytes, request_id: str | None) -> ScoreOutcome:
         """Score and store a transaction; a retry of a stored one returns the first decision.
 
-        Raises InvalidTransaction (400), TransactionConflict (409), DatabaseUnavailable and
-        Overloaded (503).
+        Raises InvalidTransaction (400), TransactionConflict (409), DatabaseUnavailable (503).
         """
-        self._admit()
+        self._require_schema()
         request = parse_transaction(body)
         config = self.api_config()
         key, key_version = config.pan_key()
@@ -147,7 +134,7 @@ class ScoringService:
         return ScoreOutcome(_decision(outcome), replayed=True)
 
     async def get_decision(self, transaction_id: str) -> StoredTransaction:
-        self._admit()
+        self._require_schema()
         stored = await self.db.run(lambda conn: repository.get_transaction(conn, transaction_id))
         if stored is None:
             raise NotFound(transaction_id)
@@ -156,7 +143,7 @@ class ScoringService:
     async def record_label(
         self, transaction_id: str, fraud: bool, label_time: float, source: str, request_id: str | None
     ) -> LabelOutcome:
-        self._admit()
+        self._require_schema()
         outcome = await self.db.run(
             lambda conn: repository.record_label(conn, transaction_id, fraud, label_time, source, request_id)
         )

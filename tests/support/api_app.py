@@ -65,11 +65,11 @@ def make_settings(database_url: str, model_path: Path | None, **overrides: Any) 
         "MODEL_PATH": model_path,
         "DB_POOL_MIN_SIZE": 1,
         "DB_POOL_MAX_SIZE": 4,
-        # Load shedding off and database deadlines of seconds: on shared cores the defaults (30 ms
-        # loop lag, 50/80/100 ms for the pool, the request, a statement) measure the machine, not
-        # overload or an outage. Tests of those take their own values (tests/api/utils.py
-        # OUTAGE_DEADLINES, tests/api/core/test_overload.py's monitors).
-        "OVERLOAD_LAG_MS": 10_000,
+        # Admission waits and database deadlines of seconds: on shared cores the defaults (100 ms
+        # in the admission queue, 50/80/100 ms for the pool, the request, a statement) measure the
+        # machine, not overload or an outage. Tests of those take their own values (tests/api/utils.py
+        # OUTAGE_DEADLINES, tests/api/test_admission.py's burst).
+        "ADMISSION_QUEUE_TIMEOUT_MS": 10_000,
         "DB_POOL_TIMEOUT_MS": 5_000,
         "DB_REQUEST_TIMEOUT_MS": 10_000,
         "DB_STATEMENT_TIMEOUT_MS": 10_000,

@@ -20,7 +20,6 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fraud_api.app.core.db import DatabaseUnavailable
 from fraud_api.app.core.logging import request_id_var
-from fraud_api.app.core.overload import Overloaded
 from fraud_api.app.models import ErrorPublic
 from fraud_api.app.scoring import NotFound, TransactionConflict
 from fraud_common.card import contains_pan
@@ -161,12 +160,14 @@ async def _unavailable(_: Request, exc: Exception) -> JSONResponse:
     )
 
 
-async def _overloaded(_: Request, exc: Exception) -> JSONResponse:
-    _sampled.warn("overloaded", "overloaded", {"error": str(exc)})
-    return error_response(
-        503,
-        {"error": "overloaded", "message": "the service is overloaded; retry shortly"},
-        headers={"Retry-After": RETRY_AFTER_S},
+def overloaded_response(request_id: str, state: str) -> JSONResponse:
+    """A refusal by admission control (``app/api/admission.py``), built before the request id
+    middleware runs: the id is passed in. Counted in the metrics; the warning is sampled."""
+    _sampled.warn("overloaded", "overloaded", {"error": state})
+    return JSONResponse(
+        {"error": "overloaded", "message": "the service is overloaded; retry shortly", "requestId": request_id},
+        status_code=503,
+        headers={"Retry-After": RETRY_AFTER_S, "X-Request-Id": request_id},
     )
 
 
@@ -183,5 +184,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(NotFound, _not_found)
     app.add_exception_handler(TransactionConflict, _conflict)
     app.add_exception_handler(DatabaseUnavailable, _unavailable)
-    app.add_exception_handler(Overloaded, _overloaded)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -58,10 +58,10 @@ class Settings(BaseSettings):
     # -- pool and timeouts: they bound how long a request can wait on the database ---------------
     DB_POOL_MIN_SIZE: int = Field(default=2, ge=0, le=100)
     DB_POOL_MAX_SIZE: int = Field(default=10, ge=1, le=200)
-    DB_POOL_MAX_WAITING: int = Field(default=8, ge=1, le=10_000)
-    """Requests allowed to queue for a connection per worker; beyond (pool size + this in flight)
-    new requests get 503 ``overloaded`` at once, before any work, so the admitted ones finish in
-    time instead of all of them timing out together."""
+    DB_POOL_MAX_WAITING: int = Field(default=100, ge=0, le=10_000)
+    """Requests allowed to wait, per worker, for one of the DB_POOL_MAX_SIZE slots of admission
+    control (core/overload.py); 0: no queue. A cap for memory: ADMISSION_QUEUE_TIMEOUT_MS is what
+    normally bounds the queue (at ~100 requests/s per connection, 100 waiters are 100 ms of work)."""
     DB_POOL_TIMEOUT_MS: int = Field(default=50, ge=5, le=30_000)
     """How long a request waits for a pooled connection before answering 503 (keeps a database
     outage answer well inside 100 ms, with room for the HTTP stack)."""
@@ -84,8 +84,14 @@ class Settings(BaseSettings):
     DB_MIGRATE_ON_START: bool = True
     DB_MIGRATION_TIMEOUT_S: int = Field(default=120, ge=5, le=3600)
 
-    OVERLOAD_LAG_MS: float = Field(default=30.0, ge=0.0, le=10_000.0)
-    """Refuse new work (503 overloaded) while the worker's event loop runs this far behind; 0 disables."""
+    ADMISSION_QUEUE_TIMEOUT_MS: int = Field(default=100, ge=1, le=60_000)
+    """Longest wait for an admission slot: a request whose expected wait is longer is refused at
+    once (503 ``overloaded``), one that waited this long without a slot is refused then. With
+    DB_REQUEST_TIMEOUT_MS it bounds an admitted request's time in the service."""
+    ADMISSION_REFUSAL_DELAY_MS: int = Field(default=250, ge=0, le=10_000)
+    """A request refused at arrival is answered this much later (a timer; nothing is held), so
+    clients that resend a refused request at once cannot keep the worker busy refusing; 0: at once.
+    Keep it well under the callers' timeout (API Gateway's integration: 3 s)."""
 
     # -- API configuration (thresholds, PAN hash keys) -----------------------------------------
     API_CONFIG_SECRET_ARN: str | None = None

@@ -239,7 +239,8 @@ class Database:
             # No queue limit in the pool: psycopg_pool counts requests that timed out waiting as
             # still waiting until a connection arrives, so during an outage its limit fills up and
             # then refuses every request before it can start a reconnection: no recovery ever.
-            # Overload is refused before the pool instead (``saturated``: in-flight work).
+            # Overload is refused before the pool instead, by admission control (core/overload.py),
+            # which lets at most DB_POOL_MAX_SIZE requests at the pool at once.
             max_waiting=0,
             # A liveness round trip at checkout for connections idle longer than CHECK_BYPASS_S:
             # one broken by a database restart is discarded here (within the checkout timeout)
@@ -257,7 +258,6 @@ class Database:
         self._abandoned: set[asyncio.Task[Any]] = set()
         # Database work in flight (including abandoned work still holding a connection).
         self.in_flight = 0
-        self.max_in_flight = settings.DB_POOL_MAX_SIZE + settings.DB_POOL_MAX_WAITING
         # Recovery state: ``unreachable`` is set while the pool has no connection left and its
         # own attempts gave up; the keeper probes until one comes back.
         self.unreachable = False
@@ -266,11 +266,6 @@ class Database:
         self._keeper: asyncio.Task[None] | None = None
         self._drained_at = 0.0
         self._background: set[asyncio.Task[None]] = set()
-
-    @property
-    def saturated(self) -> bool:
-        """True when new work could only queue behind more than the pool can serve in time."""
-        return self.in_flight >= self.max_in_flight
 
     async def _check(self, conn: AsyncConnection) -> None:
         returned = self._returned_at.get(conn)

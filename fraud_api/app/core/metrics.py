@@ -1,10 +1,12 @@
-"""Decisions per outcome as CloudWatch embedded metric format (EMF) lines on stdout.
+"""Decisions per outcome, and overload refusals per reason, as CloudWatch embedded metric format
+(EMF) lines on stdout.
 
 The dashboard's "fraud decisions per minute by outcome" sums the same metric (`Decisions`, with a
 `Decision` dimension, namespace `FraudDetection`) from the analyzer Lambda and from here. The
 awslogs driver ships stdout to CloudWatch Logs, which turns EMF lines into metrics: no agent,
 no API call on the request path. Counts are aggregated per worker and written once a minute (one
-line per outcome), not per request.
+line per outcome), not per request. Refusals by admission control are the `Refused` metric (same
+namespace, dimensions `service` and `Reason`).
 
 The line is written directly, not through the JSON log formatter: EMF needs `_aws` at the top
 level and an epoch-millisecond timestamp, which the log redaction would take for a card number.
@@ -35,41 +37,51 @@ def log_safe_epoch_ms(ms: int) -> int:
 
 
 class DecisionMetrics:
-    """Counts decisions; `flush()` writes and resets them."""
+    """Counts decisions, and requests refused by admission control; `flush()` writes and resets them."""
 
     def __init__(self, stream: TextIO | None = None, namespace: str = METRICS_NAMESPACE) -> None:
         self._stream = stream
         self._namespace = namespace
         self._counts: Counter[str] = Counter()
+        self._refused: Counter[str] = Counter()
         self._task: asyncio.Task[None] | None = None
 
     def record(self, decision: str) -> None:
         self._counts[decision] += 1
 
+    def record_refusal(self, reason: str) -> None:
+        """An overload refusal (``core/overload.py`` names the reasons): counted here instead of a
+        log line each, which would cost CPU exactly when the worker has none to spare."""
+        self._refused[reason] += 1
+
     def lines(self, now_ms: int) -> list[str]:
-        """The EMF lines for the counts so far (one per outcome); resets the counts."""
+        """The EMF lines for the counts so far (one per decision outcome, one per refusal reason);
+        resets the counts."""
         counts, self._counts = self._counts, Counter()
+        refused, self._refused = self._refused, Counter()
         return [
-            json.dumps(
-                {
-                    "_aws": {
-                        "Timestamp": now_ms,
-                        "CloudWatchMetrics": [
-                            {
-                                "Namespace": self._namespace,
-                                "Dimensions": [["service", "Decision"]],
-                                "Metrics": [{"Name": "Decisions", "Unit": "Count"}],
-                            }
-                        ],
-                    },
-                    "service": SERVICE,
-                    "Decision": decision,
-                    "Decisions": count,
+            self._line(now_ms, "Decision", decision, "Decisions", count) for decision, count in sorted(counts.items())
+        ] + [self._line(now_ms, "Reason", reason, "Refused", count) for reason, count in sorted(refused.items())]
+
+    def _line(self, now_ms: int, dimension: str, value: str, metric: str, count: int) -> str:
+        return json.dumps(
+            {
+                "_aws": {
+                    "Timestamp": now_ms,
+                    "CloudWatchMetrics": [
+                        {
+                            "Namespace": self._namespace,
+                            "Dimensions": [["service", dimension]],
+                            "Metrics": [{"Name": metric, "Unit": "Count"}],
+                        }
+                    ],
                 },
-                separators=(",", ":"),
-            )
-            for decision, count in sorted(counts.items())
-        ]
+                "service": SERVICE,
+                dimension: value,
+                metric: count,
+            },
+            separators=(",", ":"),
+        )
 
     def flush(self) -> None:
         stream = self._stream or sys.stdout

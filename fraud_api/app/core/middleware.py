@@ -36,6 +36,20 @@ def _internal_body(request_id: str) -> bytes:
     return json.dumps(body).encode()
 
 
+def request_id_of(scope: Scope) -> str:
+    """The caller's ``X-Request-Id`` if it is safe to log and store, else a new one."""
+    for name, value in scope["headers"]:
+        if name == b"x-request-id":
+            candidate = value.decode("latin-1")
+            # A card number is a valid-looking id too; it must not become a log field or a
+            # stored request_id. Replaced rather than refused: API Gateway and the ALB set this
+            # header, and a generated id that happens to look like a card must not fail a payment.
+            if _VALID_ID.match(candidate) and not contains_pan(candidate):
+                return candidate
+            break
+    return uuid.uuid4().hex
+
+
 class RequestIdMiddleware:
     """Takes ``X-Request-Id`` from the request or makes one, exposes it to every log line of the
     request, returns it in the response and writes one access log line (no body, no query)."""
@@ -60,18 +74,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = None
-        for name, value in scope["headers"]:
-            if name == b"x-request-id":
-                candidate = value.decode("latin-1")
-                # A card number is a valid-looking id too; it must not become a log field or a
-                # stored request_id. Replaced rather than refused: API Gateway and the ALB set this
-                # header, and a generated id that happens to look like a card must not fail a payment.
-                if _VALID_ID.match(candidate) and not contains_pan(candidate):
-                    request_id = candidate
-                break
-        if request_id is None:
-            request_id = uuid.uuid4().hex
+        request_id = request_id_of(scope)
         token = request_id_var.set(request_id)
         started = time.perf_counter()
         status = 500

@@ -123,3 +123,26 @@ def test_settings_every_variable_is_documented() -> None:
     readme = (Path(__file__).resolve().parents[3] / "fraud_api" / "README.md").read_text(encoding="utf-8")
     missing = [name for name in Settings.model_fields if f"`{name}`" not in readme and f"`{name}," not in readme]
     assert missing == []
+
+
+def test_settings_admission_defaults_are_sized_to_the_pool_and_bad_values_are_named() -> None:
+    local: dict[str, Any] = {"ENVIRONMENT": "local", "DATABASE_URL": "postgresql:///x", "API_CONFIG_JSON": "{}"}
+    # GIVEN the defaults THEN as many requests are served at once as the pool has connections, and
+    # the queue may hold 100 requests, each waiting at most 100 ms
+    settings = Settings(**local)
+    assert (settings.DB_POOL_MAX_SIZE, settings.DB_POOL_MAX_WAITING, settings.ADMISSION_QUEUE_TIMEOUT_MS) == (
+        10,
+        100,
+        100,
+    )
+    assert Settings(**local, DB_POOL_MAX_WAITING=0).DB_POOL_MAX_WAITING == 0  # no queue: refuse beyond the pool
+    # WHEN a wait budget of nothing, or a negative queue, is configured THEN the error names the variable
+    no_budget = _error(**local, ADMISSION_QUEUE_TIMEOUT_MS=0)
+    assert "ADMISSION_QUEUE_TIMEOUT_MS" in no_budget and "greater than or equal to 1" in no_budget
+    negative = _error(**local, DB_POOL_MAX_WAITING=-1)
+    assert "DB_POOL_MAX_WAITING" in negative and "greater than or equal to 0" in negative
+    # AND refusals are answered 250 ms after they are decided, or at once (0), never before
+    assert Settings(**local).ADMISSION_REFUSAL_DELAY_MS == 250
+    assert Settings(**local, ADMISSION_REFUSAL_DELAY_MS=0).ADMISSION_REFUSAL_DELAY_MS == 0
+    early = _error(**local, ADMISSION_REFUSAL_DELAY_MS=-1)
+    assert "ADMISSION_REFUSAL_DELAY_MS" in early and "greater than or equal to 0" in early

@@ -37,6 +37,34 @@ def test_metrics_counts_become_one_emf_line_per_outcome_and_reset() -> None:
     assert len(stream.getvalue().splitlines()) == 2
 
 
+def test_metrics_refusals_become_one_emf_line_per_reason_after_the_decisions() -> None:
+    # GIVEN a decision and three overload refusals for two reasons
+    metrics = DecisionMetrics(io.StringIO())
+    metrics.record("approve")
+    for reason in ("over_budget", "queue_full", "over_budget"):
+        metrics.record_refusal(reason)
+    # WHEN the lines are taken
+    lines = [json.loads(line) for line in metrics.lines(1_764_000_000_000)]
+    # THEN each reason is one `Refused` count with its own dimension, and the counts reset
+    assert [(line.get("Decision"), line.get("Reason")) for line in lines] == [
+        ("approve", None),
+        (None, "over_budget"),
+        (None, "queue_full"),
+    ]
+    refused = lines[1:]
+    assert [line["Refused"] for line in refused] == [2, 1]
+    for line in refused:
+        assert line["_aws"]["CloudWatchMetrics"] == [
+            {
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [["service", "Reason"]],
+                "Metrics": [{"Name": "Refused", "Unit": "Count"}],
+            }
+        ]
+        assert line["service"] == "fraud-api" and line["_aws"]["Timestamp"] == 1_764_000_000_000
+    assert metrics.lines(0) == []
+
+
 def test_metrics_new_decisions_count_and_replays_do_not(client: TestClient) -> None:
     metrics: DecisionMetrics = client.app.state.runtime.metrics  # type: ignore[attr-defined]
     metrics.lines(0)  # start from zero

@@ -1,95 +1,169 @@
-"""Load shedding on event-loop lag."""
+"""Admission control's gate: a concurrency limit, a FIFO queue bounded in length and in expected wait."""
 
 from __future__ import annotations
 
 import asyncio
-import logging
-import time
 
 import pytest
-from fastapi.testclient import TestClient
 
-from fraud_api.app.api import errors
-from fraud_api.app.core.overload import LoopLagMonitor, Overloaded
-from tests.api.utils import transaction
+from fraud_api.app.core.overload import OVER_BUDGET, QUEUE_FULL, WAITED_TOO_LONG, AdmissionGate
 
 
-def test_overload_monitor_sheds_while_loop_is_behind_and_recovers() -> None:
-    async def scenario() -> tuple[bool, float, bool]:
-        monitor = LoopLagMonitor(limit_ms=30.0)
-        await monitor.start()
-        await asyncio.sleep(0.05)
-        monitor.admit()  # GIVEN an idle loop: admitted
-        # WHEN the loop is blocked for 120 ms (a CPU-starved worker)
-        time.sleep(0.12)
-        await asyncio.sleep(0)  # let the late timer fire and record the lag
-        await asyncio.sleep(0.001)
-        try:
-            monitor.admit()
-            shed = False
-        except Overloaded:
-            shed = True
-        lag = monitor.lag_ms
-        # THEN, once the loop keeps up again, work is admitted again (within seconds: on shared
-        # cores one sample may still come in late)
-        recovered = False
-        for _ in range(100):
-            await asyncio.sleep(0.05)
-            try:
-                monitor.admit()
-                recovered = True
-                break
-            except Overloaded:
-                pass
-        await monitor.stop()
-        return shed, lag, recovered
+class Clock:
+    """A clock the test moves: how long a slot was held is whatever the test says."""
 
-    shed, lag, recovered = asyncio.run(scenario())
-    assert shed and lag > 30.0
-    assert recovered
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_overload_disabled_with_zero_limit() -> None:
-    monitor = LoopLagMonitor(limit_ms=0.0)
-    monitor.lag_ms = 10_000.0
-    monitor.admit()  # never sheds
+def _gate(
+    limit: int, queue_max: int, queue_timeout_s: float, clock: Clock | None = None
+) -> tuple[AdmissionGate, list[str]]:
+    refused: list[str] = []
+    return AdmissionGate(limit, queue_max, queue_timeout_s, 0.0, refused.append, clock or Clock()), refused
 
 
-def test_overload_score_answers_503_overloaded_without_doing_work(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # GIVEN a worker whose loop is 100 ms behind (a monitor that is not running keeps that value)
-    service = client.app.state.runtime.service  # type: ignore[attr-defined]
-    behind = LoopLagMonitor(limit_ms=30.0)
-    behind.lag_ms = 100.0
-    monkeypatch.setattr(service, "overload", behind)
-    # WHEN a transaction arrives THEN it is refused at once with a retryable 503
-    body = transaction()
-    response = client.post("/api/v1/score", json=body)
-    assert response.status_code == 503
-    assert response.json()["error"] == "overloaded"
-    assert response.headers["Retry-After"] == "1"
-    assert behind.shed == 1
-    # AND nothing was stored: once the loop catches up, the same request is scored normally
-    behind.lag_ms = 0.0
-    retry = client.post("/api/v1/score", json=body)
-    assert retry.status_code == 200 and "Idempotent-Replayed" not in retry.headers
+def test_overload_gate_admits_up_to_the_limit_then_hands_slots_to_waiters_in_arrival_order() -> None:
+    async def scenario() -> tuple[list[str], int, int]:
+        gate, refused = _gate(limit=2, queue_max=10, queue_timeout_s=30.0)
+        # GIVEN two requests holding both slots
+        first, second = await gate.enter(), await gate.enter()
+        assert first is not None and second is not None
+        # WHEN three more arrive, in order
+        order: list[str] = []
+
+        async def request(name: str) -> None:
+            granted = await gate.enter()
+            assert granted is not None
+            order.append(name)
+            gate.leave(granted)
+
+        waiting = [asyncio.create_task(request(name)) for name in ("c", "d", "e")]
+        await asyncio.sleep(0)
+        queued = gate.waiting
+        # THEN they wait, and take the slots in arrival order as the holders leave
+        gate.leave(first)
+        gate.leave(second)
+        await asyncio.gather(*waiting)
+        assert refused == []
+        return order, queued, gate.active
+
+    order, queued, active = asyncio.run(scenario())
+    assert queued == 3
+    assert order == ["c", "d", "e"]
+    assert active == 0  # every slot came back
 
 
-def test_overload_score_answers_503_while_database_work_is_at_its_limit(
-    client: TestClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # GIVEN a worker whose loop keeps up but whose database work is at its limit (here: a limit of 0)
-    service = client.app.state.runtime.service  # type: ignore[attr-defined]
-    idle = LoopLagMonitor(limit_ms=30.0)
-    monkeypatch.setattr(service, "overload", idle)
-    monkeypatch.setattr(service.db, "max_in_flight", 0)
-    monkeypatch.setattr(errors, "_sampled", errors._Sampled())
-    # WHEN two transactions arrive
-    with caplog.at_level(logging.WARNING, logger="fraud_api.app.api.errors"):
-        responses = [client.post("/api/v1/score", json=transaction()) for _ in range(2)]
-    # THEN both are shed with a retryable 503, each counted, and the operator reads why
-    assert [(r.status_code, r.json()["error"]) for r in responses] == [(503, "overloaded")] * 2
-    assert idle.shed == 2
-    first = next(r for r in caplog.records if r.message == "overloaded")
-    assert first.error == "0 database operations in flight"  # type: ignore[attr-defined]
+def test_overload_gate_refuses_at_arrival_a_request_that_cannot_start_within_the_budget() -> None:
+    async def scenario() -> tuple[list[str], int]:
+        clock = Clock()
+        gate, refused = _gate(limit=1, queue_max=10, queue_timeout_s=0.100, clock=clock)
+        # GIVEN requests that hold the slot 60 ms each
+        granted = await gate.enter()
+        assert granted is not None
+        clock.now += 0.060
+        gate.leave(granted)
+        holder = await gate.enter()
+        assert holder is not None
+        # WHEN one request arrives (expected wait 60 ms), then another (120 ms)
+        queued = asyncio.create_task(gate.enter())
+        await asyncio.sleep(0)
+        late = await gate.enter()
+        # THEN the first waits and the second is refused at once, for its expected wait
+        assert late is None
+        assert not queued.done()
+        gate.leave(holder)
+        assert await queued is not None
+        return refused, gate.waiting
+
+    refused, waiting = asyncio.run(scenario())
+    assert refused == [OVER_BUDGET]
+    assert waiting == 0
+
+
+def test_overload_gate_refuses_beyond_the_queue_cap_and_without_a_queue() -> None:
+    async def scenario(queue_max: int) -> tuple[list[str], int]:
+        gate, refused = _gate(limit=1, queue_max=queue_max, queue_timeout_s=30.0)
+        holder = await gate.enter()
+        assert holder is not None
+        waiters = [asyncio.create_task(gate.enter()) for _ in range(queue_max)]
+        await asyncio.sleep(0)
+        # WHEN one more arrives than the slot and the queue hold THEN it is refused at once
+        assert await gate.enter() is None
+        for waiter in waiters:
+            gate.leave(holder)
+            granted = await waiter
+            assert granted is not None
+            holder = granted
+        gate.leave(holder)
+        return refused, gate.active
+
+    assert asyncio.run(scenario(queue_max=2)) == ([QUEUE_FULL], 0)
+    assert asyncio.run(scenario(queue_max=0)) == ([QUEUE_FULL], 0)
+
+
+def test_overload_gate_refuses_a_waiter_after_the_budget_and_keeps_its_accounts() -> None:
+    async def scenario() -> tuple[float | None, list[str], int, float | None]:
+        gate, refused = _gate(limit=1, queue_max=10, queue_timeout_s=0.05)
+        holder = await gate.enter()
+        assert holder is not None
+        # GIVEN a holder that never leaves WHEN a request waits THEN it is refused at the budget
+        waited = await gate.enter()
+        # AND it no longer counts as waiting (it would take a place in the queue and in others'
+        # expected wait), and once the holder leaves, a new request gets the slot at once
+        waiting = gate.waiting
+        gate.leave(holder)
+        after = await gate.enter()
+        return waited, refused, waiting, after
+
+    waited, refused, waiting, after = asyncio.run(scenario())
+    assert waited is None
+    assert refused == [WAITED_TOO_LONG]
+    assert waiting == 0
+    assert after is not None
+
+
+@pytest.mark.parametrize("granted_before_cancel", [False, True])
+def test_overload_gate_a_cancelled_waiter_leaks_no_slot(granted_before_cancel: bool) -> None:
+    async def scenario() -> tuple[int, int]:
+        gate, _ = _gate(limit=1, queue_max=10, queue_timeout_s=30.0)
+        holder = await gate.enter()
+        assert holder is not None
+        waiter = asyncio.create_task(gate.enter())
+        await asyncio.sleep(0)
+        if granted_before_cancel:
+            gate.leave(holder)  # the slot is handed to the waiter, which is cancelled before it runs
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        if not granted_before_cancel:
+            gate.leave(holder)
+        return gate.active, gate.waiting
+
+    assert asyncio.run(scenario()) == (0, 0)
+
+
+def test_overload_gate_answers_a_refusal_later_without_holding_anything_meanwhile() -> None:
+    async def scenario() -> tuple[list[str], bool, float | None, float | None]:
+        refused: list[str] = []
+        gate = AdmissionGate(1, 0, 30.0, 0.05, refused.append, Clock())
+        holder = await gate.enter()
+        assert holder is not None
+        # GIVEN a request refused (no queue) while the slot is held
+        refusal = asyncio.create_task(gate.enter())
+        await asyncio.sleep(0)
+        # THEN it is counted at once but not answered yet (a client resending at once is paced)
+        answered_at_once = refusal.done()
+        # AND the pending refusal holds nothing: once the holder leaves, the next request gets the slot
+        gate.leave(holder)
+        following = await gate.enter()
+        return refused, answered_at_once, following, await refusal
+
+    refused, answered_at_once, following, answer = asyncio.run(scenario())
+    assert refused == [QUEUE_FULL]
+    assert not answered_at_once
+    assert following is not None
+    assert answer is None
