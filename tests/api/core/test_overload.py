@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import pytest
 
@@ -17,6 +19,15 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
+
+
+_T = TypeVar("_T")
+
+
+def _run(scenario: Coroutine[Any, Any, _T]) -> _T:
+    """Run a scenario with a hang guard: a broken gate that never wakes a waiter fails the test
+    instead of hanging it (the scenarios themselves take milliseconds; this is no timing check)."""
+    return asyncio.run(asyncio.wait_for(scenario, timeout=10.0))
 
 
 def _gate(
@@ -51,7 +62,7 @@ def test_overload_gate_admits_up_to_the_limit_then_hands_slots_to_waiters_in_arr
         assert refused == []
         return order, queued, gate.active
 
-    order, queued, active = asyncio.run(scenario())
+    order, queued, active = _run(scenario())
     assert queued == 3
     assert order == ["c", "d", "e"]
     assert active == 0  # every slot came back
@@ -79,7 +90,7 @@ def test_overload_gate_refuses_at_arrival_a_request_that_cannot_start_within_the
         assert await queued is not None
         return refused, gate.waiting
 
-    refused, waiting = asyncio.run(scenario())
+    refused, waiting = _run(scenario())
     assert refused == [OVER_BUDGET]
     assert waiting == 0
 
@@ -101,8 +112,8 @@ def test_overload_gate_refuses_beyond_the_queue_cap_and_without_a_queue() -> Non
         gate.leave(holder)
         return refused, gate.active
 
-    assert asyncio.run(scenario(queue_max=2)) == ([QUEUE_FULL], 0)
-    assert asyncio.run(scenario(queue_max=0)) == ([QUEUE_FULL], 0)
+    assert _run(scenario(queue_max=2)) == ([QUEUE_FULL], 0)
+    assert _run(scenario(queue_max=0)) == ([QUEUE_FULL], 0)
 
 
 def test_overload_gate_refuses_a_waiter_after_the_budget_and_keeps_its_accounts() -> None:
@@ -119,7 +130,7 @@ def test_overload_gate_refuses_a_waiter_after_the_budget_and_keeps_its_accounts(
         after = await gate.enter()
         return waited, refused, waiting, after
 
-    waited, refused, waiting, after = asyncio.run(scenario())
+    waited, refused, waiting, after = _run(scenario())
     assert waited is None
     assert refused == [WAITED_TOO_LONG]
     assert waiting == 0
@@ -143,7 +154,7 @@ def test_overload_gate_a_cancelled_waiter_leaks_no_slot(granted_before_cancel: b
             gate.leave(holder)
         return gate.active, gate.waiting
 
-    assert asyncio.run(scenario()) == (0, 0)
+    assert _run(scenario()) == (0, 0)
 
 
 def test_overload_gate_answers_a_refusal_later_without_holding_anything_meanwhile() -> None:
@@ -162,7 +173,7 @@ def test_overload_gate_answers_a_refusal_later_without_holding_anything_meanwhil
         following = await gate.enter()
         return refused, answered_at_once, following, await refusal
 
-    refused, answered_at_once, following, answer = asyncio.run(scenario())
+    refused, answered_at_once, following, answer = _run(scenario())
     assert refused == [QUEUE_FULL]
     assert not answered_at_once
     assert following is not None
