@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine
+import json
+import logging
+from collections.abc import Coroutine, MutableMapping
+from types import SimpleNamespace
 from typing import Any, TypeVar
 
 import pytest
 
+from fraud_api.app.api import errors
+from fraud_api.app.api.admission import AdmissionMiddleware
 from fraud_api.app.core.overload import OVER_BUDGET, QUEUE_FULL, WAITED_TOO_LONG, AdmissionGate
 
 
@@ -178,3 +183,102 @@ def test_overload_gate_answers_a_refusal_later_without_holding_anything_meanwhil
     assert not answered_at_once
     assert following is not None
     assert answer is None
+
+
+def test_overload_gate_budget_counts_the_queue_ahead_served_limit_at_a_time() -> None:
+    async def scenario() -> tuple[list[str], int]:
+        clock = Clock()
+        # GIVEN two slots whose requests hold them 125 ms (binary-exact figures: the comparison
+        # below is at its boundary), and a budget of 125 ms
+        gate, refused = _gate(limit=2, queue_max=10, queue_timeout_s=0.125, clock=clock)
+        first = await gate.enter()
+        assert first is not None
+        clock.now += 0.125
+        gate.leave(first)
+        holders = [await gate.enter(), await gate.enter()]
+        # WHEN three requests arrive: expected waits 62.5 ms, 125 ms (exactly the budget), 187.5 ms
+        waiters = [asyncio.create_task(gate.enter()) for _ in range(2)]
+        await asyncio.sleep(0)
+        third = await gate.enter()
+        # THEN the first two wait and only the third is refused
+        assert third is None
+        waiting = gate.waiting
+        for holder in holders:
+            assert holder is not None
+            gate.leave(holder)
+        for waiter in waiters:
+            granted = await waiter
+            assert granted is not None
+            gate.leave(granted)
+        return refused, waiting
+
+    assert _run(scenario()) == ([OVER_BUDGET], 2)
+
+
+def test_overload_gate_slot_time_is_a_moving_average_weighted_one_tenth_to_the_latest() -> None:
+    clock = Clock()
+    gate, _ = _gate(limit=1, queue_max=10, queue_timeout_s=30.0, clock=clock)
+
+    async def hold(seconds: float) -> None:
+        granted = await gate.enter()
+        assert granted is not None
+        clock.now += seconds
+        gate.leave(granted)
+
+    # The first request sets the average; the next moves it a tenth of the way: 0.100 + (0.200 - 0.100) / 10
+    _run(hold(0.100))
+    assert gate.service_time_s == pytest.approx(0.100)
+    _run(hold(0.200))
+    assert gate.service_time_s == pytest.approx(0.110)
+
+
+def test_overload_gate_a_cancelled_waiter_leaves_the_queue_at_once() -> None:
+    async def scenario() -> int:
+        gate, _ = _gate(limit=1, queue_max=10, queue_timeout_s=30.0)
+        holder = await gate.enter()
+        assert holder is not None
+        waiter = asyncio.create_task(gate.enter())
+        await asyncio.sleep(0)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        # the client went away: it must not count in later arrivals' expected wait or the queue cap
+        return gate.waiting
+
+    assert _run(scenario()) == 0
+
+
+def test_overload_refusal_warning_states_slots_in_use_queue_and_slot_time(monkeypatch, caplog) -> None:
+    # GIVEN a gate whose one slot is held, with no queue, requests holding a slot 75 ms
+    monkeypatch.setattr(errors, "_sampled", errors._Sampled())  # no warning folded by an earlier test
+    gate, _ = _gate(limit=1, queue_max=0, queue_timeout_s=30.0)
+    gate.service_time_s = 0.075
+    scope = {
+        "type": "http",
+        "path": "/api/v1/score",
+        "headers": [(b"x-request-id", b"req-overload-1")],
+        "app": SimpleNamespace(state=SimpleNamespace(runtime=SimpleNamespace(admission=gate))),
+    }
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        raise AssertionError("a refusal reads nothing of the request")
+
+    async def send(message: MutableMapping[str, Any]) -> None:
+        sent.append(dict(message))
+
+    async def never_called(*_: Any) -> None:
+        raise AssertionError("a refused request never reaches the application")
+
+    async def scenario() -> None:
+        assert await gate.enter() is not None
+        await AdmissionMiddleware(never_called)(scope, receive, send)
+
+    # WHEN a request arrives
+    with caplog.at_level(logging.WARNING, logger=errors.logger.name):
+        _run(scenario())
+    # THEN it is a 503 naming its request id, and the operator's line says why
+    assert sent[0]["status"] == 503
+    assert json.loads(sent[1]["body"])["requestId"] == "req-overload-1"
+    [record] = [r for r in caplog.records if r.getMessage() == "overloaded"]
+    assert record.error == "1 in service, 0 queued, 75 ms per request"
