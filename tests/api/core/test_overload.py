@@ -249,10 +249,10 @@ def test_overload_gate_a_cancelled_waiter_leaves_the_queue_at_once() -> None:
 
 
 def test_overload_refusal_warning_states_slots_in_use_queue_and_slot_time(monkeypatch, caplog) -> None:
-    # GIVEN a gate whose one slot is held, with no queue, requests holding a slot 75 ms
+    # GIVEN a gate whose one slot is held, with no queue, requests holding a slot 750 ms
     monkeypatch.setattr(errors, "_sampled", errors._Sampled())  # no warning folded by an earlier test
     gate, _ = _gate(limit=1, queue_max=0, queue_timeout_s=30.0)
-    gate.service_time_s = 0.075
+    gate.service_time_s = 0.75
     scope = {
         "type": "http",
         "path": "/api/v1/score",
@@ -281,4 +281,4 @@ def test_overload_refusal_warning_states_slots_in_use_queue_and_slot_time(monkey
     assert sent[0]["status"] == 503
     assert json.loads(sent[1]["body"])["requestId"] == "req-overload-1"
     [record] = [r for r in caplog.records if r.getMessage() == "overloaded"]
-    assert record.error == "1 in service, 0 queued, 75 ms per request"
+    assert record.error == "1 in service, 0 queued, 750 ms per request"
