@@ -42,6 +42,14 @@ def _gate(
     return AdmissionGate(limit, queue_max, queue_timeout_s, 0.0, refused.append, clock or Clock()), refused
 
 
+async def _hold(gate: AdmissionGate, clock: Clock, seconds: float) -> None:
+    """One request that holds a slot ``seconds`` by the test's clock (what the gate measures)."""
+    granted = await gate.enter()
+    assert granted is not None
+    clock.now += seconds
+    gate.leave(granted)
+
+
 def test_overload_gate_admits_up_to_the_limit_then_hands_slots_to_waiters_in_arrival_order() -> None:
     async def scenario() -> tuple[list[str], int, int]:
         gate, refused = _gate(limit=2, queue_max=10, queue_timeout_s=30.0)
@@ -78,10 +86,7 @@ def test_overload_gate_refuses_at_arrival_a_request_that_cannot_start_within_the
         clock = Clock()
         gate, refused = _gate(limit=1, queue_max=10, queue_timeout_s=0.100, clock=clock)
         # GIVEN requests that hold the slot 60 ms each
-        granted = await gate.enter()
-        assert granted is not None
-        clock.now += 0.060
-        gate.leave(granted)
+        await _hold(gate, clock, 0.060)
         holder = await gate.enter()
         assert holder is not None
         # WHEN one request arrives (expected wait 60 ms), then another (120 ms)
@@ -191,10 +196,7 @@ def test_overload_gate_budget_counts_the_queue_ahead_served_limit_at_a_time() ->
         # GIVEN two slots whose requests hold them 125 ms (binary-exact figures: the comparison
         # below is at its boundary), and a budget of 125 ms
         gate, refused = _gate(limit=2, queue_max=10, queue_timeout_s=0.125, clock=clock)
-        first = await gate.enter()
-        assert first is not None
-        clock.now += 0.125
-        gate.leave(first)
+        await _hold(gate, clock, 0.125)
         holders = [await gate.enter(), await gate.enter()]
         # WHEN three requests arrive: expected waits 62.5 ms, 125 ms (exactly the budget), 187.5 ms
         waiters = [asyncio.create_task(gate.enter()) for _ in range(2)]
@@ -219,16 +221,10 @@ def test_overload_gate_slot_time_is_a_moving_average_weighted_one_tenth_to_the_l
     clock = Clock()
     gate, _ = _gate(limit=1, queue_max=10, queue_timeout_s=30.0, clock=clock)
 
-    async def hold(seconds: float) -> None:
-        granted = await gate.enter()
-        assert granted is not None
-        clock.now += seconds
-        gate.leave(granted)
-
     # The first request sets the average; the next moves it a tenth of the way: 0.100 + (0.200 - 0.100) / 10
-    _run(hold(0.100))
+    _run(_hold(gate, clock, 0.100))
     assert gate.service_time_s == pytest.approx(0.100)
-    _run(hold(0.200))
+    _run(_hold(gate, clock, 0.200))
     assert gate.service_time_s == pytest.approx(0.110)
 
 
