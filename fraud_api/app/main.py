@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from fraud_api.app.api.admission import AdmissionMiddleware
 from fraud_api.app.api.errors import declare_actual_responses, install_error_handlers
-from fraud_api.app.api.main import api_router, api_v1_router
+from fraud_api.app.api.main import include_routes
 from fraud_api.app.core.config import Settings, load_settings
 from fraud_api.app.core.logging import configure_logging
 from fraud_api.app.core.middleware import RequestIdMiddleware
@@ -69,8 +69,7 @@ def create_app(settings: Settings | None = None, *, secret_reader: SecretReader 
     # Added last, so outermost: a refusal costs no request-id, access-log or routing work.
     app.add_middleware(AdmissionMiddleware)
     install_error_handlers(app)
-    app.include_router(api_router)
-    app.include_router(api_v1_router)
+    include_routes(app)
     fastapi_openapi = app.openapi
 
     def openapi() -> dict[str, Any]:

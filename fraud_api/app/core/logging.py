@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from contextvars import ContextVar
-from datetime import UTC, datetime
 from typing import Any
 
 from fraud_common.card import PanRedactingFilter, redact_pans
@@ -32,7 +32,8 @@ class JsonFormatter(logging.Formatter):
         entry: dict[str, Any] = {
             # ISO-8601 ending in Z rather than epoch milliseconds (a 13-digit number can look like a
             # PAN) or "+00:00" (the PAN detector would join "12:00:00.123+00:00" into 13 digits).
-            "ts": datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+            # time.strftime over the record's own msecs: a tenth of the cost of building a datetime.
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
             "message": record.getMessage(),
