@@ -20,7 +20,7 @@ from components.containers import CONTAINER, CONTAINER_PORT, HEALTH_PATH, contai
 from components.context import AwsContext, Stack
 from components.data_plane import DataPlaneOutputs
 from components.iam import WorkloadRole, allow, create_service_linked_roles, create_workload_role
-from components.image import XRAY_DAEMON, ImageSource, PublicImageCache, build_fraud_api_image, prebuilt_image
+from components.image import ADOT_COLLECTOR, ImageSource, PublicImageCache, build_fraud_api_image, prebuilt_image
 from components.load_balancer import ApiLoadBalancer, ApiLoadBalancerArgs
 from components.naming import Kind, Namer
 from components.pipeline import PipelineOutputs
@@ -90,7 +90,7 @@ class FraudApiService(pulumi.ComponentResource):
 
         self.service_linked_roles = self._create_service_linked_roles()
         self.image = self._api_image()
-        self.xray_image = self._xray_image()
+        self.collector_image = self._collector_image()
         self.performance_log_group = self._create_performance_log_group()
         self.cluster = self._create_cluster()
         self.log_group = self._create_log_group()
@@ -151,13 +151,13 @@ class FraudApiService(pulumi.ComponentResource):
             f"{self._resource_name}-api", namer=a.namer, kms_key_arn=a.data.data_key_arn, parent=self
         )
 
-    def _xray_image(self) -> ImageSource:
+    def _collector_image(self) -> ImageSource:
         cache = PublicImageCache(
             f"{self._resource_name}-ecr-public", namer=self._args.namer, kms_key_arn=self._args.data.data_key_arn,
             parent=self,
         )  # fmt: skip
-        repository, tag = XRAY_DAEMON
-        return cache.image("xray", repository, tag)
+        repository, tag = ADOT_COLLECTOR
+        return cache.image("otel-collector", repository, tag)
 
     def _cluster_name(self) -> str:
         return self._args.namer.name(Kind.ECS_CLUSTER, "fraud")
@@ -194,7 +194,7 @@ class FraudApiService(pulumi.ComponentResource):
     def _create_execution_role(self) -> WorkloadRole:
         """What ECS itself needs to start the task: pull the images, write the logs. No secrets:
         the application reads its secrets at run time (it must re-read them after rotation)."""
-        images = (self.image, self.xray_image)
+        images = (self.image, self.collector_image)
         pull = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"]
         statements: list[dict[str, object]] = [
             # GetAuthorizationToken has no resource-level permission.
@@ -235,9 +235,9 @@ class FraudApiService(pulumi.ComponentResource):
                       "ReadOwnSecrets"),
                 allow(["kms:Decrypt"], [data.data_key_arn], "DecryptSecrets"),
                 allow(["rds-db:connect"], [db_user], "ConnectAsServiceUser"),
-                # X-Ray has no resource-level permissions.
-                allow(["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
-                       "xray:GetSamplingTargets"], ["*"], "Tracing"),
+                # The collector's X-Ray exporter (X-Ray has no resource-level permissions). No
+                # GetSampling*: fraud-api samples in process (a rate, or the caller's decision).
+                allow(["xray:PutTraceSegments", "xray:PutTelemetryRecords"], ["*"], "Tracing"),
             ],
             namer=self._args.namer,
             parent=self,
@@ -258,7 +258,7 @@ class FraudApiService(pulumi.ComponentResource):
             task_role_arn=self.task_role.role.arn,
             volumes=[aws.ecs.TaskDefinitionVolumeArgs(name="tmp")],
             container_definitions=pulumi.Output.all(
-                self.image.ref, self.xray_image.ref, self.log_group.name, data.db_endpoint,
+                self.image.ref, self.collector_image.ref, self.log_group.name, data.db_endpoint,
                 data.db_master_secret_arn, data.api_config_secret_arn,
             ).apply(lambda v: container_definitions(a.ctx.region, *v, db_port=data.db_port, db_name=data.db_name)),
             opts=self._child,

@@ -1,4 +1,4 @@
-"""The fraud-api task's containers: the service and its X-Ray daemon sidecar.
+"""The fraud-api task's containers: the service and its OpenTelemetry collector sidecar.
 
 Both images come from private ECR repositories the task reaches in every stack (image.py).
 
@@ -19,7 +19,39 @@ CONTAINER = "fraud-api"
 CONTAINER_PORT = 8000
 HEALTH_PATH = "/api/health"
 APP_USER = "10001"
-XRAY_USER = "1337"
+COLLECTOR = "otel-collector"
+COLLECTOR_USER = "10001"
+OTLP_HTTP_ENDPOINT = "127.0.0.1:4318"
+# The AWS Distro for OpenTelemetry collector replaces the X-Ray daemon, which AWS put in maintenance
+# mode (fraud_api/app/core/tracing.py). Its image ships ECS configurations (/etc/ecs/ecs-default-config.yaml,
+# the default command, and /etc/ecs/ecs-xray.yaml: aws-observability/aws-otel-collector config/ecs/),
+# but those listen on 0.0.0.0 (OTLP gRPC and HTTP, and the default one also X-Ray UDP and StatsD).
+# This one is ecs-xray.yaml narrowed: OTLP/HTTP only, on the loopback address (only the task's own
+# containers can send), to X-Ray; it reaches the collector through its documented env confmap
+# provider (--config=env:NAME, https://aws-otel.github.io/docs/components/confmap-providers).
+# fraud.request_id becomes an X-Ray annotation, so a decision's trace is found by its request id.
+COLLECTOR_CONFIG = f"""\
+receivers:
+  otlp:
+    protocols:
+      http:
+        endpoint: {OTLP_HTTP_ENDPOINT}
+processors:
+  resourcedetection:
+    detectors: [env, ecs]
+  batch/traces:
+    timeout: 1s
+    send_batch_size: 50
+exporters:
+  awsxray:
+    indexed_attributes: [fraud.request_id]
+service:
+  pipelines:
+    traces:
+      receivers: [otlp]
+      processors: [resourcedetection, batch/traces]
+      exporters: [awsxray]
+"""
 HEALTH_CHECK = (
     f"import urllib.request; urllib.request.urlopen('http://127.0.0.1:{CONTAINER_PORT}{HEALTH_PATH}', timeout=2)"
 )
@@ -42,7 +74,7 @@ def _logging(region: str, log_group: str, prefix: str) -> dict[str, Any]:
 def container_definitions(
     region: str,
     image: str,
-    xray_image: str,
+    collector_image: str,
     log_group: str,
     db_host: str,
     db_secret_arn: str,
@@ -65,7 +97,8 @@ def container_definitions(
         "FRAUD_API_API_CONFIG_SECRET_ARN": api_config_secret_arn,
         "AWS_REGION": region,
         "WEB_CONCURRENCY": "2",
-        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        "FRAUD_API_TRACE_EXPORTER": "otlp",
+        "FRAUD_API_TRACE_OTLP_ENDPOINT": f"http://{OTLP_HTTP_ENDPOINT}",
     }
     api = {
         "name": CONTAINER,
@@ -87,19 +120,22 @@ def container_definitions(
             "startPeriod": 30,
         },
         "logConfiguration": _logging(region, log_group, "api"),
-        "dependsOn": [{"containerName": "xray-daemon", "condition": "START"}],
+        "dependsOn": [{"containerName": COLLECTOR, "condition": "START"}],
     }
-    xray = {
-        "name": "xray-daemon",
-        "image": xray_image,
+    collector = {
+        "name": COLLECTOR,
+        "image": collector_image,
+        # Not essential: a collector that dies costs traces, never decisions (fraud-api's exporter
+        # drops spans it cannot send).
         "essential": False,
+        "command": ["--config=env:ADOT_CONFIG"],
+        "environment": [{"name": "ADOT_CONFIG", "value": COLLECTOR_CONFIG}],
         "cpu": 32,
         "memoryReservation": 256,
-        "portMappings": [{"containerPort": 2000, "protocol": "udp"}],
         "readonlyRootFilesystem": True,
         "privileged": False,
-        "user": XRAY_USER,
+        "user": COLLECTOR_USER,
         "linuxParameters": {"capabilities": {"drop": ["ALL"]}},
-        "logConfiguration": _logging(region, log_group, "xray"),
+        "logConfiguration": _logging(region, log_group, "otel"),
     }
-    return json.dumps([api, xray])
+    return json.dumps([api, collector])

@@ -3,7 +3,7 @@
 - fraud-api itself: built from fraud_api/Dockerfile and pushed to the stack's repository by default
   (`apiImage` empty), tagged by content and referenced by digest; or a prebuilt image from this
   region's private ECR, by digest (`apiImage`, e.g. what .github/workflows/image.yml pushed).
-- Public images (the X-Ray daemon): through an ECR pull-through cache rule for ECR Public. prod's
+- Public images (the OpenTelemetry collector): through an ECR pull-through cache rule for ECR Public. prod's
   tasks have no route to the internet, only the ECR interface endpoints and the S3 gateway
   endpoint (image layers), so public.ecr.aws itself is out of reach; ECR fetches upstream for them.
 """
@@ -32,7 +32,8 @@ DOCKERFILE = ROOT / "fraud_api" / "Dockerfile"
 PLATFORM = docker_build.Platform.LINUX_AMD64
 
 PUBLIC_REGISTRY = "public.ecr.aws"
-XRAY_DAEMON = ("xray/aws-xray-daemon", "3.3.14")
+ADOT_COLLECTOR = ("aws-observability/aws-otel-collector", "v0.45.1")
+"""The AWS Distro for OpenTelemetry collector, public.ecr.aws/aws-observability/aws-otel-collector."""
 
 
 def dockerignore_text() -> str:

@@ -3,9 +3,11 @@
     python -m fraud_local [--state-dir .local] [--port 8080] [--api-port 8081] [--aws-port 8082]
     python -m fraud_local demo [--transactions 2000] [--rate 50] [--seed 7]
     python -m fraud_local report [--date YYYY-MM-DD]
+    python -m fraud_local traces [--last N]
 
 ``demo`` and ``report`` use the local mode already running on the state folder; ``demo`` starts
-one for its own duration when none is.
+one for its own duration when none is. ``traces`` prints fraud-api's latest traces from the state
+folder, running or not.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from fraud_local.stack import (
     attach,
     run_report_for,
 )
+from fraud_local.traces import last_traces, traces_path
 
 
 def _curl_example(h: StackHandles) -> str:
@@ -152,6 +155,16 @@ def report(args: argparse.Namespace, out: IO[str]) -> int:
     return 0
 
 
+def traces(args: argparse.Namespace, out: IO[str]) -> int:
+    path = traces_path(args.state_dir)
+    rendered = last_traces(path, args.last)
+    if not rendered:
+        out.write(f"No traces in {shown(path)} yet: send a request to fraud-api (/api/*) under `make local`.\n")
+        return 1
+    out.write("\n\n".join(rendered) + "\n")
+    return 0
+
+
 def _date(value: str) -> date:
     try:
         return date.fromisoformat(value)
@@ -192,12 +205,15 @@ def parser() -> argparse.ArgumentParser:
     report_parser = commands.add_parser("report", help="run the reporter once")
     _add_common(report_parser, ports=False, subcommand=True)
     report_parser.add_argument("--date", type=_date, help="UTC day to report (default: yesterday)")
+    traces_parser = commands.add_parser("traces", help="print fraud-api's latest traces as trees, with durations")
+    _add_common(traces_parser, ports=False, subcommand=True)
+    traces_parser.add_argument("--last", type=int, default=1, help="how many traces, newest last (default 1)")
     return main
 
 
 def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
     args = parser().parse_args(argv)
-    command = {"demo": demo, "report": report}.get(args.command, run)
+    command = {"demo": demo, "report": report, "traces": traces}.get(args.command, run)
     try:
         return command(args, out)
     except (PortInUse, AlreadyRunning, ChildFailed) as exc:

@@ -38,6 +38,7 @@ from fraud_local.config import (
 from fraud_local.postgres import LocalPostgres
 from fraud_local.processes import Child, ChildFailed, http_probe, tcp_probe
 from fraud_local.reporter import ReportResult, run_report
+from fraud_local.traces import SAMPLE_RATE, traces_path
 
 MAX_RESTARTS = 3
 RESTART_WINDOW_S = 60.0
@@ -256,6 +257,10 @@ class LocalStack:
             "FRAUD_API_API_CONFIG_SECRET_ARN": h.resources.api_config_secret_arn,
             "FRAUD_API_AWS_ENDPOINT_URL": h.aws_endpoint,
             "FRAUD_API_AWS_REGION": aws_environment(h.aws_endpoint)["AWS_REGION"],
+            # Spans to a file an operator reads with `python -m fraud_local traces` (no collector).
+            "FRAUD_API_TRACE_EXPORTER": "file",
+            "FRAUD_API_TRACE_FILE": str(traces_path(self.state_dir)),
+            "FRAUD_API_TRACE_SAMPLE_RATE": SAMPLE_RATE,
         }
         if h.model_path:
             env["FRAUD_API_MODEL_PATH"] = h.model_path

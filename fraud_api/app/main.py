@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from fraud_api.app.api.admission import AdmissionMiddleware
 from fraud_api.app.api.errors import declare_actual_responses, install_error_handlers
@@ -25,15 +26,20 @@ from fraud_api.app.runtime import Runtime
 API_VERSION = "1.0.0"
 
 
-def create_app(settings: Settings | None = None, *, secret_reader: SecretReader | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    *,
+    secret_reader: SecretReader | None = None,
+    span_exporter: SpanExporter | None = None,
+) -> FastAPI:
     """Build the application. ``settings`` default to the environment (read at startup);
-    ``secret_reader`` replaces Secrets Manager (tests)."""
+    ``secret_reader`` replaces Secrets Manager, ``span_exporter`` the configured trace exporter (tests)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resolved = settings if settings is not None else load_settings()
         configure_logging(resolved.LOG_LEVEL)
-        runtime = Runtime.build(resolved, secret_reader)
+        runtime = Runtime.build(resolved, secret_reader, span_exporter)
         await runtime.start()
         app.state.runtime = runtime
         # Build the OpenAPI document now: the access log derives its route templates from it,

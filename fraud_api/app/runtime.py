@@ -14,6 +14,7 @@ import threading
 from dataclasses import dataclass
 
 import psycopg
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from fraud_api.app.core.config import SERVICE_DB_USER, Settings
 from fraud_api.app.core.db import Database
@@ -30,6 +31,7 @@ from fraud_api.app.core.secrets import (
     rds_token_signer,
     secrets_manager_reader,
 )
+from fraud_api.app.core.tracing import Tracing
 from fraud_api.app.scoring import ScoringService
 from fraud_common.api_config import ApiConfiguration, parse_api_configuration
 from fraud_scoring import Scorer
@@ -49,11 +51,14 @@ class Runtime:
     schema_ready: threading.Event
     admission: AdmissionGate
     metrics: DecisionMetrics
+    tracing: Tracing
     _stop: threading.Event
     _migrator: threading.Thread | None = None
 
     @classmethod
-    def build(cls, settings: Settings, secret_reader: SecretReader | None = None) -> Runtime:
+    def build(
+        cls, settings: Settings, secret_reader: SecretReader | None = None, span_exporter: SpanExporter | None = None
+    ) -> Runtime:
         reader = secret_reader
         if reader is None and (settings.DB_SECRET_ARN or settings.API_CONFIG_SECRET_ARN):
             reader = secrets_manager_reader(settings.AWS_REGION, settings.AWS_ENDPOINT_URL)
@@ -86,7 +91,10 @@ class Runtime:
             "fraud-api configured",
             extra={"model_version": scorer.model_version, "environment": settings.ENVIRONMENT},
         )
-        return cls(settings, db, scorer, api_config, service, schema_ready, admission, metrics, threading.Event())
+        tracing = Tracing.build(settings, span_exporter)
+        return cls(
+            settings, db, scorer, api_config, service, schema_ready, admission, metrics, tracing, threading.Event()
+        )
 
     async def start(self) -> None:
         if not self.settings.DB_MIGRATE_ON_START:
@@ -103,6 +111,7 @@ class Runtime:
         if self._migrator is not None:
             await asyncio.to_thread(self._migrator.join, 5.0)
         await self.db.close()
+        await asyncio.to_thread(self.tracing.shutdown)
 
     def _try_migrate(self) -> bool:
         """True once the schema is current; False if the database is unreachable (retry later).

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from fraud_api.app import repository
 from fraud_api.app.core.db import AsyncConnection, Database, DatabaseUnavailable, ensure_not_abandoned
 from fraud_api.app.core.metrics import DecisionMetrics
+from fraud_api.app.core.tracing import db_span, span
 from fraud_api.app.repository import LabelOutcome, NewTransaction, StoredTransaction
 from fraud_common.api_config import ApiConfiguration
 from fraud_common.card import tokenize
@@ -90,8 +91,14 @@ class ScoringService:
         thresholds = Thresholds(review=config.review_threshold, decline=config.decline_threshold)
 
         async def work(conn: AsyncConnection) -> Decision | StoredTransaction | None:
-            history = await repository.fetch_history(conn, request.customer_id, request.terminal_id, timestamp)
-            result = self.scorer.score(transaction, history, thresholds)
+            with db_span("SELECT", "history"):
+                history = await repository.fetch_history(conn, request.customer_id, request.terminal_id, timestamp)
+            with span("score: features + model") as scored:
+                result = self.scorer.score(transaction, history, thresholds)
+                if scored is not None:
+                    scored.set_attributes(
+                        {"fraud.decision": result.decision.value, "fraud.model_version": result.model_version}
+                    )
             ensure_not_abandoned()  # the caller already got a 503: do not store a decision nobody saw
             record = NewTransaction(
                 transaction_id=request.transaction_id,
@@ -116,12 +123,15 @@ class ScoringService:
                 decline_threshold=thresholds.decline,
                 request_id=request_id,
             )
-            if await repository.insert_transaction(conn, record):
+            with db_span("INSERT", "decision"):
+                inserted = await repository.insert_transaction(conn, record)
+            if inserted:
                 return Decision(
                     request.transaction_id, result.score, result.decision.value, result.reasons, result.model_version
                 )
             # The id exists (a retry, or a concurrent duplicate that committed first).
-            return await repository.get_transaction(conn, request.transaction_id)
+            with db_span("SELECT", "first decision"):
+                return await repository.get_transaction(conn, request.transaction_id)
 
         outcome = await self.db.run(work)
         if isinstance(outcome, Decision):

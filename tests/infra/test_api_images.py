@@ -79,20 +79,22 @@ def test_api_image_is_built_and_pushed_to_the_stacks_repository_by_default(run: 
     assert api == f"{tag}@{DIGEST}", "the task definition names the pushed image by digest"
 
 
-def test_xray_daemon_comes_through_an_ecr_public_pull_through_cache(run: ProgramRun) -> None:
+def test_otel_collector_comes_through_an_ecr_public_pull_through_cache(run: ProgramRun) -> None:
     rule = run.one("aws:ecr/pullThroughCacheRule:PullThroughCacheRule").inputs
     assert rule == {**rule, "ecrRepositoryPrefix": f"ecr-public-{run.suffix}", "upstreamRegistryUrl": "public.ecr.aws"}
     assert "credentialArn" not in rule
-    cache = run.named("aws:ecr/repository:Repository", "fraud-ecr-public-xray").inputs
-    assert cache["name"] == f"ecr-public-{run.suffix}/xray/aws-xray-daemon"
+    cache = run.named("aws:ecr/repository:Repository", "fraud-ecr-public-otel-collector").inputs
+    assert cache["name"] == f"ecr-public-{run.suffix}/aws-observability/aws-otel-collector"
     assert cache["imageTagMutability"] == "IMMUTABLE" and cache["forceDelete"] is True
     region = run.config["aws:region"]
-    xray = next(i for i in _task_images(run) if "xray" in i)
-    assert xray == f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/ecr-public-{run.suffix}/xray/aws-xray-daemon:3.3.14"
+    collector = next(i for i in _task_images(run) if "otel" in i)
+    assert collector == (
+        f"{ACCOUNT_ID}.dkr.ecr.{region}.amazonaws.com/ecr-public-{run.suffix}/aws-observability/aws-otel-collector:v0.45.1"
+    )
     imports = _execution_statements(run)["ImportUpstreamImages"]
     assert imports["Action"] == ["ecr:BatchImportUpstreamImage"]
     assert imports["Resource"] == [
-        f"arn:aws:ecr:{region}:{ACCOUNT_ID}:repository/ecr-public-{run.suffix}/xray/aws-xray-daemon"
+        f"arn:aws:ecr:{region}:{ACCOUNT_ID}:repository/ecr-public-{run.suffix}/aws-observability/aws-otel-collector"
     ]
 
 

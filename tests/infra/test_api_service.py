@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import yaml
 
 from components.api_service import DB_USER
 from fraud_api.app.core.config import SERVICE_DB_USER
@@ -74,7 +75,54 @@ def test_api_logs_to_a_kms_log_group_and_traces_through_a_sidecar(run: ProgramRu
     assert log_group["name"] == f"/fraud/fraud-api-{run.suffix}"
     assert log_group["retentionInDays"] == 7 and log_group["kmsKeyId"].endswith("key/fraud-logs-key")
     assert containers["fraud-api"]["logConfiguration"]["options"]["awslogs-group"] == log_group["name"]
-    assert containers["xray-daemon"]["readonlyRootFilesystem"] is True
+    assert set(containers) == {"fraud-api", "otel-collector"}
+
+
+def test_api_traces_go_over_otlp_to_an_adot_collector_on_the_loopback_address(run: ProgramRun) -> None:
+    containers = _containers(run)
+    api, collector = containers["fraud-api"], containers["otel-collector"]
+    environment = {e["name"]: e["value"] for e in api["environment"]}
+    # GIVEN the task THEN fraud-api exports over OTLP/HTTP to the sidecar, which starts first
+    assert environment["FRAUD_API_TRACE_EXPORTER"] == "otlp"
+    assert environment["FRAUD_API_TRACE_OTLP_ENDPOINT"] == "http://127.0.0.1:4318"
+    assert "AWS_XRAY_DAEMON_ADDRESS" not in environment
+    assert api["dependsOn"] == [{"containerName": "otel-collector", "condition": "START"}]
+    # AND the collector is the ADOT image, hardened like fraud-api, not essential (a dead collector
+    # costs traces, not decisions), logging without blocking, with no port open to the VPC
+    assert collector["image"].endswith("/aws-observability/aws-otel-collector:v0.45.1")
+    assert collector["essential"] is False and "portMappings" not in collector
+    assert collector["readonlyRootFilesystem"] is True and collector["privileged"] is False
+    assert collector["user"] == "10001" and collector["linuxParameters"] == {"capabilities": {"drop": ["ALL"]}}
+    assert collector["logConfiguration"]["options"]["mode"] == "non-blocking"
+    assert collector["logConfiguration"]["options"]["awslogs-stream-prefix"] == "otel"
+    # AND its configuration, passed through the env confmap provider, takes OTLP/HTTP on 127.0.0.1
+    # only and exports to X-Ray, with the request id as a searchable annotation
+    assert collector["command"] == ["--config=env:ADOT_CONFIG"]
+    (variable,) = collector["environment"]
+    assert variable["name"] == "ADOT_CONFIG"
+    assert yaml.safe_load(variable["value"]) == {
+        "receivers": {"otlp": {"protocols": {"http": {"endpoint": "127.0.0.1:4318"}}}},
+        "processors": {
+            "resourcedetection": {"detectors": ["env", "ecs"]},
+            "batch/traces": {"timeout": "1s", "send_batch_size": 50},
+        },
+        "exporters": {"awsxray": {"indexed_attributes": ["fraud.request_id"]}},
+        "service": {
+            "pipelines": {
+                "traces": {
+                    "receivers": ["otlp"],
+                    "processors": ["resourcedetection", "batch/traces"],
+                    "exporters": ["awsxray"],
+                }
+            }
+        },
+    }
+
+
+def test_api_task_role_may_only_write_traces_not_read_sampling_rules(run: ProgramRun) -> None:
+    tracing = _statements(run, "task")["Tracing"]
+    assert tracing["Action"] == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    assert tracing["Resource"] == ["*"]
 
 
 def test_api_execution_role_pulls_and_logs_only(run: ProgramRun) -> None:

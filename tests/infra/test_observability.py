@@ -139,7 +139,7 @@ def test_observability_tracing_is_on_in_every_component(run: ProgramRun) -> None
     assert functions and all(f.inputs["tracingConfig"] == {"mode": "Active"} for f in functions)
     assert run.one("aws:apigateway/stage:Stage").inputs["xrayTracingEnabled"] is True
     containers = json.loads(run.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"])
-    assert "xray-daemon" in [c["name"] for c in containers]
+    assert "otel-collector" in [c["name"] for c in containers]
 
 
 def test_observability_every_log_group_masks_card_data(run: ProgramRun) -> None:

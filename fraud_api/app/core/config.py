@@ -110,6 +110,20 @@ class Settings(BaseSettings):
     """A model artifact to serve instead of the one shipped in fraud_scoring."""
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
+    # -- traces (core/tracing.py) ------------------------------------------------------------------
+    TRACE_EXPORTER: Literal["otlp", "file", "none"] = "none"
+    """Where sampled spans go: "otlp" to the collector at TRACE_OTLP_ENDPOINT (the ECS task's
+    sidecar; the task definition sets it), "file" as JSON lines to TRACE_FILE (local mode), "none":
+    tracing off, no span is made (tests, the benchmark's floor)."""
+    TRACE_SAMPLE_RATE: float = 0.05
+    """Fraction of requests traced when the caller made no decision (no ``X-Amzn-Trace-Id`` with
+    ``Sampled``); a caller's decision is followed. 0.05 is the stack's X-Ray sampling rule
+    (components/observability.py SAMPLING_RATE) and keeps tracing's CPU cost under 5 %."""
+    TRACE_OTLP_ENDPOINT: str = "http://127.0.0.1:4318"
+    """OTLP/HTTP base URL of the collector (spans are posted to <endpoint>/v1/traces)."""
+    TRACE_FILE: Path | None = None
+    """The JSON-lines file of TRACE_EXPORTER=file (appended to)."""
+
     @model_validator(mode="after")
     def _check(self) -> Settings:
         problems = [*self._placeholder_problems(), *self._source_problems(), *self._aws_problems()]
@@ -123,6 +137,13 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}DB_POOL_TIMEOUT_MS ({self.DB_POOL_TIMEOUT_MS}) must be below "
                 f"{ENV_PREFIX}DB_REQUEST_TIMEOUT_MS ({self.DB_REQUEST_TIMEOUT_MS})"
             )
+        if not 0.0 <= self.TRACE_SAMPLE_RATE <= 1.0:
+            problems.append(
+                f"{ENV_PREFIX}TRACE_SAMPLE_RATE ({self.TRACE_SAMPLE_RATE}) must be between 0 and 1 "
+                "(the fraction of requests traced: 0 none, 1 all)"
+            )
+        if self.TRACE_EXPORTER == "file" and self.TRACE_FILE is None:
+            problems.append(f"{ENV_PREFIX}TRACE_EXPORTER=file needs {ENV_PREFIX}TRACE_FILE (where to write the spans)")
         if self.MODEL_PATH is not None and not self.MODEL_PATH.is_file():
             problems.append(f"{ENV_PREFIX}MODEL_PATH: no such file {self.MODEL_PATH}")
         if problems:

@@ -36,7 +36,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from time import monotonic
+from time import monotonic, time_ns
 from typing import Any, TypeVar
 
 import psycopg
@@ -45,6 +45,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from fraud_api.app.core.config import Settings
 from fraud_api.app.core.secrets import CredentialsSource
+from fraud_api.app.core.tracing import completed_span
 
 logger = logging.getLogger(__name__)
 
@@ -405,7 +406,9 @@ class Database:
 
         async def job() -> T:
             _current_job.set(state)  # the task runs in its own copy of the context
+            asked_at = time_ns()
             async with self.connection() as conn:
+                completed_span("pool checkout", asked_at)
                 state.has_connection = True
                 ensure_not_abandoned()
                 return await work(conn)

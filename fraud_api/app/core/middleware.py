@@ -1,4 +1,5 @@
-"""Request id and access log, as a plain ASGI middleware (no per-request task or body copy)."""
+"""Request id, access log and the request's trace span, as a plain ASGI middleware (no per-request
+task or body copy)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def request_id_of(scope: Scope) -> str:
 
 class RequestIdMiddleware:
     """Takes ``X-Request-Id`` from the request or makes one, exposes it to every log line of the
-    request, returns it in the response and writes one access log line (no body, no query)."""
+    request, returns it in the response and writes one access log line (no body, no query); a
+    sampled request also gets its server span (core/tracing.py), named by the same route template."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -76,6 +78,7 @@ class RequestIdMiddleware:
             return
         request_id = request_id_of(scope)
         token = request_id_var.set(request_id)
+        traced = scope["app"].state.runtime.tracing.start_request(scope["method"], scope["headers"], request_id)
         started = time.perf_counter()
         status = 500
         started_response = False
@@ -101,13 +104,16 @@ class RequestIdMiddleware:
             await send_with_id(_INTERNAL_START)
             await send_with_id({"type": "http.response.body", "body": _internal_body(request_id)})
         finally:
+            path = self._loggable_path(scope)
             access_logger.info(
                 "request",
                 extra={
                     "method": scope["method"],
-                    "path": self._loggable_path(scope),
+                    "path": path,
                     "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000.0, 3),
                 },
             )
+            if traced is not None:
+                traced.end(scope["method"], path, status)
             request_id_var.reset(token)
