@@ -17,7 +17,7 @@ STACK ?= dev
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # The requirements files the shipped artifacts install from, each exported from one group of the lock.
 EXPORTS := requirements-uv.txt:bootstrap policy/requirements.txt:policy functions/requirements.txt:lambda \
-           fraud_api/requirements.txt:api
+           fraud_api/requirements.txt:api fraud_scoring/requirements.txt:jobs
 
 .PHONY: install test lint check-config preview mutate bench local demo clean lock upgrade $(addprefix test-,$(TIERS))
 

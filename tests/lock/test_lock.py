@@ -26,6 +26,7 @@ EXPORTS = {
     "policy/requirements.txt": "policy",
     "functions/requirements.txt": "lambda",
     "fraud_api/requirements.txt": "api",
+    "fraud_scoring/requirements.txt": "jobs",
 }
 
 
