@@ -1,6 +1,6 @@
 """fraud-api latency under load: POST /api/v1/score at fixed request rates (``make bench``).
 
-Run from the repository root: ``.venv/bin/python benchmarks/api.py [--duration 30] [--workers 2]``.
+Run from the repository root: ``.venv/bin/python benchmarks/api.py [--duration 15] [--workers 2]``.
 
 1. Starts an embedded PostgreSQL (Unix socket only, durability settings left at their defaults),
    applies the migrations and seeds a history shaped like the fraud handbook's simulator: 5,000
@@ -182,15 +182,15 @@ def search(host: str, results: list[StepResult], args: argparse.Namespace, meter
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="200,500,1000", help="comma-separated request rates (rps)")
-    parser.add_argument("--duration", type=float, default=30.0, help="seconds measured per rate")
+    parser.add_argument("--duration", type=float, default=15.0, help="seconds measured per rate")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes (WEB_CONCURRENCY)")
     parser.add_argument("--pool-max", type=int, default=8, help="database connections per worker")
     parser.add_argument("--log-level", default="INFO", help="service log level (INFO: access log on)")
     parser.add_argument(
         "--synchronous-commit", choices=("on", "off"), default="on", help="FRAUD_API_DB_SYNCHRONOUS_COMMIT"
     )
-    parser.add_argument("--search-duration", type=float, default=15.0)
-    parser.add_argument("--search-steps", type=int, default=6, help="0 skips the search")
+    parser.add_argument("--search-duration", type=float, default=10.0)
+    parser.add_argument("--search-steps", type=int, default=4, help="0 skips the search")
     parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="uvloop", help="event loop (image: uvloop)")
     parser.add_argument("--server-log", type=Path, help="write the service's log here (default: discarded)")
     parser.add_argument("--customers", type=int, default=5000)

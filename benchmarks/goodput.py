@@ -1,7 +1,7 @@
 """fraud-api beside its floors: goodput, latency and CPU per request against concurrency (``make bench``).
 
 Run from the repository root: ``.venv/bin/python benchmarks/goodput.py [--levels 1,4,8,16,64,256]
-[--rounds 3] [--duration 5] [--plot out/goodput.png] [--baseline DIR]``.
+[--rounds 2] [--duration 5] [--plot out/goodput.png] [--baseline DIR]``.
 
 1. Seeds an embedded PostgreSQL like ``benchmarks/api.py`` (5,000 customers, 10,000 terminals,
    37 days, ~555,000 rows) and starts three targets on it, each under the image's uvicorn command
@@ -202,7 +202,7 @@ def plot(points: list[Point], names: list[str], levels: list[int], path: Path, t
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--levels", default="1,4,8,16,64,256", help="closed-loop connection counts")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per target and level")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes per target")
     parser.add_argument("--pool-max", type=int, default=8, help="database connections per worker")
