@@ -121,6 +121,7 @@ def start_server(app: str, uri: str, port: int, options: ServerOptions, root: Pa
     command = [sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
     command += ["--loop", options.loop, "--http", "httptools", "--no-access-log", "--no-server-header"]
     command += ["--log-level", "warning"]
+    # Appended: the targets of one run may share the file.
     with options.log.open("ab") if options.log else nullcontext(subprocess.DEVNULL) as log:
         process = subprocess.Popen(command, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + READY_TIMEOUT_S
