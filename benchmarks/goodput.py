@@ -41,7 +41,7 @@ from typing import Any
 
 import psutil
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullLocator, StrMethodFormatter
+from matplotlib.ticker import LogLocator, NullLocator, StrMethodFormatter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -188,6 +188,7 @@ def plot(points: list[Point], names: list[str], levels: list[int], path: Path, t
             above = [max(s) - m for m, s in zip(medians, series, strict=True)]
             axes.errorbar(levels, medians, yerr=[below, above], marker="o", capsize=3, label=name)
     goodput_axes.set(title="goodput", ylabel="answers 200 per second", yscale="log")
+    goodput_axes.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))  # 200, 500, 2000...: readable labels
     for formatter in (goodput_axes.yaxis.set_major_formatter, goodput_axes.yaxis.set_minor_formatter):
         formatter(StrMethodFormatter("{x:.0f}"))
     p99_axes.set(title="p99 of the answers 200", ylabel="ms", yscale="log")
