@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from handler_support import TABLE, VISA, api_event, dump_table, find_pans
+from handler_support import TABLE, VISA, api_event, dump_table, find_pans, put_transaction_item
 
 from functions.processor.handler import lambda_handler
 
@@ -16,31 +16,6 @@ def _label_event(transaction_id: str, body: Any) -> dict[str, Any]:
     event["resource"] = event["requestContext"]["resourcePath"] = "/transactions/{id}/label"
     event["path"] = f"/transactions/{transaction_id}/label"
     return event
-
-
-def _stored(aws: dict[str, Any], transaction_id: str = "tx-0001") -> str:
-    # Written as the processor stores it, at a fixed time (2026-01-10T12:00:00Z): a POST would
-    # refuse a timestamp more than a year old once this date has passed.
-    aws["dynamodb"].put_item(
-        TableName=TABLE,
-        Item={
-            "transactionId": {"S": transaction_id},
-            "timestamp": {"N": "1768046400000"},
-            "customerId": {"S": "cust-1"},
-            "terminalId": {"S": "term-1"},
-            "dayShard": {"S": "2026-01-10#3"},
-            "amount": {"N": "42.50"},
-            "currency": {"S": "EUR"},
-            "channel": {"S": "pos"},
-            "cardHash": {"S": "0" * 64},
-            "cardKeyVersion": {"S": "1"},
-            "cardBin": {"S": "411111"},
-            "cardLast4": {"S": "1111"},
-            "status": {"S": "RECEIVED"},
-            "receivedAt": {"S": "2026-01-10T12:00:01.000Z"},
-        },
-    )
-    return transaction_id
 
 
 def _label(ctx: Any, transaction_id: str, body: Any) -> tuple[int, dict[str, Any]]:
@@ -55,7 +30,7 @@ def _stored_label(aws: dict[str, Any]) -> dict[str, Any]:
 
 def test_label_chargeback_is_applied_and_stored(aws, lambda_context):
     # GIVEN a stored transaction
-    tx_id = _stored(aws)
+    tx_id = put_transaction_item(aws)
     # WHEN a chargeback confirms fraud
     status, body = _label(
         lambda_context, tx_id, {"fraud": True, "source": "chargeback", "labelTime": "2026-01-12T08:30:00+02:00"}
@@ -76,7 +51,7 @@ def test_label_chargeback_is_applied_and_stored(aws, lambda_context):
 
 def test_label_older_label_after_newer_is_kept(aws, lambda_context):
     # GIVEN a transaction labelled fraud on the 12th
-    tx_id = _stored(aws)
+    tx_id = put_transaction_item(aws)
     _label(lambda_context, tx_id, {"fraud": True, "source": "chargeback", "labelTime": "2026-01-12T00:00:00Z"})
     # WHEN an older "legitimate" review arrives late
     status, body = _label(
@@ -101,7 +76,7 @@ def test_label_older_label_after_newer_is_kept(aws, lambda_context):
 
 def test_label_sent_twice_gives_the_same_answer(aws, lambda_context):
     # GIVEN a stored transaction and a label
-    tx_id = _stored(aws)
+    tx_id = put_transaction_item(aws)
     label = {"fraud": True, "source": "customer_report", "labelTime": "2026-01-12T00:00:00Z"}
     # WHEN the same label is sent twice (a client retry)
     first = _label(lambda_context, tx_id, label)
@@ -120,7 +95,7 @@ def test_label_unknown_transaction_answers_404(aws, lambda_context):
 
 def test_label_before_transaction_is_refused_and_nothing_stored(aws, lambda_context):
     # GIVEN a transaction of the 10th at noon WHEN a label claims to be known an hour earlier
-    tx_id = _stored(aws)
+    tx_id = put_transaction_item(aws)
     status, body = _label(
         lambda_context, tx_id, {"fraud": True, "source": "chargeback", "labelTime": "2026-01-10T11:00:00Z"}
     )
@@ -134,7 +109,7 @@ def test_label_before_transaction_is_refused_and_nothing_stored(aws, lambda_cont
 
 
 def test_label_more_than_five_minutes_ahead_is_refused(aws, lambda_context):
-    tx_id = _stored(aws)
+    tx_id = put_transaction_item(aws)
     ahead = datetime.fromtimestamp(datetime.now(tz=UTC).timestamp() + 360, tz=UTC).isoformat()
     status, body = _label(lambda_context, tx_id, {"fraud": True, "source": "chargeback", "labelTime": ahead})
     assert status == 400
@@ -143,7 +118,7 @@ def test_label_more_than_five_minutes_ahead_is_refused(aws, lambda_context):
 
 
 def test_label_without_time_uses_now(aws, lambda_context):
-    tx_id = _stored(aws)
+    tx_id = put_transaction_item(aws)
     status, body = _label(lambda_context, tx_id, {"fraud": False, "source": "analyst_review"})
     assert status == 200
     assert body["label"]["labelTime"][:16] == datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M")
@@ -152,7 +127,7 @@ def test_label_without_time_uses_now(aws, lambda_context):
 def test_label_invalid_body_lists_every_problem_without_echoing_values(aws, logs, lambda_context):
     # GIVEN a body with a non-boolean label, an unknown source holding a card number, a naive time
     # and an unknown field whose name is a card number
-    tx_id = _stored(aws)
+    tx_id = put_transaction_item(aws)
     body = {"fraud": "yes", "source": VISA, "labelTime": "2026-01-12T00:00:00", VISA: 1}
     status, answer = _label(lambda_context, tx_id, body)
     # THEN each problem is named by field, the unknown one by position, and no card number is echoed
@@ -194,7 +169,7 @@ def test_label_route_accepts_only_post(aws, lambda_context):
 
 
 def test_label_body_not_an_object_is_refused(aws, lambda_context):
-    tx_id = _stored(aws)
+    tx_id = put_transaction_item(aws)
     assert _label(lambda_context, tx_id, "[true]") == (
         400,
         {"error": "invalid_request", "problems": [{"field": "body", "message": "must be a JSON object"}]},
