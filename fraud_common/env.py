@@ -70,6 +70,9 @@ FUNCTION_ENV: Mapping[str, tuple[str, ...]] = {
     "labeler": (TABLE_NAME, REPORTS_KMS_KEY_ARN, *_OBSERVABILITY),
 }
 """Variables each function requires (optional ones above are not listed)."""
+RESERVING_FUNCTIONS = ("processor", "analyzer", "reporter", "rotator")
+"""Functions given ``lambdaReservedConcurrency`` each. The labeler is not: a few files a day, invoked
+asynchronously, it draws on the unreserved pool (AWS keeps at least 100 there)."""
 
 FIXED_ENV: Mapping[str, str] = {
     POWERTOOLS_LOGGER_LOG_EVENT: "false",

@@ -32,6 +32,10 @@ BODY_FIELDS = ("fraud", "source", "labelTime")
 """The HTTP body; the transaction id is in the path."""
 ROW_FIELDS = ("transactionId", *BODY_FIELDS)
 """A row of a bulk label file (the CSV header)."""
+LABELS_PREFIX = "labels/"
+"""Where bulk label files are dropped, in the reports bucket (the labeler's S3 notification filter)."""
+RESULTS_PREFIX = "label-results/"
+"""Where the labeler writes each file's result object."""
 
 
 class InvalidLabel(ValueError):

@@ -34,12 +34,10 @@ from typing import Any
 
 from fraud_common import env
 from fraud_common.card import redact_pans
-from fraud_common.labels import ROW_FIELDS, InvalidLabel, parse_label
+from fraud_common.labels import LABELS_PREFIX, RESULTS_PREFIX, ROW_FIELDS, InvalidLabel, parse_label
 from functions.common import labels
 from functions.common.aws import client
 
-LABELS_PREFIX = "labels/"
-RESULTS_PREFIX = "label-results/"
 DEFAULT_MAX_FILE_BYTES = 256 * 1024
 """Why a bound: the file is held and checked whole before any row is applied, and each row is two
 DynamoDB calls (a query and a conditional update, ~10 ms) one after another, which must end within
