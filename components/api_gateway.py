@@ -91,7 +91,7 @@ class _Integration:
 
 
 class ApiFrontDoor(pulumi.ComponentResource):
-    """REGIONAL REST API: /transactions to the processor Lambda, /api/* to the ALB; API key on every method."""
+    """REGIONAL REST API: /transactions/* to the processor Lambda, /api/* to the ALB; API key on every method."""
 
     def __init__(self, name: str, args: ApiFrontDoorArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("fraud:api:ApiFrontDoor", name, None, opts)
@@ -190,6 +190,8 @@ class ApiFrontDoor(pulumi.ComponentResource):
         transaction = self._resource("transaction", transactions.id, "{id}")
         self._method("post-transactions", transactions, "POST", lambda_proxy)
         self._method("get-transaction", transaction, "GET", lambda_proxy, path_parameter="id")
+        label = self._resource("transaction-label", transaction.id, "label")
+        self._method("post-label", label, "POST", lambda_proxy, path_parameter="id")
 
     def _route_api(self) -> None:
         api = self._resource("api", self.rest_api.root_resource_id, "api")
@@ -232,7 +234,11 @@ class ApiFrontDoor(pulumi.ComponentResource):
         }
 
     def _allow_processor_invocation(self) -> None:
-        for key, route in (("post", "POST/transactions"), ("get", "GET/transactions/*")):
+        for key, route in (
+            ("post", "POST/transactions"),
+            ("get", "GET/transactions/*"),
+            ("label", "POST/transactions/*/label"),
+        ):
             aws.lambda_.Permission(
                 f"{self._resource_name}-processor-{key}",
                 action="lambda:InvokeFunction",

@@ -205,8 +205,8 @@ def _read_database(r: Reader) -> DatabaseConfig:
     )
 
 
-# FraudPipeline gives every function (processor, analyzer, reporter, rotator) the same reserved concurrency.
-RESERVING_FUNCTIONS = len(env.FUNCTION_ENV)
+# FraudPipeline gives these functions (processor, analyzer, reporter, rotator) the same reserved concurrency.
+RESERVING_FUNCTIONS = len(env.RESERVING_FUNCTIONS)
 # "You can reserve up to the Unreserved account concurrency value that is shown, minus 100 for functions
 # that don't have reserved concurrency" (AWS Lambda developer guide, configuration-concurrency.html):
 # PutFunctionConcurrency fails when it would leave less than 100 unreserved.

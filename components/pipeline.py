@@ -1,4 +1,4 @@
-"""FraudPipeline: the processor, analyzer, reporter and rotator Lambdas and what connects them."""
+"""FraudPipeline: the processor, analyzer, reporter, rotator and labeler Lambdas and what connects them."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from components.lambda_package import code_archive, layer_archive
 from components.naming import Kind, Namer
 from components.vpc import NetworkOutputs, allow_https_to_aws_apis
 from fraud_common import env
+from fraud_common.labels import LABELS_PREFIX, RESULTS_PREFIX
 from fraud_common.stream import INSERT_FILTER
 from fraud_common.tables import BY_DAY, CUSTOMER_HISTORY, TERMINAL_HISTORY
 
@@ -26,6 +27,10 @@ RUNTIME = "python3.11"
 ARCHITECTURE = "arm64"
 API_CONFIG_ROTATION_DAYS = 30
 FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
+# A label file that failed (DynamoDB unavailable) is retried twice by Lambda, within an hour, then
+# queued: applying a file again is idempotent, so retries can only complete it.
+LABELER_RETRIES = 2
+LABELER_MAX_EVENT_AGE_SECONDS = 3600
 
 # Training and evaluation code never ships (ARCHITECTURE: not imported at serving time).
 SCORING_TRAINING_MODULES = (
@@ -43,6 +48,7 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "analyzer": (*_COMMON, "functions/analyzer", "fraud_scoring"),
     "reporter": (*_COMMON, "functions/reporter"),
     "rotator": (*_COMMON, "functions/rotator"),
+    "labeler": (*_COMMON, "functions/labeler"),
 }
 
 
@@ -81,7 +87,7 @@ class FraudPipelineArgs:
 
 
 class FraudPipeline(pulumi.ComponentResource):
-    """Ingestion: processor → DynamoDB → stream → analyzer; daily reporter; API secret rotation."""
+    """Ingestion: processor → DynamoDB → stream → analyzer; daily reporter; API secret rotation; bulk labels."""
 
     def __init__(self, name: str, args: FraudPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("fraud:pipeline:FraudPipeline", name, None, opts)
@@ -98,9 +104,11 @@ class FraudPipeline(pulumi.ComponentResource):
         self.analyzer = self._create_function("analyzer", self._analyzer_statements())
         self.reporter = self._create_function("reporter", self._reporter_statements())
         self.rotator = self._create_function("rotator", self._rotator_statements())
+        self.labeler = self._create_function("labeler", self._labeler_statements())
         self.stream_mapping = self._connect_stream()
         self.report_schedule = self._schedule_reports()
         self.api_config_rotation = self._rotate_api_config()
+        self.label_notification = self._apply_label_files()
 
         self.outputs = PipelineOutputs(
             function_names={fn: getattr(self, fn).name for fn in PACKAGES},
@@ -187,7 +195,14 @@ class FraudPipeline(pulumi.ComponentResource):
         a = self._args
         return [
             allow(
-                ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"],
+                [
+                    "dynamodb:PutItem",
+                    "dynamodb:GetItem",
+                    "dynamodb:Query",
+                    "dynamodb:ConditionCheckItem",
+                    # Labels: a conditional update of the label attributes only.
+                    "dynamodb:UpdateItem",
+                ],
                 [a.data.table_arn],
                 "StoreAndReadTransactions",
             ),
@@ -239,6 +254,18 @@ class FraudPipeline(pulumi.ComponentResource):
             allow(["kms:Decrypt", "kms:GenerateDataKey"], [a.data.data_key_arn], "UseDataKey"),
         ]
 
+    def _labeler_statements(self) -> list[dict[str, object]]:
+        a = self._args
+        bucket = a.data.reports_bucket_arn
+        return [
+            allow(["s3:GetObject"], [pulumi.Output.concat(bucket, "/", LABELS_PREFIX, "*")], "ReadLabelFiles"),
+            allow(["s3:PutObject"], [pulumi.Output.concat(bucket, "/", RESULTS_PREFIX, "*")], "WriteLabelResults"),
+            allow(["dynamodb:Query", "dynamodb:UpdateItem"], [a.data.table_arn], "RecordLabels"),
+            # Lambda sends a failed event to its on-failure destination with the function's role.
+            allow(["sqs:SendMessage"], [self.failure_queue.arn], "SendFailures"),
+            allow(["kms:Decrypt", "kms:GenerateDataKey"], [a.data.data_key_arn], "UseDataKey"),
+        ]
+
     def _environment(self, fn: str) -> dict[str, pulumi.Output[str] | str]:
         """Exactly the variables the handler requires (fraud_common.env), plus the PCI-fixed ones."""
         data = self._args.data
@@ -283,7 +310,7 @@ class FraudPipeline(pulumi.ComponentResource):
             role=role.role.arn,
             timeout=cfg.lambda_timeout_seconds,
             memory_size=cfg.lambda_memory_mb,
-            reserved_concurrent_executions=cfg.reserved_concurrency,
+            reserved_concurrent_executions=cfg.reserved_concurrency if fn in env.RESERVING_FUNCTIONS else None,
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
                 subnet_ids=a.network.private_subnet_ids, security_group_ids=[a.network.lambda_security_group_id]
             ),
@@ -369,4 +396,43 @@ class FraudPipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[permission, self._args.data.api_config_secret_initial_version]
             ),
+        )
+
+    def _apply_label_files(self) -> aws.s3.BucketNotification:
+        """Every object created under labels/ in the reports bucket invokes the labeler."""
+        data = self._args.data
+        permission = aws.lambda_.Permission(
+            f"{self._resource_name}-labeler-invoke",
+            action="lambda:InvokeFunction",
+            function=self.labeler.name,
+            principal="s3.amazonaws.com",
+            source_arn=data.reports_bucket_arn,
+            # Bucket ARNs carry no account: without it, a bucket of that name elsewhere could invoke.
+            source_account=self._args.ctx.account_id,
+            opts=self._child,
+        )
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{self._resource_name}-labeler-async",
+            function_name=self.labeler.name,
+            maximum_retry_attempts=LABELER_RETRIES,
+            maximum_event_age_in_seconds=LABELER_MAX_EVENT_AGE_SECONDS,
+            destination_config=aws.lambda_.FunctionEventInvokeConfigDestinationConfigArgs(
+                on_failure=aws.lambda_.FunctionEventInvokeConfigDestinationConfigOnFailureArgs(
+                    destination=self.failure_queue.arn
+                )
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(self._roles["labeler"].grants)),
+        )
+        return aws.s3.BucketNotification(
+            f"{self._resource_name}-label-files",
+            bucket=data.reports_bucket_name,
+            lambda_functions=[
+                aws.s3.BucketNotificationLambdaFunctionArgs(
+                    lambda_function_arn=self.labeler.arn,
+                    events=["s3:ObjectCreated:*"],
+                    filter_prefix=LABELS_PREFIX,
+                )
+            ],
+            # S3 checks that it may invoke the function when the notification is set.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[permission]),
         )

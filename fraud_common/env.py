@@ -16,17 +16,21 @@ V = TypeVar("V")
 
 # -- application ---------------------------------------------------------------------------
 TABLE_NAME = "TABLE_NAME"
-"""Name of the DynamoDB ``transactions`` table (processor, analyzer, reporter)."""
+"""Name of the DynamoDB ``transactions`` table (processor, analyzer, reporter, labeler)."""
 API_CONFIG_SECRET_ARN = "API_CONFIG_SECRET_ARN"
 """ARN (or name) of the API configuration secret: card-hash keys for the processor, thresholds for
 the analyzer. The rotator takes the secret from its rotation event instead."""
 API_CONFIG_CACHE_SECONDS = "API_CONFIG_CACHE_SECONDS"
 """Optional; seconds a warm function reuses the secret before reading it again (default 300)."""
 REPORTS_BUCKET = "REPORTS_BUCKET"
-"""Name of the S3 bucket the reporter writes ``reports/YYYY/MM/DD/`` to (reporter)."""
+"""Name of the S3 bucket the reporter writes ``reports/YYYY/MM/DD/`` to (reporter); bulk label files
+arrive under ``labels/`` of the same bucket, with the bucket's name in their event (labeler)."""
 REPORTS_KMS_KEY_ARN = "REPORTS_KMS_KEY_ARN"
-"""ARN of the stack's data key, which encrypts every report object (reporter). Required: S3 with
-``ServerSideEncryption: aws:kms`` and no key id would use the AWS-managed ``aws/s3`` key instead."""
+"""ARN of the stack's data key, which encrypts every report and label result object (reporter,
+labeler). Required: S3 with ``ServerSideEncryption: aws:kms`` and no key id would use the
+AWS-managed ``aws/s3`` key instead."""
+LABELS_MAX_FILE_BYTES = "LABELS_MAX_FILE_BYTES"
+"""Optional; the largest bulk label file the labeler applies (``functions.labeler.bulk``, default 256 KiB)."""
 SCORING_MODEL_PATH = "SCORING_MODEL_PATH"
 """Optional; path of a model artifact to load instead of the one shipped in ``fraud_scoring``."""
 
@@ -53,6 +57,7 @@ SERVICE_NAMES: Mapping[str, str] = {
     "analyzer": "fraud-analyzer",
     "reporter": "fraud-reporter",
     "rotator": "fraud-rotator",
+    "labeler": "fraud-labeler",
 }
 """Suggested ``POWERTOOLS_SERVICE_NAME`` per function."""
 
@@ -62,8 +67,12 @@ FUNCTION_ENV: Mapping[str, tuple[str, ...]] = {
     "analyzer": (TABLE_NAME, API_CONFIG_SECRET_ARN, *_OBSERVABILITY),
     "reporter": (TABLE_NAME, REPORTS_BUCKET, REPORTS_KMS_KEY_ARN, *_OBSERVABILITY),
     "rotator": _OBSERVABILITY,
+    "labeler": (TABLE_NAME, REPORTS_KMS_KEY_ARN, *_OBSERVABILITY),
 }
 """Variables each function requires (optional ones above are not listed)."""
+RESERVING_FUNCTIONS = ("processor", "analyzer", "reporter", "rotator")
+"""Functions given ``lambdaReservedConcurrency`` each. The labeler is not: a few files a day, invoked
+asynchronously, it draws on the unreserved pool (AWS keeps at least 100 there)."""
 
 FIXED_ENV: Mapping[str, str] = {
     POWERTOOLS_LOGGER_LOG_EVENT: "false",

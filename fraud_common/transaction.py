@@ -241,13 +241,13 @@ def parse_transaction(body: str | bytes | Mapping[str, Any], *, now_ms: int | No
             errors.append(
                 FieldError(
                     "body",
-                    f"{_ordinal(position)} field must not be sent: it names a card security code, track data or "
+                    f"{ordinal(position)} field must not be sent: it names a card security code, track data or "
                     "a PIN, which are never accepted or stored (PCI DSS 3.3.1)",
                 )
             )
         else:
             errors.append(
-                FieldError("body", f"{_ordinal(position)} field is unknown; allowed fields are {', '.join(FIELDS)}")
+                FieldError("body", f"{ordinal(position)} field is unknown; allowed fields are {', '.join(FIELDS)}")
             )
     values: dict[str, Any] = {}
     for name, attribute in FIELDS.items():
@@ -318,7 +318,7 @@ def _decode(body: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
     return data
 
 
-def _ordinal(position: int) -> str:
+def ordinal(position: int) -> str:
     """``1`` -> ``"1st"``: where an unknown field sits in the request object, counting from 1."""
     suffix = "th" if 10 <= position % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(position % 10, "th")
     return f"{position}{suffix}"
@@ -332,10 +332,8 @@ def _string(raw: object) -> str:
 
 def _transaction_id(raw: object, _now: int) -> str:
     value = _string(raw)
-    if not _ID_RE.fullmatch(value):
-        raise _Problem("must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
-    if contains_pan(value):
-        raise _Problem(PAN_REFUSED)
+    if problem := transaction_id_problem(value):
+        raise _Problem(problem)
     return value
 
 
@@ -348,21 +346,40 @@ def _reference(raw: object, _now: int) -> str:
     return value
 
 
-def _timestamp(raw: object, now: int) -> int:
-    value = _string(raw)
+def timestamp_ms(value: str) -> int:
+    """Epoch milliseconds of an RFC 3339 date-time with offset (``TIMESTAMP_PATTERN``).
+
+    Raises ValueError whose message names the problem (the ``FieldError`` message).
+    """
     # The pattern first: datetime.fromisoformat alone also takes ISO 8601 week dates, the basic
     # format (20261121T101500Z), a space for T and a missing offset, none of which the schema allows.
     match = _TIMESTAMP_RE.fullmatch(value)
     if match is None:
-        raise _Problem(TIMESTAMP_FORMAT_MESSAGE)
+        raise ValueError(TIMESTAMP_FORMAT_MESSAGE)
     if match.group(1) == "0000":
         # RFC 3339 allows year 0; Python's datetime starts at year 1. Either way: too old.
-        raise _Problem(PAST_MESSAGE)
+        raise ValueError(PAST_MESSAGE)
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise _Problem("is not a calendar date and time (e.g. February 30)") from None
-    ms = (parsed - _EPOCH) // timedelta(milliseconds=1)
+        raise ValueError("is not a calendar date and time (e.g. February 30)") from None
+    return (parsed - _EPOCH) // timedelta(milliseconds=1)
+
+
+def transaction_id_problem(value: str) -> str | None:
+    """Why ``value`` is not an acceptable transaction id (the ``FieldError`` message), or None."""
+    if not _ID_RE.fullmatch(value):
+        return "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'"
+    if contains_pan(value):
+        return PAN_REFUSED
+    return None
+
+
+def _timestamp(raw: object, now: int) -> int:
+    try:
+        ms = timestamp_ms(_string(raw))
+    except ValueError as problem:
+        raise _Problem(str(problem)) from None
     if ms > now + MAX_FUTURE_MS:
         raise _Problem(FUTURE_MESSAGE)
     if ms < now - MAX_AGE_MS:

@@ -73,7 +73,8 @@ def banner(h: StackHandles, seconds: float) -> str:
         [
             f"fraud-detection local mode is up ({seconds:.1f} s); nothing leaves this machine.",
             "",
-            f"  Gateway (API)  {h.gateway_url}   routes POST /transactions, GET /transactions/{{id}}, /api/*",
+            f"  Gateway (API)  {h.gateway_url}   routes POST /transactions, GET /transactions/{{id}}, "
+            "POST /transactions/{id}/label, /api/*",
             f"  API key        {h.api_key}   (header x-api-key)",
             f"  fraud-api      {h.api_url}/api/docs   (reach it through the gateway: /api/*)",
             f"  AWS (moto)     {h.aws_endpoint}   table {r.table_name}, bucket {r.reports_bucket}",

@@ -2,8 +2,9 @@
 
 Routes, as ``components/api_gateway.py`` declares them, each requiring the API key:
 
-* ``POST /transactions`` and ``GET /transactions/{id}``: an ``AWS_PROXY`` integration, so the
-  request becomes a REST proxy event and the real processor handler runs in this process;
+* ``POST /transactions``, ``GET /transactions/{id}`` and ``POST /transactions/{id}/label``: an
+  ``AWS_PROXY`` integration, so the request becomes a REST proxy event and the real processor
+  handler runs in this process;
 * ``ANY /api/{proxy+}``: an ``HTTP_PROXY`` integration to fraud-api (3 s timeout, as deployed).
 
 Answers the gateway itself gives are API Gateway's: a path with control characters, invalid
@@ -56,6 +57,7 @@ _HOP_BY_HOP = frozenset(
     | {"upgrade", "host", "content-length", "content-encoding"}
 )
 _ITEM_RE = re.compile(r"/transactions/([^/]+)")
+_LABEL_RE = re.compile(r"/transactions/([^/]+)/label")
 # C0 controls and DEL: httpx refuses them in a URL, and no route or identifier holds one.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 BAD_PATH_MESSAGE = "Invalid request path: control characters, invalid UTF-8 and '.' or '..' segments are not allowed"
@@ -101,6 +103,8 @@ def match_route(method: str, path: str) -> Route | None:
         return Route("/transactions") if method == "POST" else None
     if item := _ITEM_RE.fullmatch(path):
         return Route("/transactions/{id}", {"id": item.group(1)}) if method == "GET" else None
+    if label := _LABEL_RE.fullmatch(path):
+        return Route("/transactions/{id}/label", {"id": label.group(1)}) if method == "POST" else None
     if proxy := _PROXY_RE.fullmatch(path):
         return Route("/api/{proxy+}", {"proxy": proxy.group(1)}, proxy=True) if method in ANY_METHOD else None
     return None

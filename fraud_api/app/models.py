@@ -11,8 +11,6 @@ from pydantic.alias_generators import to_camel
 
 from fraud_common.card import PAN_REFUSED, contains_pan
 
-LABEL_SOURCES = ("chargeback", "analyst_review", "issuer_report", "customer_report")
-
 
 class _Camel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", frozen=True)

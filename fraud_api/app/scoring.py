@@ -18,6 +18,7 @@ from fraud_api.app.repository import LabelOutcome, NewTransaction, StoredTransac
 from fraud_common.api_config import ApiConfiguration
 from fraud_common.card import tokenize
 from fraud_common.identity import StoredIdentity, same_transaction
+from fraud_common.labels import BEFORE_TRANSACTION_MESSAGE
 from fraud_common.transaction import parse_transaction
 from fraud_scoring import Scorer, Thresholds, Transaction
 
@@ -160,7 +161,7 @@ class ScoringService:
         if not outcome.found:
             raise NotFound(transaction_id)
         if outcome.before_transaction:
-            raise LabelBeforeTransaction("labelTime is earlier than the transaction's timestamp")
+            raise LabelBeforeTransaction(BEFORE_TRANSACTION_MESSAGE)
         return outcome
 
     async def ready(self) -> None:

@@ -50,6 +50,8 @@ FRAUD_LABEL = "fraudLabel"
 """BOOL: confirmed fraud (true) or confirmed legitimate (false); absent while unknown."""
 LABEL_TIME = "labelTime"
 """N: when the label became known, epoch milliseconds (ISO-8601 strings are accepted too)."""
+LABEL_SOURCE = "labelSource"
+"""S: who confirmed it, one of ``fraud_common.labels.LABEL_SOURCES``."""
 # Markers.
 ITEM_TYPE = "itemType"
 MARKER = "MARKER"

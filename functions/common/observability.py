@@ -24,6 +24,13 @@ METRIC_TRANSACTIONS_REJECTED = "TransactionsRejected"
 METRIC_IDEMPOTENT_REPLAYS = "IdempotentReplays"
 METRIC_TRANSACTION_CONFLICTS = "TransactionConflicts"
 METRIC_TRANSACTION_LOOKUPS = "TransactionLookups"
+LABEL_METRICS = {
+    "applied": "LabelsApplied",
+    "kept": "LabelsKept",
+    "unknown": "LabelsUnknown",
+    "refused": "LabelsRefused",
+}
+"""Labels received (route or bulk file row) by outcome; "kept": a later label was in force."""
 METRIC_PROCESSOR_ERRORS = "ProcessorErrors"
 """Server-side failures (503 / 500) of the processor."""
 METRIC_DECISIONS = "Decisions"

@@ -1,1 +1,1 @@
-"""POST /transactions and GET /transactions/{id} behind API Gateway (REST proxy)."""
+"""POST /transactions, GET /transactions/{id} and POST /transactions/{id}/label behind API Gateway (REST proxy)."""

@@ -1,12 +1,13 @@
 """HTTP side of the processor: routes API Gateway REST proxy events and maps outcomes to responses.
 
-A two-route dispatcher instead of Powertools' event handler: it keeps the resolver's ~50 ms of
-imports out of the cold start (measured in benchmarks/pipeline.py) for two fixed routes.
+A three-route dispatcher instead of Powertools' event handler: it keeps the resolver's ~50 ms of
+imports out of the cold start (measured in benchmarks/pipeline.py) for three fixed routes.
 
 Status codes: 201 stored (also for an identical retry, flagged ``Idempotent-Replayed: true``),
-200 read, 400 every client mistake (body listing each problem by field), 404 unknown id or
-route, 405 wrong method, 409 id/key reused for a different request, 503 configuration or
-DynamoDB temporarily unavailable, 500 anything unexpected. Client mistakes never answer 5xx.
+200 read or label recorded (``applied`` false when a later label is kept), 400 every client
+mistake (body listing each problem by field), 404 unknown id or route, 405 wrong method, 409
+id/key reused for a different request, 503 configuration or DynamoDB temporarily unavailable,
+500 anything unexpected. Client mistakes never answer 5xx.
 """
 
 from __future__ import annotations
@@ -20,11 +21,19 @@ from collections.abc import Mapping
 from typing import Any
 
 from fraud_common.card import PAN_REFUSED, contains_pan
-from fraud_common.transaction import MAX_BODY_BYTES, FieldError, InvalidTransaction, parse_transaction
-from functions.common import items
+from fraud_common.labels import InvalidLabel, parse_label
+from fraud_common.transaction import (
+    MAX_BODY_BYTES,
+    FieldError,
+    InvalidTransaction,
+    parse_transaction,
+    transaction_id_problem,
+)
+from functions.common import items, labels
 from functions.common.api_config import ConfigurationUnavailable
 from functions.common.aws import error_code
 from functions.common.observability import (
+    LABEL_METRICS,
     METRIC_IDEMPOTENT_REPLAYS,
     METRIC_PROCESSOR_ERRORS,
     METRIC_TRANSACTION_CONFLICTS,
@@ -38,9 +47,11 @@ from functions.processor import ingest
 
 COLLECTION = "/transactions"
 ITEM = "/transactions/{id}"
+LABEL = "/transactions/{id}/label"
 IDEMPOTENCY_HEADER = "idempotency-key"
 _ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 _ITEM_PATH_RE = re.compile(r"/transactions/([^/]+)")
+_LABEL_PATH_RE = re.compile(r"/transactions/([^/]+)/label")
 _RETRYABLE_AWS = frozenset(
     {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded", "InternalServerError"}
 )
@@ -78,13 +89,14 @@ def _route(event: Mapping[str, Any]) -> tuple[str | None, str | None]:
     domain with a base path mapping, ``path`` starts with that base path."""
     resource = event.get("resource")
     path = str(event.get("path") or "")
-    if resource == ITEM or (resource is None and _ITEM_PATH_RE.fullmatch(path)):
-        params = event.get("pathParameters") or {}
-        raw = params.get("id")
-        if raw is None:
-            match = _ITEM_PATH_RE.fullmatch(path)
-            raw = match.group(1) if match else ""
-        return ITEM, str(raw)
+    for template, pattern in ((ITEM, _ITEM_PATH_RE), (LABEL, _LABEL_PATH_RE)):
+        if resource == template or (resource is None and pattern.fullmatch(path)):
+            params = event.get("pathParameters") or {}
+            raw = params.get("id")
+            if raw is None:
+                match = pattern.fullmatch(path)
+                raw = match.group(1) if match else ""
+            return template, str(raw)
     if resource == COLLECTION or (resource is None and path.rstrip("/") == COLLECTION):
         return COLLECTION, None
     return None, None
@@ -99,6 +111,12 @@ def handle(event: Mapping[str, Any]) -> dict[str, Any]:
             return create(event) if method == "POST" else _problem(405, "method_not_allowed", "use POST")
         if resource == ITEM:
             return read(transaction_id or "") if method == "GET" else _problem(405, "method_not_allowed", "use GET")
+        if resource == LABEL:
+            return (
+                label(event, transaction_id or "")
+                if method == "POST"
+                else _problem(405, "method_not_allowed", "use POST")
+            )
         return _problem(404, "not_found", "no such route")
     except ConfigurationUnavailable:
         metrics.add_metric(name=METRIC_PROCESSOR_ERRORS, unit="Count", value=1)
@@ -171,16 +189,59 @@ def create(event: Mapping[str, Any]) -> dict[str, Any]:
 
 def read(transaction_id: str) -> dict[str, Any]:
     """GET /transactions/{id}."""
-    message = None
-    if not _ID_RE.fullmatch(transaction_id):
-        message = "must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'"
-    elif contains_pan(transaction_id):
-        # No stored id holds one (POST refuses them), and the lookup would carry it further.
-        message = PAN_REFUSED
-    if message is not None:
-        return response(400, {"error": "invalid_request", "problems": [{"field": "id", "message": message}]})
+    # No stored id holds a card number (POST refuses them), and the lookup would carry it further.
+    if message := transaction_id_problem(transaction_id):
+        return _invalid_request([FieldError("id", message)])
     metrics.add_metric(name=METRIC_TRANSACTION_LOOKUPS, unit="Count", value=1)
     item = ingest.get_transaction(transaction_id)
     if item is None:
         return _problem(404, "not_found", "no transaction with this id")
     return response(200, items.public_view(item))
+
+
+def _invalid_request(problems: list[FieldError] | tuple[FieldError, ...]) -> dict[str, Any]:
+    # Field names and fixed messages only: neither echoes a submitted value.
+    return response(
+        400, {"error": "invalid_request", "problems": [{"field": p.field, "message": p.message} for p in problems]}
+    )
+
+
+def _count_label(outcome: str) -> None:
+    metrics.add_metric(name=LABEL_METRICS[outcome], unit="Count", value=1)
+
+
+def _json_object(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    text = _body_text(event)
+    if len(text.encode() if isinstance(text, str) else text) > MAX_BODY_BYTES:
+        raise InvalidLabel([FieldError("body", f"is larger than the limit of {MAX_BODY_BYTES} bytes")])
+    try:
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise InvalidLabel([FieldError("body", "is not valid JSON")]) from None
+    if not isinstance(data, dict):
+        raise InvalidLabel([FieldError("body", "must be a JSON object")])
+    return data
+
+
+def label(event: Mapping[str, Any], transaction_id: str) -> dict[str, Any]:
+    """POST /transactions/{id}/label: fraud-api's POST /api/v1/feedback contract (FeedbackPublic)."""
+    problems = [FieldError("id", message)] if (message := transaction_id_problem(transaction_id)) else []
+    try:
+        request = parse_label(_json_object(event), transaction_id=transaction_id, now_ms=int(time.time() * 1000))
+    except (InvalidLabel, InvalidTransaction) as invalid:
+        problems += invalid.errors
+    if problems:
+        _count_label("refused")
+        logger.info("label rejected", extra={"problems": [list(p) for p in problems]})
+        return _invalid_request(problems)
+    try:
+        outcome = labels.record_label(request)
+    except labels.UnknownTransaction:
+        _count_label("unknown")
+        return _problem(404, "not_found", "no transaction with this id")
+    except labels.LabelBeforeTransaction as refused:
+        _count_label("refused")
+        return _invalid_request([FieldError("labelTime", str(refused))])
+    _count_label("applied" if outcome.applied else "kept")
+    logger.info("label recorded", extra={"transaction_id": transaction_id, "applied": outcome.applied})
+    return response(200, {"transactionId": transaction_id, "applied": outcome.applied, "label": outcome.current})

@@ -91,6 +91,8 @@ def test_gateway_missing_or_wrong_key_is_403_forbidden_and_the_processor_is_not_
     [
         ("POST", "/transactions", "/transactions"),
         ("GET", "/transactions/abc", "/transactions/{id}"),
+        ("POST", "/transactions/abc/label", "/transactions/{id}/label"),
+        ("GET", "/transactions/abc/label", None),
         ("DELETE", "/api/v1/decisions/x", "/api/{proxy+}"),
         ("GET", "/transactions", None),
         ("PUT", "/transactions/abc", None),

@@ -152,3 +152,28 @@ def dump_table(dynamodb: Any, table: str) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return found
         params["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def put_transaction_item(aws: dict[str, Any], transaction_id: str = "tx-0001") -> str:
+    """A transaction item as the processor stores it, at a fixed time (2026-01-10T12:00:00Z): a
+    POST would refuse a timestamp more than a year old once this date has passed."""
+    aws["dynamodb"].put_item(
+        TableName=TABLE,
+        Item={
+            "transactionId": {"S": transaction_id},
+            "timestamp": {"N": "1768046400000"},
+            "customerId": {"S": "cust-1"},
+            "terminalId": {"S": "term-1"},
+            "dayShard": {"S": "2026-01-10#3"},
+            "amount": {"N": "42.50"},
+            "currency": {"S": "EUR"},
+            "channel": {"S": "pos"},
+            "cardHash": {"S": "0" * 64},
+            "cardKeyVersion": {"S": "1"},
+            "cardBin": {"S": "411111"},
+            "cardLast4": {"S": "1111"},
+            "status": {"S": "RECEIVED"},
+            "receivedAt": {"S": "2026-01-10T12:00:01.000Z"},
+        },
+    )
+    return transaction_id

@@ -263,15 +263,15 @@ def test_api_gateway_routes_every_path_with_an_api_key(run: ProgramRun) -> None:
     api = run.one("aws:apigateway/restApi:RestApi").inputs
     assert api["endpointConfiguration"] == {"types": "REGIONAL"}
     methods = run.of_type("aws:apigateway/method:Method")
-    assert sorted(m.inputs["httpMethod"] for m in methods) == ["ANY", "GET", "POST"]
+    assert sorted(m.inputs["httpMethod"] for m in methods) == ["ANY", "GET", "POST", "POST"]
     assert all(m.inputs["apiKeyRequired"] is True for m in methods)
     paths = sorted(r.inputs["pathPart"] for r in run.of_type("aws:apigateway/resource:Resource"))
-    assert paths == ["api", "transactions", "{id}", "{proxy+}"]
+    assert paths == ["api", "label", "transactions", "{id}", "{proxy+}"]
 
 
 def test_api_gateway_sends_transactions_to_the_processor_and_api_to_the_alb(run: ProgramRun) -> None:
     integrations = {r.name: r.inputs for r in run.of_type("aws:apigateway/integration:Integration")}
-    for key in ("post-transactions", "get-transaction"):
+    for key in ("post-transactions", "get-transaction", "post-label"):
         proxy = integrations[f"fraud-gateway-{key}-integration"]
         assert proxy["type"] == "AWS_PROXY" and proxy["uri"].endswith(
             f"function:lambda-processor-{run.suffix}/invocations"
@@ -281,10 +281,22 @@ def test_api_gateway_sends_transactions_to_the_processor_and_api_to_the_alb(run:
     secret = run.one("aws:secretsmanager/secretVersion:SecretVersion", "origin-verify").inputs["secretString"]
     assert alb["requestParameters"]["integration.request.header.X-Origin-Verify"] == f"'{secret}'"
     permissions = [p.inputs for p in run.of_type("aws:lambda/permission:Permission") if "processor" in p.name]
-    assert sorted(p["sourceArn"].rsplit("/*/", 1)[1] for p in permissions) == [
+    assert sorted(p["sourceArn"].split("/*/", 1)[1] for p in permissions) == [
         "GET/transactions/*",
         "POST/transactions",
+        "POST/transactions/*/label",
     ]
+
+
+def test_api_gateway_label_route_posts_to_the_processor_under_the_key(run: ProgramRun) -> None:
+    # GIVEN the program WHEN the label route is declared
+    method = run.one("aws:apigateway/method:Method", "post-label").inputs
+    # THEN it is POST /transactions/{id}/label, key required, id a path parameter, to the processor
+    assert (method["httpMethod"], method["apiKeyRequired"], method["authorization"]) == ("POST", True, "NONE")
+    assert method["requestParameters"] == {"method.request.path.id": True}
+    assert run.one("aws:apigateway/resource:Resource", "transaction-label").inputs["pathPart"] == "label"
+    integration = run.one("aws:apigateway/integration:Integration", "post-label-integration").inputs
+    assert (integration["type"], integration["integrationHttpMethod"]) == ("AWS_PROXY", "POST")
 
 
 def test_api_gateway_stage_traces_logs_without_bodies_and_throttles(run: ProgramRun) -> None:
@@ -311,7 +323,7 @@ def test_api_gateway_usage_plan_meters_1000_requests_per_second(run: ProgramRun)
 def test_api_gateway_redeploys_when_routes_change(run: ProgramRun) -> None:
     deployment = run.one("aws:apigateway/deployment:Deployment")
     assert len(deployment.inputs["triggers"]["routes"]) == 64
-    assert len(run.options[deployment.name].depends_on) == 6, "every method and integration"
+    assert len(run.options[deployment.name].depends_on) == 8, "every method and integration"
 
 
 def test_api_service_linked_roles_only_when_asked(dev: ProgramRun) -> None:

@@ -75,11 +75,13 @@ def _cluster(run: ProgramRun) -> dict[str, Any]:
 
 
 def _per_function(run: ProgramRun, field: str) -> dict[str, Any]:
-    return {f.inputs["name"]: f.inputs[field] for f in run.of_type(FUNCTION)}
+    return {f.inputs["name"]: f.inputs[field] for f in run.of_type(FUNCTION) if field in f.inputs}
 
 
-def _functions(value: object) -> dict[str, object]:
-    return {f"lambda-{fn}-mut7q": value for fn in ("processor", "analyzer", "reporter", "rotator")}
+def _functions(
+    value: object, names: tuple[str, ...] = ("processor", "analyzer", "reporter", "rotator", "labeler")
+) -> dict[str, object]:
+    return {f"lambda-{fn}-mut7q": value for fn in names}
 
 
 def _lifecycle(run: ProgramRun, bucket: str) -> dict[str, Any]:
@@ -172,7 +174,10 @@ CHECKS: dict[str, tuple[Callable[[ProgramRun], object], object]] = {
     P + "dbName": (lambda run: _cluster(run)["databaseName"], "fraudmut"),
     P + "lambdaTimeoutSeconds": (lambda run: _per_function(run, "timeout"), _functions(45)),
     P + "lambdaMemoryMb": (lambda run: _per_function(run, "memorySize"), _functions(1536)),
-    P + "lambdaReservedConcurrency": (lambda run: _per_function(run, "reservedConcurrentExecutions"), _functions(300)),
+    P + "lambdaReservedConcurrency": (
+        lambda run: _per_function(run, "reservedConcurrentExecutions"),
+        _functions(300, ("processor", "analyzer", "reporter", "rotator")),
+    ),
     # A floor and a quota configure no resource: they decide which reservations the program refuses.
     P + "lambdaMinReservedConcurrency": (
         lambda _run: _refusal(r"at least lambdaMinReservedConcurrency \((\d+)\)", lambdaReservedConcurrency="110"),
@@ -264,6 +269,7 @@ CHECKS: dict[str, tuple[Callable[[ProgramRun], object], object]] = {
             "/aws/lambda/lambda-analyzer-mut7q": 60,
             "/aws/lambda/lambda-reporter-mut7q": 60,
             "/aws/lambda/lambda-rotator-mut7q": 60,
+            "/aws/lambda/lambda-labeler-mut7q": 60,
             "/aws/rds/cluster/aurora-fraud-mut7q/postgresql": 60,
             "/aws/ecs/containerinsights/ecs-fraud-mut7q/performance": 60,
             "/fraud/fraud-api-mut7q": 60,

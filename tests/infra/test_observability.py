@@ -6,7 +6,7 @@ import json
 
 from tests.support.harness import ACCOUNT_ID, ProgramRun
 
-FUNCTIONS = ("processor", "analyzer", "reporter", "rotator")
+FUNCTIONS = ("processor", "analyzer", "reporter", "rotator", "labeler")
 VALID_MISSING_DATA = {"breaching", "notBreaching", "ignore", "missing"}
 CARD_DATA_IDENTIFIERS = [
     f"arn:aws:dataprotection::aws:data-identifier/{name}"

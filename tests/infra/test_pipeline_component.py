@@ -24,7 +24,7 @@ from components.stack_files import namespace
 from components.vpc import NetworkOutputs
 from tests.support.harness import ProgramRun, Recorded, run_under_mocks, stack_config
 
-FUNCTIONS = ("processor", "analyzer", "reporter", "rotator")
+FUNCTIONS = ("processor", "analyzer", "reporter", "rotator", "labeler")
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"
 ARN = f"{REGION}:{ACCOUNT}"
@@ -170,7 +170,13 @@ OWN_STATEMENTS = {
     "processor": [
         _allow(
             "StoreAndReadTransactions",
-            ["dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"],
+            [
+                "dynamodb:PutItem",
+                "dynamodb:GetItem",
+                "dynamodb:Query",
+                "dynamodb:ConditionCheckItem",
+                "dynamodb:UpdateItem",
+            ],
             [TABLE],
         ),
         _allow("ReadCardHashKey", ["secretsmanager:GetSecretValue"], [SECRET]),
@@ -188,6 +194,13 @@ OWN_STATEMENTS = {
     "reporter": [
         _allow("ReadOneDay", ["dynamodb:Query"], [f"{TABLE}/index/day-time"]),
         _allow("WriteReports", ["s3:PutObject"], [f"arn:aws:s3:::{REPORTS_BUCKET}/reports/*"]),
+        USE_DATA_KEY,
+    ],
+    "labeler": [
+        _allow("ReadLabelFiles", ["s3:GetObject"], [f"arn:aws:s3:::{REPORTS_BUCKET}/labels/*"]),
+        _allow("WriteLabelResults", ["s3:PutObject"], [f"arn:aws:s3:::{REPORTS_BUCKET}/label-results/*"]),
+        _allow("RecordLabels", ["dynamodb:Query", "dynamodb:UpdateItem"], [TABLE]),
+        _allow("SendFailures", ["sqs:SendMessage"], [QUEUE]),
         USE_DATA_KEY,
     ],
     "rotator": [
@@ -216,6 +229,7 @@ OWN_ENVIRONMENT = {
     "analyzer": {"TABLE_NAME": "transactions-qa", "API_CONFIG_SECRET_ARN": SECRET},
     "reporter": {"TABLE_NAME": "transactions-qa", "REPORTS_BUCKET": REPORTS_BUCKET, "REPORTS_KMS_KEY_ARN": DATA_KEY},
     "rotator": {},
+    "labeler": {"TABLE_NAME": "transactions-qa", "REPORTS_KMS_KEY_ARN": DATA_KEY},
 }
 
 
@@ -224,6 +238,8 @@ def test_pipeline_component_function_is_configured_from_its_args_and_runs_in_the
     built: ProgramRun, fn: str
 ) -> None:
     inputs = {k: v for k, v in _function(built, fn).inputs.items() if k != "code"}
+    # The labeler (async, a few files a day) draws on the unreserved pool.
+    reserved = {} if fn == "labeler" else {"reservedConcurrentExecutions": 150}
     assert inputs == {
         "name": f"lambda-{fn}-qa",
         "description": f"fraud-detection {fn}",
@@ -234,7 +250,7 @@ def test_pipeline_component_function_is_configured_from_its_args_and_runs_in_the
         "role": f"arn:aws:iam:{ARN}:role/role-{fn}-qa",
         "timeout": 45,
         "memorySize": 768,
-        "reservedConcurrentExecutions": 150,
+        **reserved,
         "vpcConfig": {"subnetIds": ["subnet-priv-a", "subnet-priv-b"], "securityGroupIds": ["sg-lambda-qa"]},
         "tracingConfig": {"mode": "Active"},
         "environment": {"variables": {"POWERTOOLS_SERVICE_NAME": f"fraud-{fn}", **POWERTOOLS, **OWN_ENVIRONMENT[fn]}},
@@ -388,11 +404,43 @@ def test_pipeline_component_lambda_egress_is_https_for_the_lambda_group(built: P
     ]
 
 
+def test_pipeline_component_label_files_invoke_the_labeler_with_retries_then_the_queue(built: ProgramRun) -> None:
+    # GIVEN the pipeline WHEN a file is created under labels/ in the reports bucket
+    notification = _inputs(built, "aws:s3/bucketNotification:BucketNotification", "ingest-label-files")
+    # THEN S3 invokes the labeler, which only this bucket of this account may do
+    assert notification == {
+        "bucket": REPORTS_BUCKET,
+        "lambdaFunctions": [
+            {
+                "lambdaFunctionArn": f"arn:aws:lambda:{ARN}:function:lambda-labeler-qa",
+                "events": ["s3:ObjectCreated:*"],
+                "filterPrefix": "labels/",
+            }
+        ],
+    }
+    assert built.options["ingest-label-files"].depends_on == ("ingest-labeler-invoke",)
+    assert _inputs(built, "aws:lambda/permission:Permission", "ingest-labeler-invoke") == {
+        "action": "lambda:InvokeFunction",
+        "function": "lambda-labeler-qa",
+        "principal": "s3.amazonaws.com",
+        "sourceArn": f"arn:aws:s3:::{REPORTS_BUCKET}",
+        "sourceAccount": ACCOUNT,
+    }
+    # AND a file that fails is retried twice within the hour, then queued
+    assert _inputs(built, "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig", "ingest-labeler-async") == {
+        "functionName": "lambda-labeler-qa",
+        "maximumRetryAttempts": 2,
+        "maximumEventAgeInSeconds": 3600,
+        "destinationConfig": {"onFailure": {"destination": QUEUE}},
+    }
+
+
 def test_pipeline_component_resources_belong_to_the_pipeline_and_use_the_stack_provider(built: ProgramRun) -> None:
     # A resource that changes parent changes URN: Pulumi would replace a live function or queue.
     children = ["ingest-runtime-layer", "ingest-analyzer-failures", "ingest-analyzer-stream", "ingest-daily-report"]
     children += ["ingest-daily-report-target", "ingest-reporter-invoke", "ingest-rotator-invoke"]
     children += ["ingest-api-config-rotation", *(f"ingest-lambda-egress-{i}" for i in range(3))]
+    children += ["ingest-labeler-invoke", "ingest-labeler-async", "ingest-label-files"]
     for fn in FUNCTIONS:
         children += [f"ingest-{fn}", f"ingest-{fn}-logs", f"ingest-{fn}-role", f"ingest-{fn}-role-policy"]
     upstream = {"ingest", "aws-qa", "api-config-initial", "access-logs-policy"}

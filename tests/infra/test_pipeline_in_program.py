@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.harness import ACCOUNT_ID, ProgramRun, run_program
 
-FUNCTIONS = ("processor", "analyzer", "reporter", "rotator")
+FUNCTIONS = ("processor", "analyzer", "reporter", "rotator", "labeler")
 PIPELINE = "fraud:pipeline:FraudPipeline::fraud"
 ARN = f"us-east-2:{ACCOUNT_ID}"
 

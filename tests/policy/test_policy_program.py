@@ -34,6 +34,8 @@ OUT_OF_SCOPE = {
     "aws:cloudwatch/eventRule:EventRule": "a schedule",
     "aws:lambda/layerVersion:LayerVersion": "hash-pinned libraries from uv.lock; private (no layer permission)",
     "aws:cloudwatch/eventTarget:EventTarget": "a schedule's target",
+    "aws:s3/bucketNotification:BucketNotification": "which objects invoke the labeler; its permission is judged",
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": "retries; the queue it fails to is judged",
     "aws:cloudwatch/dashboard:Dashboard": "a view of metrics",
     "aws:xray/samplingRule:SamplingRule": "no PCI DSS control applies to trace sampling",
     "aws:xray/group:Group": "no PCI DSS control applies to trace groups",

@@ -11,11 +11,10 @@ from fraud_api.app.api.errors import ERROR_RESPONSES, InvalidRequest
 from fraud_api.app.api.routes.decisions import label_public
 from fraud_api.app.models import FeedbackCreate, FeedbackPublic
 from fraud_api.app.scoring import LabelBeforeTransaction
+from fraud_common.labels import MAX_FUTURE_S
+from fraud_common.transaction import FUTURE_MESSAGE
 
 router = APIRouter(prefix="/feedback", tags=["feedback"])
-
-MAX_FUTURE_S = 300.0
-"""Clock skew tolerated for a labelTime ahead of the server's clock (as for transactions)."""
 
 
 @router.post(
@@ -34,7 +33,7 @@ async def record_feedback(payload: FeedbackCreate, service: ServiceDep, request_
     now = time.time()
     label_time = payload.label_time.timestamp() if payload.label_time else now
     if label_time > now + MAX_FUTURE_S:
-        raise InvalidRequest([("labelTime", "is more than 5 minutes in the future")])
+        raise InvalidRequest([("labelTime", FUTURE_MESSAGE)])
     try:
         outcome = await service.record_label(
             payload.transaction_id, payload.fraud, label_time, payload.source, request_id
