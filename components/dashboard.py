@@ -104,6 +104,11 @@ def dashboard_body(r: MonitoredResources, region: str, alarm_arns: Sequence[pulu
             ("Fraud decisions per minute by outcome",
              [[{"expression": f"SEARCH('Namespace=\"{METRICS_NAMESPACE}\" MetricName=\"Decisions\"', 'Sum', {PERIOD})",
                 "id": "decisions", "label": ""}]], {**region_prop, "stacked": True}),
+            # fraud-api's admission control (fraud_api/README.md "Overload"): requests refused with 503
+            # per reason. Sustained refusals mean too few tasks or a slow database, not a client error.
+            ("fraud-api requests refused per minute by reason",
+             [[{"expression": f"SEARCH('Namespace=\"{METRICS_NAMESPACE}\" MetricName=\"Refused\"', 'Sum', {PERIOD})",
+                "id": "refused", "label": ""}]], {**region_prop, "stacked": True}),
         ),
     ]  # fmt: skip
     return {"widgets": widgets}

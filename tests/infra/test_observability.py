@@ -55,6 +55,8 @@ def test_observability_dashboard_shows_latency_percentiles_per_function_and_deci
     assert [m[3] for m in errors] == [f"lambda-{fn}-{run.suffix}" for fn in FUNCTIONS]
     [[decisions]] = widgets["Fraud decisions per minute by outcome"]["properties"]["metrics"]
     assert 'MetricName="Decisions"' in decisions["expression"]
+    [[refused]] = widgets["fraud-api requests refused per minute by reason"]["properties"]["metrics"]
+    assert refused["expression"] == "SEARCH('Namespace=\"FraudDetection\" MetricName=\"Refused\"', 'Sum', 60)"
     alarms = next(w for w in _dashboard(run)["widgets"] if w["type"] == "alarm")
     assert len(alarms["properties"]["alarms"]) == len(_alarms(run))
 
