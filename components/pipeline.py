@@ -31,6 +31,7 @@ FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
 SCORING_TRAINING_MODULES = (
     "fraud_scoring/benchmark.py",
     "fraud_scoring/dataset.py",
+    "fraud_scoring/export.py",
     "fraud_scoring/gbdt.py",
     "fraud_scoring/metrics.py",
     "fraud_scoring/simulator.py",
