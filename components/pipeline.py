@@ -36,6 +36,7 @@ LABELER_MAX_EVENT_AGE_SECONDS = 3600
 SCORING_TRAINING_MODULES = (
     "fraud_scoring/benchmark.py",
     "fraud_scoring/dataset.py",
+    "fraud_scoring/export.py",
     "fraud_scoring/gbdt.py",
     "fraud_scoring/metrics.py",
     "fraud_scoring/simulator.py",

@@ -3,11 +3,16 @@
 Features are computed by the serving path's ``compute_features`` on histories sliced from the
 table, so training, the benchmark and production share one feature definition. Not imported by
 the serving path.
+
+Two sources give the same frame: the handbook's CSV or simulator (``prepare``: a label is taken
+as known from timestamp + delay, the handbook's convention) and the training export
+(``from_export``: each label carries the time it really became known, in ``LABEL_TIME``).
 """
 
 from __future__ import annotations
 
 import gc
+import math
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +22,8 @@ from fraud_scoring.features import CUSTOMER_WINDOW_DAYS, DAY, FEATURE_NAMES, LAB
 from fraud_scoring.types import History, HistoryItem, Transaction
 
 _USED_COLUMNS = ("TRANSACTION_ID", "TX_DATETIME", "CUSTOMER_ID", "TERMINAL_ID", "TX_AMOUNT", "TX_FRAUD")
+LABEL_TIME = "LABEL_TIME"
+"""Epoch seconds when the label became known; NaN while unlabelled (export frames only)."""
 
 
 def load_transactions(path: str | Path) -> pd.DataFrame:
@@ -41,26 +48,56 @@ def prepare(frame: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["TS", "TRANSACTION_ID"], kind="stable").reset_index(drop=True)
 
 
+def from_export(export: pd.DataFrame) -> pd.DataFrame:
+    """``prepare``'s frame from ``fraud_scoring.export.read_labelled_window``, plus ``LABEL_TIME``.
+
+    An unlabelled transaction gets ``TX_FRAUD`` 0 and ``LABEL_TIME`` NaN: features never see its
+    label (there is none), and as a training target it counts as legitimate, as a transaction
+    nobody disputed does.
+    """
+    labelled = export["fraud"].notna().to_numpy()
+    frame = pd.DataFrame(
+        {
+            "TRANSACTION_ID": export["transaction_id"].to_numpy(),
+            "TX_DATETIME": pd.to_datetime(export["timestamp"], unit="s"),
+            "CUSTOMER_ID": export["customer_id"].to_numpy(),
+            "TERMINAL_ID": export["terminal_id"].to_numpy(),
+            "TX_AMOUNT": export["amount"].to_numpy(dtype=np.float64),
+            "TX_FRAUD": export["fraud"].fillna(False).to_numpy(dtype=np.int8),
+            "TS": export["timestamp"].to_numpy(dtype=np.float64),
+            LABEL_TIME: np.where(labelled, export["label_time"].to_numpy(dtype=np.float64), np.nan),
+        }
+    )
+    return frame.sort_values(["TS", "TRANSACTION_ID"], kind="stable").reset_index(drop=True)
+
+
 def _strings(values: pd.Series) -> list[str]:
     return [str(v) for v in values.to_numpy().tolist()]
 
 
 def _items(frame: pd.DataFrame, known_before: float, delay_days: float) -> list[HistoryItem]:
     """One HistoryItem per row, in frame order. Labels of transactions at or after
-    ``known_before`` are withheld entirely (``fraud`` and ``label_time`` are None)."""
+    ``known_before`` are withheld entirely (``fraud`` and ``label_time`` are None). A label is
+    known from its ``LABEL_TIME`` when the frame has one (export), else from timestamp + delay."""
     ts = frame["TS"].to_numpy().tolist()
-    amt = frame["TX_AMOUNT"].to_numpy(dtype=np.float64).tolist()
     fraud = frame["TX_FRAUD"].to_numpy().tolist()
-    delay = delay_days * DAY
+    if LABEL_TIME in frame:
+        label_times = frame[LABEL_TIME].to_numpy(dtype=np.float64).tolist()
+    else:
+        label_times = (frame["TS"].to_numpy() + delay_days * DAY).tolist()
+    labels = [
+        (bool(f), lt) if s < known_before and not math.isnan(lt) else (None, None)
+        for s, f, lt in zip(ts, fraud, label_times, strict=True)
+    ]
     return [
-        HistoryItem(i, s, a, c, m, bool(f) if s < known_before else None, s + delay if s < known_before else None)
-        for i, s, a, c, m, f in zip(
+        HistoryItem(i, s, a, c, m, f, lt)
+        for i, s, a, c, m, (f, lt) in zip(
             _strings(frame["TRANSACTION_ID"]),
             ts,
-            amt,
+            frame["TX_AMOUNT"].to_numpy(dtype=np.float64).tolist(),
             _strings(frame["CUSTOMER_ID"]),
             _strings(frame["TERMINAL_ID"]),
-            fraud,
+            labels,
             strict=True,
         )
     ]
@@ -77,7 +114,7 @@ def feature_matrix(
     Parameters
     ----------
     frame:
-        Output of ``prepare``: every transaction that may be history for ``rows``.
+        Output of ``prepare`` or ``from_export``: every transaction that may be history for ``rows``.
     rows:
         Positional indices of the transactions to featurise.
     label_delay_days:

@@ -9,8 +9,6 @@ so the current transaction being in the result is harmless. A very busy terminal
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from fraud_common import env
@@ -33,20 +31,6 @@ MAX_HISTORY_ITEMS = 20_000
 _PROJECTION = (TRANSACTION_ID, TIMESTAMP, *CUSTOMER_HISTORY.non_key_attributes)
 
 
-def _label_time_seconds(raw: Any) -> float | None:
-    """``labelTime`` as epoch seconds; stored as epoch ms (N), ISO-8601 tolerated."""
-    if raw is None:
-        return None
-    if isinstance(raw, Decimal | int | float):
-        return float(raw) / 1000.0
-    if isinstance(raw, str):
-        try:
-            return datetime.fromisoformat(raw).timestamp()
-        except ValueError:
-            return None
-    return None
-
-
 def history_item(item: Mapping[str, Any]) -> HistoryItem:
     """One index item -> the scorer's ``HistoryItem`` (seconds and floats, label if any)."""
     label = item.get(items.FRAUD_LABEL)
@@ -57,7 +41,7 @@ def history_item(item: Mapping[str, Any]) -> HistoryItem:
         customer_id=str(item[CUSTOMER_ID]),
         terminal_id=str(item[TERMINAL_ID]),
         fraud=label if isinstance(label, bool) else None,
-        label_time=_label_time_seconds(item.get(items.LABEL_TIME)),
+        label_time=items.label_time_seconds(item.get(items.LABEL_TIME)),
     )
 
 

@@ -51,7 +51,7 @@ FRAUD_LABEL = "fraudLabel"
 LABEL_TIME = "labelTime"
 """N: when the label became known, epoch milliseconds (ISO-8601 strings are accepted too)."""
 LABEL_SOURCE = "labelSource"
-"""S: who confirmed it, one of ``fraud_common.labels.LABEL_SOURCES``."""
+"""S: who confirmed it, one of ``fraud_common.labels.LABEL_SOURCES``; read by the training export."""
 # Markers.
 ITEM_TYPE = "itemType"
 MARKER = "MARKER"
@@ -72,6 +72,20 @@ def iso_ms(epoch_ms: int) -> str:
     """``2026-11-21T10:15:00.123Z`` for epoch milliseconds."""
     dt = datetime.fromtimestamp(epoch_ms / 1000, tz=UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{epoch_ms % 1000:03d}Z"
+
+
+def label_time_seconds(raw: Any) -> float | None:
+    """``labelTime`` as epoch seconds; stored as epoch ms (N), ISO-8601 tolerated."""
+    if raw is None:
+        return None
+    if isinstance(raw, Decimal | int | float):
+        return float(raw) / 1000.0
+    if isinstance(raw, str):
+        try:
+            return datetime.fromisoformat(raw).timestamp()
+        except ValueError:
+            return None
+    return None
 
 
 def transaction_item(request: TransactionRequest, token: CardToken, received_ms: int) -> dict[str, Any]:
