@@ -39,7 +39,9 @@ def test_data_aurora_is_serverless_v2_postgresql_16(run: ProgramRun) -> None:
     cluster = run.one("aws:rds/cluster:Cluster").inputs
     assert cluster["engine"] == "aurora-postgresql"
     assert cluster["engineMode"] == "provisioned"
-    assert cluster["serverlessv2ScalingConfiguration"] == {"minCapacity": 0.5, "maxCapacity": 4.0}
+    # prod is sized for the 1,000 rps plan (README "Sizing"), dev keeps the default.
+    max_acu = {"dev": 4.0, "prod": 8.0}[run.stack]
+    assert cluster["serverlessv2ScalingConfiguration"] == {"minCapacity": 0.5, "maxCapacity": max_acu}
     for instance in run.of_type("aws:rds/clusterInstance:ClusterInstance"):
         assert instance.inputs["instanceClass"] == "db.serverless"
 

@@ -110,9 +110,11 @@ def test_observability_missing_task_data_is_an_incident_missing_traffic_is_not(r
 
 def test_observability_capacity_alarms_follow_the_database_size(run: ProgramRun) -> None:
     alarms = _alarms(run)
-    assert alarms[f"alarm-aurora-acu-at-max-{run.suffix}"]["threshold"] == 4.0
-    # 80% of LEAST(memory / 9531392, 5000) at 4 ACU (8 GiB): 0.8 * 901.2, rounded down.
-    assert alarms[f"alarm-aurora-connections-high-{run.suffix}"]["threshold"] == 720
+    # dev keeps dbMaxAcu 4, prod 8 (README "Sizing"). 80% of LEAST(memory / 9531392, 5000), rounded
+    # down: at 4 ACU (8 GiB) 0.8 * 901.2, at 8 ACU (16 GiB) 0.8 * 1802.4.
+    max_acu, connections = {"dev": (4.0, 720), "prod": (8.0, 1441)}[run.stack]
+    assert alarms[f"alarm-aurora-acu-at-max-{run.suffix}"]["threshold"] == max_acu
+    assert alarms[f"alarm-aurora-connections-high-{run.suffix}"]["threshold"] == connections
     queue = alarms[f"alarm-analyzer-failures-queued-{run.suffix}"]
     assert queue["dimensions"] == {"QueueName": f"sqs-analyzer-failures-{run.suffix}"} and queue["threshold"] == 0
 
