@@ -205,8 +205,11 @@ def _read_database(r: Reader) -> DatabaseConfig:
     )
 
 
-# FraudPipeline gives every function (processor, analyzer, reporter, rotator) the same reserved concurrency.
-RESERVING_FUNCTIONS = len(env.FUNCTION_ENV)
+# FraudPipeline gives every function (processor, analyzer, reporter, rotator) the same reserved concurrency,
+# except these: one invocation a day runs well from the unreserved pool, and reserving
+# lambdaReservedConcurrency for it would take that much from every other function of the account.
+UNRESERVED_FUNCTIONS = ("drift",)
+RESERVING_FUNCTIONS = len(env.FUNCTION_ENV) - len(UNRESERVED_FUNCTIONS)
 # "You can reserve up to the Unreserved account concurrency value that is shown, minus 100 for functions
 # that don't have reserved concurrency" (AWS Lambda developer guide, configuration-concurrency.html):
 # PutFunctionConcurrency fails when it would leave less than 100 unreserved.

@@ -16,7 +16,7 @@ V = TypeVar("V")
 
 # -- application ---------------------------------------------------------------------------
 TABLE_NAME = "TABLE_NAME"
-"""Name of the DynamoDB ``transactions`` table (processor, analyzer, reporter)."""
+"""Name of the DynamoDB ``transactions`` table (processor, analyzer, reporter, drift)."""
 API_CONFIG_SECRET_ARN = "API_CONFIG_SECRET_ARN"
 """ARN (or name) of the API configuration secret: card-hash keys for the processor, thresholds for
 the analyzer. The rotator takes the secret from its rotation event instead."""
@@ -29,6 +29,9 @@ REPORTS_KMS_KEY_ARN = "REPORTS_KMS_KEY_ARN"
 ``ServerSideEncryption: aws:kms`` and no key id would use the AWS-managed ``aws/s3`` key instead."""
 SCORING_MODEL_PATH = "SCORING_MODEL_PATH"
 """Optional; path of a model artifact to load instead of the one shipped in ``fraud_scoring``."""
+DRIFT_SAMPLE_SIZE = "DRIFT_SAMPLE_SIZE"
+"""Optional; how many of the day's scored transactions the drift job recomputes features for (default
+500; two history queries each)."""
 
 # -- Powertools (read by the library itself) ---------------------------------------------
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
@@ -53,6 +56,7 @@ SERVICE_NAMES: Mapping[str, str] = {
     "analyzer": "fraud-analyzer",
     "reporter": "fraud-reporter",
     "rotator": "fraud-rotator",
+    "drift": "fraud-drift",
 }
 """Suggested ``POWERTOOLS_SERVICE_NAME`` per function."""
 
@@ -62,6 +66,7 @@ FUNCTION_ENV: Mapping[str, tuple[str, ...]] = {
     "analyzer": (TABLE_NAME, API_CONFIG_SECRET_ARN, *_OBSERVABILITY),
     "reporter": (TABLE_NAME, REPORTS_BUCKET, REPORTS_KMS_KEY_ARN, *_OBSERVABILITY),
     "rotator": _OBSERVABILITY,
+    "drift": (TABLE_NAME, *_OBSERVABILITY),
 }
 """Variables each function requires (optional ones above are not listed)."""
 

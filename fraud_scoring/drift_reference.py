@@ -40,7 +40,8 @@ def build(artifact: dict[str, Any], stride: int = DEFAULT_STRIDE) -> dict[str, A
     cfg = SimulatorConfig(
         n_customers=sim["customers"], n_terminals=sim["terminals"], n_days=sim["days"], start_date=sim["start_date"]
     )
-    blocks, scores = [], []
+    blocks: list[np.ndarray] = []
+    scores: list[float] = []
     for seed in sim["seeds"]:
         frame = prepare(simulate(seed, cfg))
         rows = window_rows(frame, training["rows_from"], sim["days"])[::stride]
