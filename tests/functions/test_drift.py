@@ -98,6 +98,8 @@ def test_drift_reports_the_day_psis_and_rates(aws, lambda_context, capsys):
     # THEN rates cover the 10 scored transactions, the score PSI model-7's 8, features all 10
     assert report["transactions"] == 10 and report["scores"] == 8 and report["sampled"] == 10
     assert report["otherModelVersions"] == 2 and report["modelVersion"] == "model-7"
+    # (the pending transaction and the marker are not scored yet, not malformed)
+    assert report["malformed"] == 0
     assert report["review_rate"] == 0.3 and report["decline_rate"] == 0.1
     # 0.75 / 0.25 against 0.5 / 0.5: 0.25 ln(1.5) + 0.25 ln(2) = 0.101366 + 0.173287
     assert report["score_psi"] == pytest.approx(0.274653, abs=1e-6)
