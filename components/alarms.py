@@ -15,6 +15,10 @@ from typing import TypedDict
 import pulumi
 import pulumi_aws as aws
 
+from fraud_common import env
+from fraud_common.metrics import DECLINE_RATE, FEATURE_PSI, SCORE_PSI
+from fraud_scoring.drift import PSI_ACT
+
 _Query = aws.cloudwatch.MetricAlarmMetricQueryArgs
 _QueryMetric = aws.cloudwatch.MetricAlarmMetricQueryMetricArgs
 
@@ -26,6 +30,11 @@ CERTIFICATE_EXPIRY_DAYS = 30
 # Aurora PostgreSQL: max_connections = LEAST(DBInstanceClassMemory / 9531392, 5000); an ACU is 2 GiB.
 _BYTES_PER_ACU = 2 * 1024**3
 _BYTES_PER_CONNECTION = 9531392
+# The band the daily decline rate (percent) should stay in: the shipped model declines 0.63 % of its
+# training window's transactions at the default thresholds (every 10th transaction of simulator seeds
+# 1000-1001 from 2018-05-08, as fraud_scoring/reference.json), and a third of that or three times it
+# means the traffic or the model changed, or someone moved the decline threshold in the API configuration.
+DECLINE_BAND_PERCENT = (0.2, 1.9)
 
 
 @dataclass(frozen=True)
@@ -76,12 +85,17 @@ class AlarmSpec:
 
 
 def _metric(
-    query_id: str, namespace: str, name: str, dimensions: Mapping[str, pulumi.Input[str]], stat: str
+    query_id: str,
+    namespace: str,
+    name: str,
+    dimensions: Mapping[str, pulumi.Input[str]],
+    stat: str,
+    period: int = MINUTE,
 ) -> aws.cloudwatch.MetricAlarmMetricQueryArgs:
     return _Query(
         id=query_id,
         metric=_QueryMetric(
-            namespace=namespace, metric_name=name, dimensions=dict(dimensions), period=MINUTE, stat=stat
+            namespace=namespace, metric_name=name, dimensions=dict(dimensions), period=period, stat=stat
         ),
     )
 
@@ -114,6 +128,8 @@ def alarm_specs(r: MonitoredResources, p99_threshold_ms: int) -> list[AlarmSpec]
     alb = {"LoadBalancer": r.alb_arn_suffix}
     service = {"ClusterName": r.cluster_name, "ServiceName": r.service_name}
     db = {"DBClusterIdentifier": r.db_cluster_identifier}
+    drift = {"service": env.SERVICE_NAMES["drift"]}
+    low, high = DECLINE_BAND_PERCENT
     specs = [
         AlarmSpec(
             "api-latency-p99",
@@ -215,6 +231,37 @@ def alarm_specs(r: MonitoredResources, p99_threshold_ms: int) -> list[AlarmSpec]
             0, "GreaterThanThreshold", "notBreaching", evaluation_periods=1, datapoints_to_alarm=1,
             metric={"namespace": "AWS/SQS", "metric_name": "ApproximateNumberOfMessagesVisible",
                     "dimensions": {"QueueName": r.failure_queue_name}, "statistic": "Maximum", "period": MINUTE},
+        ),
+        # The drift job publishes once a day (functions/drift): one daily datapoint decides, and a day
+        # without one (no traffic) is no news; a failed run fires drift-error-rate instead.
+        AlarmSpec(
+            "drift-score-psi",
+            f"The day's model scores moved away from the training reference (PSI > {PSI_ACT}). Check the "
+            "dashboard's drift row and the day's decline rate; retrain, or roll back a recent promotion "
+            "(README: Drift).",
+            PSI_ACT, "GreaterThanThreshold", "notBreaching", evaluation_periods=1, datapoints_to_alarm=1,
+            metric={"namespace": env.METRICS_NAMESPACE, "metric_name": SCORE_PSI, "dimensions": drift,
+                    "statistic": "Maximum", "period": DAY},
+        ),
+        AlarmSpec(
+            "drift-feature-psi",
+            f"One of the model's ten most important features moved away from the training reference (PSI > "
+            f"{PSI_ACT}). The dashboard's drift row names it; find why the traffic changed, then retrain "
+            "(README: Drift).",
+            PSI_ACT, "GreaterThanThreshold", "notBreaching", evaluation_periods=1, datapoints_to_alarm=1,
+            # Without the Feature dimension: the Maximum over every feature the job published that day.
+            metric={"namespace": env.METRICS_NAMESPACE, "metric_name": FEATURE_PSI, "dimensions": drift,
+                    "statistic": "Maximum", "period": DAY},
+        ),
+        AlarmSpec(
+            "drift-decline-rate",
+            f"The day's decline rate left its band ({low}-{high} %). Check the thresholds in the API "
+            "configuration, then the drift row: a promotion or a traffic change (README: Drift).",
+            0, "GreaterThanThreshold", "notBreaching", evaluation_periods=1, datapoints_to_alarm=1,
+            queries=[
+                _metric("decline", env.METRICS_NAMESPACE, DECLINE_RATE, drift, "Maximum", period=DAY),
+                _expression("outside", f"IF(decline < {low} OR decline > {high}, 1, 0)", "decline rate outside band"),
+            ],
         ),
     ]  # fmt: skip
     for fn, function_name in r.function_names.items():

@@ -10,8 +10,10 @@ from typing import Any
 
 import pulumi
 
-from components.alarms import MonitoredResources
-from fraud_common.env import METRICS_NAMESPACE
+from components.alarms import DAY, DECLINE_BAND_PERCENT, MonitoredResources
+from fraud_common.env import METRICS_NAMESPACE, SERVICE_NAMES
+from fraud_common.metrics import DECLINE_RATE, FEATURE, FEATURE_PSI, REVIEW_RATE, SCORE_PSI
+from fraud_scoring.drift import PSI_ACT, PSI_WATCH
 
 WIDTH = 24
 PERIOD = 60
@@ -46,6 +48,8 @@ def dashboard_body(r: MonitoredResources, region: str, alarm_arns: Sequence[pulu
     db = ["DBClusterIdentifier", r.db_cluster_identifier]
     functions = list(r.function_names.items())
     region_prop = {"region": region}
+    drift = ["service", SERVICE_NAMES["drift"]]
+    daily = {**region_prop, "period": DAY}
 
     def per_function(metric: str, stat: str) -> list[Metric]:
         return [["AWS/Lambda", metric, "FunctionName", name, {"stat": stat, "label": fn}] for fn, name in functions]
@@ -109,6 +113,20 @@ def dashboard_body(r: MonitoredResources, region: str, alarm_arns: Sequence[pulu
             ("fraud-api requests refused per minute by reason",
              [[{"expression": f"SEARCH('Namespace=\"{METRICS_NAMESPACE}\" MetricName=\"Refused\"', 'Sum', {PERIOD})",
                 "id": "refused", "label": ""}]], {**region_prop, "stacked": True}),
+        ),
+        # The drift job's daily figures (README: Drift): PSI lines at the watch and act levels.
+        *_row(
+            33,
+            ("Drift: PSI of the score and of each top feature (daily)",
+             [[METRICS_NAMESPACE, SCORE_PSI, *drift, {"stat": "Maximum", "label": "score"}],
+              [{"expression": f"SEARCH('{{{METRICS_NAMESPACE},{FEATURE},service}} MetricName=\"{FEATURE_PSI}\"', "
+                              f"'Maximum', {DAY})", "id": "features", "label": ""}]],
+             {**daily, "annotations": {"horizontal": [{"label": "watch", "value": PSI_WATCH},
+                                                      {"label": "act", "value": PSI_ACT}]}}),
+            ("Review and decline rate (%, daily)",
+             [[METRICS_NAMESPACE, m, *drift, {"stat": "Maximum"}] for m in (REVIEW_RATE, DECLINE_RATE)],
+             {**daily, "annotations": {"horizontal": [{"label": "decline band", "value": v}
+                                                      for v in DECLINE_BAND_PERCENT]}}),
         ),
     ]  # fmt: skip
     return {"widgets": widgets}

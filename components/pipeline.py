@@ -31,17 +31,24 @@ FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
 # queued: applying a file again is idempotent, so retries can only complete it.
 LABELER_RETRIES = 2
 LABELER_MAX_EVENT_AGE_SECONDS = 3600
+# The drift job: after the UTC day ends (and after the 00:15 report, so both read a quiet index); a
+# batch job, not a request, so it gets minutes where the request path's functions get seconds.
+DRIFT_SCHEDULE = "cron(45 0 * * ? *)"
+DRIFT_TIMEOUT_SECONDS = 300
 
 # Training and evaluation code never ships (ARCHITECTURE: not imported at serving time).
 SCORING_TRAINING_MODULES = (
     "fraud_scoring/benchmark.py",
     "fraud_scoring/dataset.py",
     "fraud_scoring/export.py",
+    "fraud_scoring/drift_reference.py",
     "fraud_scoring/gbdt.py",
     "fraud_scoring/metrics.py",
     "fraud_scoring/simulator.py",
     "fraud_scoring/train.py",
 )
+# The drift job's module and the reference it reads: shipped with the drift function only.
+DRIFT_MODULES = ("fraud_scoring/drift.py", "fraud_scoring/reference.json")
 # What each function's package holds: only what its handler imports.
 _COMMON = ("functions/__init__.py", "functions/common", "fraud_common")
 PACKAGES: dict[str, tuple[str, ...]] = {
@@ -50,7 +57,23 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "reporter": (*_COMMON, "functions/reporter"),
     "rotator": (*_COMMON, "functions/rotator"),
     "labeler": (*_COMMON, "functions/labeler"),
+    # The reporter's day reader and the analyzer's history reads and item conversion, not their handlers.
+    "drift": (
+        *_COMMON,
+        "functions/drift",
+        "functions/analyzer/__init__.py",
+        "functions/analyzer/analyze.py",
+        "functions/analyzer/history.py",
+        "functions/reporter/__init__.py",
+        "functions/reporter/daily.py",
+        "fraud_scoring",
+    ),
 }
+
+
+def package_exclusions(fn: str) -> tuple[str, ...]:
+    """Files under ``PACKAGES[fn]``'s folders that function never imports."""
+    return SCORING_TRAINING_MODULES if fn == "drift" else (*SCORING_TRAINING_MODULES, *DRIFT_MODULES)
 
 
 @dataclass(frozen=True)
@@ -88,7 +111,8 @@ class FraudPipelineArgs:
 
 
 class FraudPipeline(pulumi.ComponentResource):
-    """Ingestion: processor → DynamoDB → stream → analyzer; daily reporter; API secret rotation; bulk labels."""
+    """Ingestion: processor → DynamoDB → stream → analyzer; daily reporter and drift job; API secret rotation; bulk
+    labels."""
 
     def __init__(self, name: str, args: FraudPipelineArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("fraud:pipeline:FraudPipeline", name, None, opts)
@@ -106,8 +130,14 @@ class FraudPipeline(pulumi.ComponentResource):
         self.reporter = self._create_function("reporter", self._reporter_statements())
         self.rotator = self._create_function("rotator", self._rotator_statements())
         self.labeler = self._create_function("labeler", self._labeler_statements())
+        self.drift = self._create_function("drift", self._drift_statements(), timeout=DRIFT_TIMEOUT_SECONDS)
         self.stream_mapping = self._connect_stream()
-        self.report_schedule = self._schedule_reports()
+        self.report_schedule = self._schedule(
+            "reporter", "daily-report", "Fraud report for the previous UTC day", self._args.pipeline.report_schedule
+        )
+        self.drift_schedule = self._schedule(
+            "drift", "daily-drift", "Score and feature drift of the previous UTC day", DRIFT_SCHEDULE
+        )
         self.api_config_rotation = self._rotate_api_config()
         self.label_notification = self._apply_label_files()
 
@@ -239,6 +269,17 @@ class FraudPipeline(pulumi.ComponentResource):
             allow(["kms:Decrypt", "kms:GenerateDataKey"], [a.data.data_key_arn], "UseDataKey"),
         ]
 
+    def _drift_statements(self) -> list[dict[str, object]]:
+        # Read only: the day's items and the histories its sample's features need. The base
+        # statements' kms:Decrypt on the data key covers reading the table it encrypts.
+        return [
+            allow(
+                ["dynamodb:Query"],
+                [self._index_arn(index.name) for index in (BY_DAY, CUSTOMER_HISTORY, TERMINAL_HISTORY)],
+                "ReadDayAndHistory",
+            ),
+        ]
+
     def _rotator_statements(self) -> list[dict[str, object]]:
         a = self._args
         return [
@@ -279,7 +320,9 @@ class FraudPipeline(pulumi.ComponentResource):
             reports_kms_key_arn=data.data_key_arn,
         )
 
-    def _create_function(self, fn: str, statements: list[dict[str, object]]) -> aws.lambda_.Function:
+    def _create_function(
+        self, fn: str, statements: list[dict[str, object]], *, timeout: int | None = None
+    ) -> aws.lambda_.Function:
         a, cfg = self._args, self._args.pipeline
         resource_name = f"{self._resource_name}-{fn}"
         # Created before the function: Lambda would otherwise create it, unencrypted, kept forever.
@@ -306,10 +349,10 @@ class FraudPipeline(pulumi.ComponentResource):
             runtime=RUNTIME,
             architectures=[ARCHITECTURE],
             handler=f"functions.{fn}.handler.lambda_handler",
-            code=code_archive(PACKAGES[fn], exclude=SCORING_TRAINING_MODULES),
+            code=code_archive(PACKAGES[fn], exclude=package_exclusions(fn)),
             layers=[self.runtime_layer.arn],
             role=role.role.arn,
-            timeout=cfg.lambda_timeout_seconds,
+            timeout=timeout or cfg.lambda_timeout_seconds,
             memory_size=cfg.lambda_memory_mb,
             reserved_concurrent_executions=cfg.reserved_concurrency if fn in env.RESERVING_FUNCTIONS else None,
             vpc_config=aws.lambda_.FunctionVpcConfigArgs(
@@ -355,21 +398,23 @@ class FraudPipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(self._roles["analyzer"].grants)),
         )
 
-    def _schedule_reports(self) -> aws.cloudwatch.EventRule:
+    def _schedule(self, fn: str, purpose: str, description: str, expression: str) -> aws.cloudwatch.EventRule:
+        """An EventBridge rule invoking function ``fn`` on ``expression``; only that rule may invoke it."""
+        function: aws.lambda_.Function = getattr(self, fn)
         rule = aws.cloudwatch.EventRule(
-            f"{self._resource_name}-daily-report",
-            name=self._args.namer.name(Kind.EVENT_RULE, "daily-report"),
-            description="Fraud report for the previous UTC day",
-            schedule_expression=self._args.pipeline.report_schedule,
+            f"{self._resource_name}-{purpose}",
+            name=self._args.namer.name(Kind.EVENT_RULE, purpose),
+            description=description,
+            schedule_expression=expression,
             opts=self._child,
         )
         aws.cloudwatch.EventTarget(
-            f"{self._resource_name}-daily-report-target", rule=rule.name, arn=self.reporter.arn, opts=self._child
+            f"{self._resource_name}-{purpose}-target", rule=rule.name, arn=function.arn, opts=self._child
         )
         aws.lambda_.Permission(
-            f"{self._resource_name}-reporter-invoke",
+            f"{self._resource_name}-{fn}-invoke",
             action="lambda:InvokeFunction",
-            function=self.reporter.name,
+            function=function.name,
             principal="events.amazonaws.com",
             source_arn=rule.arn,
             opts=self._child,

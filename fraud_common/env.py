@@ -16,7 +16,7 @@ V = TypeVar("V")
 
 # -- application ---------------------------------------------------------------------------
 TABLE_NAME = "TABLE_NAME"
-"""Name of the DynamoDB ``transactions`` table (processor, analyzer, reporter, labeler)."""
+"""Name of the DynamoDB ``transactions`` table (processor, analyzer, reporter, labeler, drift)."""
 API_CONFIG_SECRET_ARN = "API_CONFIG_SECRET_ARN"
 """ARN (or name) of the API configuration secret: card-hash keys for the processor, thresholds for
 the analyzer. The rotator takes the secret from its rotation event instead."""
@@ -33,6 +33,9 @@ LABELS_MAX_FILE_BYTES = "LABELS_MAX_FILE_BYTES"
 """Optional; the largest bulk label file the labeler applies (``functions.labeler.bulk``, default 256 KiB)."""
 SCORING_MODEL_PATH = "SCORING_MODEL_PATH"
 """Optional; path of a model artifact to load instead of the one shipped in ``fraud_scoring``."""
+DRIFT_SAMPLE_SIZE = "DRIFT_SAMPLE_SIZE"
+"""Optional; how many of the day's scored transactions the drift job recomputes features for (default
+500; two history queries each)."""
 
 # -- Powertools (read by the library itself) ---------------------------------------------
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
@@ -58,6 +61,7 @@ SERVICE_NAMES: Mapping[str, str] = {
     "reporter": "fraud-reporter",
     "rotator": "fraud-rotator",
     "labeler": "fraud-labeler",
+    "drift": "fraud-drift",
 }
 """Suggested ``POWERTOOLS_SERVICE_NAME`` per function."""
 
@@ -68,11 +72,13 @@ FUNCTION_ENV: Mapping[str, tuple[str, ...]] = {
     "reporter": (TABLE_NAME, REPORTS_BUCKET, REPORTS_KMS_KEY_ARN, *_OBSERVABILITY),
     "rotator": _OBSERVABILITY,
     "labeler": (TABLE_NAME, REPORTS_KMS_KEY_ARN, *_OBSERVABILITY),
+    "drift": (TABLE_NAME, *_OBSERVABILITY),
 }
 """Variables each function requires (optional ones above are not listed)."""
 RESERVING_FUNCTIONS = ("processor", "analyzer", "reporter", "rotator")
-"""Functions given ``lambdaReservedConcurrency`` each. The labeler is not: a few files a day, invoked
-asynchronously, it draws on the unreserved pool (AWS keeps at least 100 there)."""
+"""Functions given ``lambdaReservedConcurrency`` each. The labeler (a few files a day, invoked
+asynchronously) and the drift job (one invocation a day) are not: they draw on the unreserved pool (AWS
+keeps at least 100 there), and reserving for them would take that much from every other function."""
 
 FIXED_ENV: Mapping[str, str] = {
     POWERTOOLS_LOGGER_LOG_EVENT: "false",

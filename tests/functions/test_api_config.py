@@ -89,4 +89,4 @@ def test_env_require_names_the_missing_variable(monkeypatch):
 def test_env_function_requirements_are_declared_names():
     declared = {value for name, value in vars(env).items() if name.isupper() and isinstance(value, str)}
     assert {name for names in env.FUNCTION_ENV.values() for name in names} <= declared
-    assert set(env.FUNCTION_ENV) == {"processor", "analyzer", "reporter", "rotator", "labeler"}
+    assert set(env.FUNCTION_ENV) == {"processor", "analyzer", "reporter", "rotator", "labeler", "drift"}

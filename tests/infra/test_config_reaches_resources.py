@@ -75,7 +75,7 @@ def _cluster(run: ProgramRun) -> dict[str, Any]:
 
 
 def _per_function(run: ProgramRun, field: str) -> dict[str, Any]:
-    return {f.inputs["name"]: f.inputs[field] for f in run.of_type(FUNCTION) if field in f.inputs}
+    return {f.inputs["name"]: f.inputs.get(field) for f in run.of_type(FUNCTION)}
 
 
 def _functions(
@@ -172,11 +172,18 @@ CHECKS: dict[str, tuple[Callable[[ProgramRun], object], object]] = {
     ),
     P + "dbMasterUsername": (lambda run: _cluster(run)["masterUsername"], "mutantowner"),
     P + "dbName": (lambda run: _cluster(run)["databaseName"], "fraudmut"),
-    P + "lambdaTimeoutSeconds": (lambda run: _per_function(run, "timeout"), _functions(45)),
-    P + "lambdaMemoryMb": (lambda run: _per_function(run, "memorySize"), _functions(1536)),
+    # The drift job keeps its own timeout (300 s); it and the labeler reserve no concurrency.
+    P + "lambdaTimeoutSeconds": (
+        lambda run: _per_function(run, "timeout"),
+        {**_functions(45), "lambda-drift-mut7q": 300},
+    ),
+    P + "lambdaMemoryMb": (
+        lambda run: _per_function(run, "memorySize"),
+        {**_functions(1536), "lambda-drift-mut7q": 1536},
+    ),
     P + "lambdaReservedConcurrency": (
         lambda run: _per_function(run, "reservedConcurrentExecutions"),
-        _functions(300, ("processor", "analyzer", "reporter", "rotator")),
+        {**_functions(300), "lambda-labeler-mut7q": None, "lambda-drift-mut7q": None},
     ),
     # A floor and a quota configure no resource: they decide which reservations the program refuses.
     P + "lambdaMinReservedConcurrency": (
@@ -192,7 +199,7 @@ CHECKS: dict[str, tuple[Callable[[ProgramRun], object], object]] = {
     P + "streamMaxRetries": (lambda run: run.one(MAPPING).inputs["maximumRetryAttempts"], 6),
     P + "streamMaxRecordAgeSeconds": (lambda run: run.one(MAPPING).inputs["maximumRecordAgeInSeconds"], 7200),
     P + "reportSchedule": (
-        lambda run: run.one("aws:cloudwatch/eventRule:EventRule").inputs["scheduleExpression"],
+        lambda run: run.named("aws:cloudwatch/eventRule:EventRule", "fraud-daily-report").inputs["scheduleExpression"],
         "cron(45 2 * * ? *)",
     ),
     P + "reportRetentionDays": (lambda run: _lifecycle(run, "reports")["expiration"], {"days": 500}),
@@ -270,6 +277,7 @@ CHECKS: dict[str, tuple[Callable[[ProgramRun], object], object]] = {
             "/aws/lambda/lambda-reporter-mut7q": 60,
             "/aws/lambda/lambda-rotator-mut7q": 60,
             "/aws/lambda/lambda-labeler-mut7q": 60,
+            "/aws/lambda/lambda-drift-mut7q": 60,
             "/aws/rds/cluster/aurora-fraud-mut7q/postgresql": 60,
             "/aws/ecs/containerinsights/ecs-fraud-mut7q/performance": 60,
             "/fraud/fraud-api-mut7q": 60,

@@ -6,7 +6,7 @@ import json
 
 from tests.support.harness import ACCOUNT_ID, ProgramRun
 
-FUNCTIONS = ("processor", "analyzer", "reporter", "rotator", "labeler")
+FUNCTIONS = ("processor", "analyzer", "reporter", "rotator", "labeler", "drift")
 VALID_MISSING_DATA = {"breaching", "notBreaching", "ignore", "missing"}
 CARD_DATA_IDENTIFIERS = [
     f"arn:aws:dataprotection::aws:data-identifier/{name}"
@@ -67,6 +67,7 @@ def test_observability_alarms_cover_latency_errors_capacity_and_backlog(run: Pro
         "api-latency-p99", "alb-latency-p99", "api-5xx-rate", "alb-5xx-rate", "ecs-tasks-below-desired",
         "alb-unhealthy-targets", "alb-certificate-expiry", "aurora-connections-high", "aurora-acu-at-max",
         "stream-iterator-age", "analyzer-failures-queued", *[f"{fn}-error-rate" for fn in FUNCTIONS],
+        "drift-score-psi", "drift-feature-psi", "drift-decline-rate",
     }  # fmt: skip
     assert set(_alarms(run)) == {f"alarm-{purpose}-{suffix}" for purpose in expected}
 
@@ -165,3 +166,46 @@ def test_observability_exports_the_dashboard_url(run: ProgramRun) -> None:
     )
     for key in ("api_url", "alb_dns_name", "dashboard_url", "reports_bucket_name"):
         assert run.outputs[key]
+
+
+def test_observability_drift_psi_alarms_fire_above_the_act_level_on_the_daily_maximum(run: ProgramRun) -> None:
+    alarms = _alarms(run)
+    for purpose, metric in (("drift-score-psi", "ScorePSI"), ("drift-feature-psi", "FeaturePSI")):
+        alarm = alarms[f"alarm-{purpose}-{run.suffix}"]
+        assert (alarm["namespace"], alarm["metricName"]) == ("FraudDetection", metric)
+        # Without the Feature dimension: the Maximum covers every feature the job published that day.
+        assert alarm["dimensions"] == {"service": "fraud-drift"}
+        assert (alarm["statistic"], alarm["period"]) == ("Maximum", 86400)
+        assert (alarm["threshold"], alarm["comparisonOperator"]) == (0.25, "GreaterThanThreshold")
+        assert (alarm["evaluationPeriods"], alarm["datapointsToAlarm"]) == (1, 1)
+        assert alarm["treatMissingData"] == "notBreaching"
+
+
+def test_observability_drift_decline_rate_alarm_fires_outside_its_band(run: ProgramRun) -> None:
+    alarm = _alarms(run)[f"alarm-drift-decline-rate-{run.suffix}"]
+    queries = {q["id"]: q for q in alarm["metricQueries"]}
+    assert queries["decline"]["metric"] == {
+        "namespace": "FraudDetection",
+        "metricName": "DeclineRate",
+        "dimensions": {"service": "fraud-drift"},
+        "period": 86400,
+        "stat": "Maximum",
+    }
+    # 0.63 % declined in the training window: a third to three times that
+    assert queries["outside"]["expression"] == "IF(decline < 0.2 OR decline > 1.9, 1, 0)"
+    assert queries["outside"]["returnData"] is True
+    assert (alarm["threshold"], alarm["comparisonOperator"]) == (0, "GreaterThanThreshold")
+
+
+def test_observability_dashboard_has_a_drift_row(run: ProgramRun) -> None:
+    widgets = {w["properties"].get("title"): w for w in _dashboard(run)["widgets"]}
+    psi = widgets["Drift: PSI of the score and of each top feature (daily)"]["properties"]
+    score, [features] = psi["metrics"]
+    assert score == ["FraudDetection", "ScorePSI", "service", "fraud-drift", {"stat": "Maximum", "label": "score"}]
+    assert features["expression"] == (
+        "SEARCH('{FraudDetection,Feature,service} MetricName=\"FeaturePSI\"', 'Maximum', 86400)"
+    )
+    assert [line["value"] for line in psi["annotations"]["horizontal"]] == [0.1, 0.25]
+    assert psi["period"] == 86400
+    rates = widgets["Review and decline rate (%, daily)"]["properties"]["metrics"]
+    assert [m[1] for m in rates] == ["ReviewRate", "DeclineRate"]

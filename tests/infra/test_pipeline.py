@@ -1,4 +1,4 @@
-"""FraudPipeline: the four functions, their roles, the stream mapping, the schedule and the rotation."""
+"""FraudPipeline: the five functions, their roles, the stream mapping, the schedules and the rotation."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ import pytest
 
 from components.config import ConfigError, StackConfig, read_stack_config
 from components.lambda_package import ROOT, source_files
-from components.pipeline import PACKAGES, SCORING_TRAINING_MODULES
+from components.pipeline import PACKAGES, SCORING_TRAINING_MODULES, package_exclusions
 from components.stack_files import namespace
 from fraud_common import env
 from tests.support.harness import ACCOUNT_ID, ProgramRun, Recorded, run_program, stack_config
 
-FUNCTIONS = ("processor", "analyzer", "reporter", "rotator", "labeler")
+FUNCTIONS = ("processor", "analyzer", "reporter", "rotator", "labeler", "drift")
+# The request path and its helpers; the labeler and the drift job run unreserved (the drift job with a longer timeout).
+RESERVING = ("processor", "analyzer", "reporter", "rotator")
 # The only actions AWS offers no resource-level permission for.
 UNSCOPED_ACTIONS = {
     "xray:PutTraceSegments",
@@ -48,20 +50,29 @@ def _grants(run: ProgramRun, fn: str) -> dict[str, set[str]]:
     return grants
 
 
-@pytest.mark.parametrize("fn", FUNCTIONS)
+@pytest.mark.parametrize("fn", RESERVING)
 def test_pipeline_function_runtime_and_limits_follow_config(run: ProgramRun, fn: str) -> None:
     inputs = _function(run, fn).inputs
     assert inputs["name"] == f"lambda-{fn}-{run.suffix}"
     assert inputs["runtime"] == "python3.11"
     assert inputs["handler"] == f"functions.{fn}.handler.lambda_handler"
-    # The labeler (async, a few files a day) draws on the unreserved pool.
-    assert (
-        inputs.get("reservedConcurrentExecutions") is None
-        if fn == "labeler"
-        else inputs["reservedConcurrentExecutions"] >= 100
-    )
+    assert inputs["reservedConcurrentExecutions"] >= 100
     assert 1 <= inputs["timeout"] <= 300
     assert inputs["memorySize"] == 512
+
+
+def test_pipeline_drift_job_has_minutes_and_no_reserved_concurrency(run: ProgramRun) -> None:
+    inputs = _function(run, "drift").inputs
+    assert inputs["handler"] == "functions.drift.handler.lambda_handler"
+    assert inputs["timeout"] == 300
+    assert "reservedConcurrentExecutions" not in inputs
+
+
+def test_pipeline_labeler_draws_on_the_unreserved_pool(run: ProgramRun) -> None:
+    # Async, a few files a day: reserving for it would take that much from every other function.
+    inputs = _function(run, "labeler").inputs
+    assert inputs["handler"] == "functions.labeler.handler.lambda_handler"
+    assert "reservedConcurrentExecutions" not in inputs
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS)
@@ -154,9 +165,9 @@ def test_pipeline_package_holds_only_what_the_handler_imports(dev: ProgramRun, f
     assert "fraud_common/transaction.py" in files
     assert not [f for f in files if "__pycache__" in f or f.startswith("tests/") or not f.endswith((".py", ".json"))]
     assert not files & set(SCORING_TRAINING_MODULES)
-    assert files == set(source_files(PACKAGES[fn], exclude=SCORING_TRAINING_MODULES))
-    # Only the analyzer scores.
-    assert any(f.startswith("fraud_scoring/") for f in files) == (fn == "analyzer")
+    assert files == set(source_files(PACKAGES[fn], exclude=package_exclusions(fn)))
+    # Only the analyzer and the drift job compute features.
+    assert any(f.startswith("fraud_scoring/") for f in files) == (fn in ("analyzer", "drift"))
 
 
 def test_pipeline_one_least_privilege_role_per_function(run: ProgramRun) -> None:
@@ -212,6 +223,17 @@ def test_pipeline_reporter_reads_one_index_and_writes_reports_only(run: ProgramR
     assert "dynamodb:Scan" not in grants
 
 
+def test_pipeline_drift_job_only_reads_the_day_and_history_indexes(run: ProgramRun) -> None:
+    grants = _grants(run, "drift")
+    table = f"arn:aws:dynamodb:{run.config['aws:region']}:{ACCOUNT_ID}:table/transactions-{run.suffix}"
+    indexes = {f"{table}/index/{name}" for name in ("day-time", "customer-time", "terminal-time")}
+    assert grants["dynamodb:Query"] == indexes
+    assert [a for a in grants if a.startswith("dynamodb:")] == ["dynamodb:Query"]
+    assert not [a for a in grants if a.startswith(("s3:", "sqs:", "secretsmanager:", "cloudwatch:"))]
+    assert grants["kms:Decrypt"] == {f"arn:aws:kms:{run.config['aws:region']}:{ACCOUNT_ID}:key/fraud-data-key"}
+    assert "kms:GenerateDataKey" not in grants
+
+
 def test_pipeline_rotator_manages_only_the_api_config_secret(run: ProgramRun) -> None:
     grants = _grants(run, "rotator")
     secret = run.outputs["api_config_secret_arn"]
@@ -244,13 +266,23 @@ def test_pipeline_failure_queue_is_kms_encrypted_and_keeps_two_weeks(run: Progra
 
 
 def test_pipeline_reporter_runs_daily_on_schedule(run: ProgramRun) -> None:
-    rule = run.one("aws:cloudwatch/eventRule:EventRule").inputs
+    rule = run.named("aws:cloudwatch/eventRule:EventRule", "fraud-daily-report").inputs
     assert rule["scheduleExpression"] == "cron(15 0 * * ? *)"
-    target = run.one("aws:cloudwatch/eventTarget:EventTarget").inputs
+    target = run.named("aws:cloudwatch/eventTarget:EventTarget", "fraud-daily-report-target").inputs
     assert target["arn"].endswith(f"function:lambda-reporter-{run.suffix}")
     permission = run.named("aws:lambda/permission:Permission", "fraud-reporter-invoke").inputs
     assert permission["principal"] == "events.amazonaws.com"
     assert permission["sourceArn"].endswith(f"rule/rule-daily-report-{run.suffix}")
+
+
+def test_pipeline_drift_job_runs_daily_after_the_report(run: ProgramRun) -> None:
+    rule = run.named("aws:cloudwatch/eventRule:EventRule", "fraud-daily-drift").inputs
+    assert rule["scheduleExpression"] == "cron(45 0 * * ? *)"
+    target = run.named("aws:cloudwatch/eventTarget:EventTarget", "fraud-daily-drift-target").inputs
+    assert target["arn"].endswith(f"function:lambda-drift-{run.suffix}")
+    permission = run.named("aws:lambda/permission:Permission", "fraud-drift-invoke").inputs
+    assert permission["principal"] == "events.amazonaws.com"
+    assert permission["sourceArn"].endswith(f"rule/rule-daily-drift-{run.suffix}")
 
 
 def test_pipeline_api_config_secret_rotates_every_30_days_with_the_rotator(run: ProgramRun) -> None:

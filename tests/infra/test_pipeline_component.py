@@ -24,7 +24,7 @@ from components.stack_files import namespace
 from components.vpc import NetworkOutputs
 from tests.support.harness import ProgramRun, Recorded, run_under_mocks, stack_config
 
-FUNCTIONS = ("processor", "analyzer", "reporter", "rotator", "labeler")
+FUNCTIONS = ("processor", "analyzer", "reporter", "rotator", "labeler", "drift")
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"
 ARN = f"{REGION}:{ACCOUNT}"
@@ -216,6 +216,14 @@ OWN_STATEMENTS = {
         ),
         USE_DATA_KEY,
     ],
+    # Read only; the base statements' kms:Decrypt on the data key reads the table.
+    "drift": [
+        _allow(
+            "ReadDayAndHistory",
+            ["dynamodb:Query"],
+            [f"{TABLE}/index/day-time", f"{TABLE}/index/customer-time", f"{TABLE}/index/terminal-time"],
+        ),
+    ],
 }
 POWERTOOLS = {
     "LOG_LEVEL": "INFO",
@@ -230,6 +238,13 @@ OWN_ENVIRONMENT = {
     "reporter": {"TABLE_NAME": "transactions-qa", "REPORTS_BUCKET": REPORTS_BUCKET, "REPORTS_KMS_KEY_ARN": DATA_KEY},
     "rotator": {},
     "labeler": {"TABLE_NAME": "transactions-qa", "REPORTS_KMS_KEY_ARN": DATA_KEY},
+    "drift": {"TABLE_NAME": "transactions-qa"},
+}
+# The labeler (async, a few files a day) and the drift job (once a day) draw on the unreserved pool;
+# the drift job gets minutes instead of the request path's lambdaTimeoutSeconds.
+LIMITS = {fn: {"timeout": 45, "reservedConcurrentExecutions": 150} for fn in FUNCTIONS} | {
+    "labeler": {"timeout": 45},
+    "drift": {"timeout": 300},
 }
 
 
@@ -238,8 +253,6 @@ def test_pipeline_component_function_is_configured_from_its_args_and_runs_in_the
     built: ProgramRun, fn: str
 ) -> None:
     inputs = {k: v for k, v in _function(built, fn).inputs.items() if k != "code"}
-    # The labeler (async, a few files a day) draws on the unreserved pool.
-    reserved = {} if fn == "labeler" else {"reservedConcurrentExecutions": 150}
     assert inputs == {
         "name": f"lambda-{fn}-qa",
         "description": f"fraud-detection {fn}",
@@ -248,9 +261,8 @@ def test_pipeline_component_function_is_configured_from_its_args_and_runs_in_the
         "handler": f"functions.{fn}.handler.lambda_handler",
         "layers": [f"arn:aws:lambda:{ARN}:layer:layer-runtime-qa:1"],
         "role": f"arn:aws:iam:{ARN}:role/role-{fn}-qa",
-        "timeout": 45,
+        **LIMITS[fn],
         "memorySize": 768,
-        **reserved,
         "vpcConfig": {"subnetIds": ["subnet-priv-a", "subnet-priv-b"], "securityGroupIds": ["sg-lambda-qa"]},
         "tracingConfig": {"mode": "Active"},
         "environment": {"variables": {"POWERTOOLS_SERVICE_NAME": f"fraud-{fn}", **POWERTOOLS, **OWN_ENVIRONMENT[fn]}},
@@ -264,12 +276,14 @@ def test_pipeline_component_package_holds_its_handler_and_no_training_code(built
     files = set(_function(built, fn).inputs["code"].assets)
     assert {f"functions/{fn}/handler.py", "functions/__init__.py", "fraud_common/transaction.py"} <= files
     assert not {f"functions/{other}/handler.py" for other in FUNCTIONS if other != fn} & files
-    # Only the analyzer scores, and none of the training and evaluation modules ship with it.
+    # Only the analyzer and the drift job compute features, and no training or evaluation module ships.
     scoring = {f for f in files if f.startswith("fraud_scoring/")}
-    assert bool(scoring) == (fn == "analyzer")
+    assert bool(scoring) == (fn in ("analyzer", "drift"))
+    assert ("fraud_scoring/drift.py" in scoring) == ("fraud_scoring/reference.json" in scoring) == (fn == "drift")
     assert not scoring & {
         "fraud_scoring/benchmark.py",
         "fraud_scoring/dataset.py",
+        "fraud_scoring/drift_reference.py",
         "fraud_scoring/gbdt.py",
         "fraud_scoring/metrics.py",
         "fraud_scoring/simulator.py",
@@ -372,6 +386,24 @@ def test_pipeline_component_reporter_runs_on_the_configured_schedule(built: Prog
     }
 
 
+def test_pipeline_component_drift_job_runs_daily_after_the_report(built: ProgramRun) -> None:
+    assert _inputs(built, "aws:cloudwatch/eventRule:EventRule", "ingest-daily-drift") == {
+        "name": "rule-daily-drift-qa",
+        "description": "Score and feature drift of the previous UTC day",
+        "scheduleExpression": "cron(45 0 * * ? *)",
+    }
+    assert _inputs(built, "aws:cloudwatch/eventTarget:EventTarget", "ingest-daily-drift-target") == {
+        "rule": "rule-daily-drift-qa",
+        "arn": f"arn:aws:lambda:{ARN}:function:lambda-drift-qa",
+    }
+    assert _inputs(built, "aws:lambda/permission:Permission", "ingest-drift-invoke") == {
+        "action": "lambda:InvokeFunction",
+        "function": "lambda-drift-qa",
+        "principal": "events.amazonaws.com",
+        "sourceArn": f"arn:aws:events:{ARN}:rule/rule-daily-drift-qa",
+    }
+
+
 def test_pipeline_component_secrets_manager_may_invoke_only_the_rotator_for_the_api_config(built: ProgramRun) -> None:
     assert _inputs(built, "aws:lambda/permission:Permission", "ingest-rotator-invoke") == {
         "action": "lambda:InvokeFunction",
@@ -439,6 +471,7 @@ def test_pipeline_component_resources_belong_to_the_pipeline_and_use_the_stack_p
     # A resource that changes parent changes URN: Pulumi would replace a live function or queue.
     children = ["ingest-runtime-layer", "ingest-analyzer-failures", "ingest-analyzer-stream", "ingest-daily-report"]
     children += ["ingest-daily-report-target", "ingest-reporter-invoke", "ingest-rotator-invoke"]
+    children += ["ingest-daily-drift", "ingest-daily-drift-target", "ingest-drift-invoke"]
     children += ["ingest-api-config-rotation", *(f"ingest-lambda-egress-{i}" for i in range(3))]
     children += ["ingest-labeler-invoke", "ingest-labeler-async", "ingest-label-files"]
     for fn in FUNCTIONS:

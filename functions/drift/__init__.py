@@ -1,0 +1,1 @@
+"""Drift Lambda: daily population stability of the score and the top features, and decision rates."""
