@@ -8,9 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
-from itertools import compress
-from operator import itemgetter, not_
 
 from psycopg.types.json import Jsonb
 
@@ -18,25 +15,21 @@ from fraud_api.app.core.db import AsyncConnection
 from fraud_scoring import HISTORY_DAYS, History, HistoryItem
 
 DAY_S = 86_400.0
-_SIDE = itemgetter(0)
-_FIELDS = itemgetter(slice(1, None))
-# tuple.__new__ skips the NamedTuple's Python-level __new__; the query yields exactly its fields.
-_ITEM = partial(tuple.__new__, HistoryItem)
 
 # Two index-only range scans on the covering indexes (customer_id, ts) and (terminal_id, ts),
 # tagged by side. A row that is both the customer's and the terminal's comes back twice, once
-# per side, as the scorer expects. Each row after the side flag is a HistoryItem's fields in
-# order (the index key is free to select), times come as float8 via date_part (extract() goes
-# through numeric) and results in binary: converting ~170 rows per request is a visible share of
-# the request's CPU on both sides. No ORDER BY: each index scan already yields its side in time
-# order, and the scorer sorts defensively anyway (a server-side sort was ~25 % of the query's cost).
+# per side, as the scorer expects. The side's own id is not selected (the caller knows it), times
+# come as float8 via date_part (extract() goes through numeric) and results in binary: converting
+# ~170 rows per request is a visible share of the request's CPU on both sides. No ORDER BY: each
+# index scan already yields its side in time order, and the scorer sorts defensively anyway
+# (a server-side sort was ~25 % of the query's cost).
 _HISTORY_SQL = """
-SELECT true, transaction_id, date_part('epoch', ts), amount::float8, customer_id, terminal_id,
+SELECT true, transaction_id, date_part('epoch', ts), amount::float8, terminal_id,
        label_fraud, date_part('epoch', label_time)
   FROM transactions
  WHERE customer_id = %(customer)s AND ts > to_timestamp(%(since)s) AND ts <= to_timestamp(%(until)s)
 UNION ALL
-SELECT false, transaction_id, date_part('epoch', ts), amount::float8, customer_id, terminal_id,
+SELECT false, transaction_id, date_part('epoch', ts), amount::float8, customer_id,
        label_fraud, date_part('epoch', label_time)
   FROM transactions
  WHERE terminal_id = %(terminal)s AND ts > to_timestamp(%(since)s) AND ts <= to_timestamp(%(until)s)
@@ -162,12 +155,17 @@ async def fetch_history(conn: AsyncConnection, customer_id: str, terminal_id: st
     }
     cur = await conn.execute(_HISTORY_SQL, params, binary=True)
     rows = await cur.fetchall()  # one conversion pass in C, not a Python iteration per row
-    # Split by side and build the items with C-level iterators only: no Python frame per row
-    # (a comprehension calling HistoryItem(...) per row was ~60 us of a request's CPU).
-    sides = list(map(_SIDE, rows))
-    customer = tuple(map(_ITEM, map(_FIELDS, compress(rows, sides))))
-    terminal = tuple(map(_ITEM, map(_FIELDS, compress(rows, map(not_, sides)))))
-    return History(customer, terminal)
+    customer = [
+        HistoryItem(tx_id, ts, amount, customer_id, other, fraud, label_time)
+        for is_customer, tx_id, ts, amount, other, fraud, label_time in rows
+        if is_customer
+    ]
+    terminal = [
+        HistoryItem(tx_id, ts, amount, other, terminal_id, fraud, label_time)
+        for is_customer, tx_id, ts, amount, other, fraud, label_time in rows
+        if not is_customer
+    ]
+    return History(tuple(customer), tuple(terminal))
 
 
 async def insert_transaction(conn: AsyncConnection, tx: NewTransaction) -> bool:
