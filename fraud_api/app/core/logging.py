@@ -63,13 +63,6 @@ class _RedactUnlessAccessLog(PanRedactingFilter):
 
 def configure_logging(level: str = "INFO") -> None:
     """Route every logger (ours, uvicorn's, psycopg's) through one redacting JSON handler."""
-    # The Logging HOWTO's "Optimization" switches: no field of our lines needs the caller's file and
-    # line, the thread or the process, and collecting them was half the cost of a line (~30 us, of
-    # which the frame walk most), paid once per request by the access log.
-    logging._srcfile = None
-    logging.logThreads = False
-    logging.logProcesses = False
-    logging.logMultiprocessing = False
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_fraud_api", False):
