@@ -390,7 +390,7 @@ class Database:
     async def run(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
         """Run ``work`` on a pooled connection; answer within ``DB_REQUEST_TIMEOUT_MS`` regardless.
 
-        The work runs as its own task, which the request waits for without owning it. At the
+        The work runs as its own task and the request waits on it through ``shield``. At the
         deadline the request gets ``DatabaseUnavailable`` at once, and the work:
 
         * still queued for a connection: is cancelled (nothing is in flight on the server);
@@ -416,20 +416,17 @@ class Database:
         task = asyncio.create_task(job())
         self.in_flight += 1
         task.add_done_callback(self._done)
-        # asyncio.wait, unlike wait_for, never cancels what it waits on (at the deadline, or when the
-        # request itself is cancelled), which is the contract above without a shield around the
-        # task: one future and one timer per request instead of three futures and a timer.
-        done, _ = await asyncio.wait((task,), timeout=self.settings.request_timeout_s)
-        if done:
-            return task.result()
-        state.abandoned = True
-        if not state.has_connection:
-            task.cancel()
-        self._abandoned.add(task)
-        task.add_done_callback(self._forget)
-        raise DatabaseUnavailable(
-            f"database did not answer within {self.settings.DB_REQUEST_TIMEOUT_MS} ms", self._pool_stats()
-        )
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.settings.request_timeout_s)
+        except TimeoutError:
+            state.abandoned = True
+            if not state.has_connection:
+                task.cancel()
+            self._abandoned.add(task)
+            task.add_done_callback(self._forget)
+            raise DatabaseUnavailable(
+                f"database did not answer within {self.settings.DB_REQUEST_TIMEOUT_MS} ms", self._pool_stats()
+            ) from None
 
     def _done(self, _: asyncio.Task[Any]) -> None:
         self.in_flight -= 1
