@@ -145,6 +145,18 @@ class TagsConfig:
 
 
 @dataclass(frozen=True)
+class JobsConfig:
+    export_schedule: str
+    """EventBridge Scheduler expression of the daily training export (UTC)."""
+    retrain_schedule: str
+    """EventBridge Scheduler expression of retraining (UTC); weekly by default."""
+    cpu: int
+    """Fargate CPU units of both job tasks."""
+    memory: int
+    """Fargate memory (MiB) of both job tasks: retraining's peak sets it (README "Retraining on a schedule")."""
+
+
+@dataclass(frozen=True)
 class StackConfig:
     region: str
     environment_suffix: str
@@ -154,6 +166,7 @@ class StackConfig:
     api: ApiConfig
     waf: WafConfig
     observability: ObservabilityConfig
+    jobs: JobsConfig
     tags: TagsConfig
 
 
@@ -245,15 +258,20 @@ def _read_pipeline(r: Reader) -> PipelineConfig:
     )
 
 
-def _read_api(r: Reader, region: str) -> ApiConfig:
-    cpu = r.integer("apiCpu", 256, 16384)
-    memory = r.integer("apiMemory", 512, 122880)
+def _fargate_size(r: Reader, cpu_key: str, memory_key: str) -> tuple[int, int]:
+    cpu = r.integer(cpu_key, 256, 16384)
+    memory = r.integer(memory_key, 512, 122880)
     r.check(
         memory in FARGATE_SIZES.get(cpu, ()),
-        "apiMemory",
+        memory_key,
         f"cpu={cpu}, memory={memory}",
         "a Fargate cpu/memory pair: " + "; ".join(f"cpu {c}: {m[0]}-{m[-1]} MiB" for c, m in FARGATE_SIZES.items()),
     )
+    return cpu, memory
+
+
+def _read_api(r: Reader, region: str) -> ApiConfig:
+    cpu, memory = _fargate_size(r, "apiCpu", "apiMemory")
     min_tasks = r.integer("apiMinTasks", 1, 100)
     max_tasks = r.integer("apiMaxTasks", 1, 100)
     peak_min = r.integer("apiPeakMinTasks", 1, 100)
@@ -325,6 +343,17 @@ def _read_observability(r: Reader) -> ObservabilityConfig:
     )
 
 
+def _read_jobs(r: Reader) -> JobsConfig:
+    allowed = "an EventBridge Scheduler cron() or rate() expression (UTC), e.g. cron(0 3 ? * SUN *)"
+    cpu, memory = _fargate_size(r, "jobsCpu", "jobsMemory")
+    return JobsConfig(
+        export_schedule=r.string("exportSchedule", pattern=_SCHEDULE_RE, allowed=allowed),
+        retrain_schedule=r.string("retrainSchedule", pattern=_SCHEDULE_RE, allowed=allowed),
+        cpu=cpu,
+        memory=memory,
+    )
+
+
 def read_stack_config(get: Callable[[str], str | None], get_aws: Callable[[str], str | None]) -> StackConfig:
     """Build and validate the StackConfig from raw string getters (project and `aws` namespaces).
 
@@ -348,6 +377,7 @@ def read_stack_config(get: Callable[[str], str | None], get_aws: Callable[[str],
         api=_read_api(r, region),
         waf=_read_waf(r),
         observability=_read_observability(r),
+        jobs=_read_jobs(r),
         tags=TagsConfig(
             environment=suffix,
             cost_center=r.string("costCenter", pattern=re.compile(r"^[\w .:/=+@-]{1,256}$"), allowed="a tag value"),

@@ -278,8 +278,8 @@ class FraudDataPlane(pulumi.ComponentResource):
                 namer=args.namer,
                 vpc_id=args.network.vpc_id,
                 private_subnet_ids=args.network.private_subnet_ids,
-                # Only the real-time service talks to the database.
-                client_security_group_ids=[args.network.api_security_group_id],
+                # The real-time service, and the training export (read-only user, components/jobs.py).
+                client_security_group_ids=[args.network.api_security_group_id, args.network.export_security_group_id],
                 kms_key_arn=self.data_key.arn,
                 logs_kms_key_arn=self.logs_key.arn,
                 log_retention_days=args.log_retention_days,

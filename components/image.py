@@ -36,23 +36,23 @@ ADOT_COLLECTOR = ("aws-observability/aws-otel-collector", "v0.45.1")
 """The AWS Distro for OpenTelemetry collector, public.ecr.aws/aws-observability/aws-otel-collector."""
 
 
-def dockerignore_text() -> str:
-    """The repository's .dockerignore: the context is exactly IMAGE_SOURCES minus caches and tests.
+def dockerignore_text(sources: tuple[str, ...] = IMAGE_SOURCES) -> str:
+    """A .dockerignore whose context is exactly `sources` minus caches and tests (the repository's: IMAGE_SOURCES).
 
     The content tag hashes the same files, so the context changes exactly when the tag does: an
     immutable repository would refuse a second, different build pushed under an existing tag.
     """
     lines = ["# Generated from components/image.py (dockerignore_text); a test keeps them equal.", "*"]
-    lines += [f"!{source}/" for source in IMAGE_SOURCES]
+    lines += [f"!{source}/" for source in sources]
     lines += [f"**/{part}" for part in _CONTEXT_EXCLUDED_PARTS]
     lines += ["**/*.pyc"]
     return "\n".join(lines) + "\n"
 
 
-def context_files() -> list[str]:
+def context_files(sources: tuple[str, ...] = IMAGE_SOURCES) -> list[str]:
     """Repository-relative files of the build context, sorted."""
     files = []
-    for source in IMAGE_SOURCES:
+    for source in sources:
         for path in (ROOT / source).rglob("*"):
             relative = path.relative_to(ROOT)
             if path.is_file() and path.suffix != ".pyc" and not set(_CONTEXT_EXCLUDED_PARTS) & set(relative.parts):
@@ -60,11 +60,11 @@ def context_files() -> list[str]:
     return sorted(files)
 
 
-def image_tag(root: Path = ROOT) -> str:
+def image_tag(root: Path = ROOT, sources: tuple[str, ...] = IMAGE_SOURCES) -> str:
     """Content hash of the build context (Dockerfile and requirements included): immutable tags change
     exactly when the image's inputs do. .github/workflows/image.yml computes the same value."""
     digest = hashlib.sha256()
-    for name in context_files():
+    for name in context_files(sources):
         digest.update(name.encode())
         digest.update((root / name).read_bytes())
     return digest.hexdigest()[:16]
@@ -81,7 +81,7 @@ class ImageSource:
     (ecr:BatchImportUpstreamImage)."""
 
 
-def _encrypted_repository(
+def encrypted_repository(
     resource_name: str, name: str, kms_key_arn: pulumi.Input[str], opts: pulumi.ResourceOptions
 ) -> aws.ecr.Repository:
     """Scanned, immutable, KMS-encrypted, destroyable (force_delete empties it)."""
@@ -103,7 +103,7 @@ def build_fraud_api_image(
 ) -> ImageSource:
     """Build fraud_api/Dockerfile with buildx and push it to the stack's repository (needs a Docker daemon)."""
     opts = pulumi.ResourceOptions(parent=parent)
-    repository = _encrypted_repository(
+    repository = encrypted_repository(
         f"{resource_name}-repository", namer.name(Kind.ECR_REPOSITORY, "fraud-api"), kms_key_arn, opts
     )
     token = aws.ecr.get_authorization_token_output(
@@ -169,7 +169,7 @@ class PublicImageCache:
 
     def image(self, key: str, repository: str, tag: str) -> ImageSource:
         """public.ecr.aws/<repository>:<tag> as <account>.dkr.ecr.<region>.amazonaws.com/<prefix>/<repository>:<tag>"""
-        cache = _encrypted_repository(
+        cache = encrypted_repository(
             f"{self._resource_name}-{key}", f"{self.prefix}/{repository}", self._kms_key_arn, self._opts
         )
         # Through the rule's prefix too, so the task definition waits for the rule as well.

@@ -38,6 +38,7 @@ class NetworkOutputs:
     gateway_prefix_list_ids: Sequence[pulumi.Output[str]]
     lambda_security_group_id: pulumi.Output[str]
     api_security_group_id: pulumi.Output[str]
+    export_security_group_id: pulumi.Output[str]
 
 
 def allow_https_to_aws_apis(
@@ -117,6 +118,9 @@ class FraudVpc(pulumi.ComponentResource):
         self.interface_endpoints = self._create_interface_endpoints()
         self.lambda_security_group = self._create_workload_security_group("lambda", "Pipeline Lambda functions")
         self.api_security_group = self._create_workload_security_group("api-tasks", "fraud-api Fargate tasks")
+        self.export_security_group = self._create_workload_security_group(
+            "export-tasks", "Training export Fargate tasks"
+        )
         self.flow_log_bucket = self._create_flow_log_bucket()
         self.flow_log = self._create_flow_log()
 
@@ -131,6 +135,7 @@ class FraudVpc(pulumi.ComponentResource):
             gateway_prefix_list_ids=[e.prefix_list_id for e in self.gateway_endpoints],
             lambda_security_group_id=self.lambda_security_group.id,
             api_security_group_id=self.api_security_group.id,
+            export_security_group_id=self.export_security_group.id,
         )
         self.register_outputs(
             {

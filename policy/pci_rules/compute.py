@@ -28,6 +28,7 @@ FUNCTION_URL = ("aws:lambda/functionUrl:FunctionUrl",)
 EVENT_SOURCE_MAPPING = ("aws:lambda/eventSourceMapping:EventSourceMapping",)
 LOG_GROUP = ("aws:cloudwatch/logGroup:LogGroup",)
 ECS_SERVICE = ("aws:ecs/service:Service",)
+SCHEDULE = ("aws:scheduler/schedule:Schedule",)
 TASK_DEFINITION = ("aws:ecs/taskDefinition:TaskDefinition",)
 ECR_REPOSITORY = ("aws:ecr/repository:Repository",)
 
@@ -111,6 +112,12 @@ def _lambda_log_groups(graph: StackGraph, _: Config) -> Iterator[tuple[PolicyRes
 def _service_no_public_ip(_: str, props: Props, __: Config) -> Iterator[str]:
     if dig(props, "networkConfiguration", "assignPublicIp") is True:
         yield "service tasks must not get public IPs"
+
+
+def _scheduled_task_no_public_ip(_: str, props: Props, __: Config) -> Iterator[str]:
+    # A schedule starts its tasks itself, outside any service: the same exposure as ECS.2, one level down.
+    if dig(props, "target", "ecsParameters", "networkConfiguration", "assignPublicIp") is True:
+        yield "scheduled ECS tasks must not get public IPs"
 
 
 def _fargate_latest(_: str, props: Props, __: Config) -> Iterator[str]:
@@ -230,6 +237,13 @@ POLICIES: list[Rule] = [
                  "ECS services do not assign public IPs to tasks."),
         ECS_SERVICE,
         _service_no_public_ip,
+    ),
+    resource_rule(
+        "pci-ecs-2-scheduled-task-no-public-ip",
+        describe("v4.0.1 req 1.4.4", "ECS.2", "CKV_AWS_333",
+                 "EventBridge Scheduler schedules do not assign public IPs to the ECS tasks they start."),
+        SCHEDULE,
+        _scheduled_task_no_public_ip,
     ),
     resource_rule(
         "pci-ecs-10-fargate-latest",

@@ -12,23 +12,29 @@ import pytest
 
 from components.config_values import ConfigError
 from components.image import context_files, dockerignore_text, image_tag
-from tests.support.harness import ACCOUNT_ID, ProgramRun, run_program
+from tests.support.harness import ACCOUNT_ID, ProgramRun, Recorded, run_program
 
 DIGEST = "sha256:" + "ab" * 32
 ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
 
 
-def _task_images(run: ProgramRun) -> list[str]:
-    return [
-        container["image"]
-        for task in run.of_type("aws:ecs/taskDefinition:TaskDefinition")
-        for container in json.loads(task.inputs["containerDefinitions"])
-    ]
+def _task_images(run: ProgramRun, task_name: str = "fraud-task") -> list[str]:
+    task = run.named("aws:ecs/taskDefinition:TaskDefinition", task_name)
+    return [container["image"] for container in json.loads(task.inputs["containerDefinitions"])]
 
 
 def _execution_statements(run: ProgramRun) -> dict[str, dict[str, Any]]:
     policy = run.named("aws:iam/rolePolicy:RolePolicy", "fraud-execution-role-policy").inputs["policy"]
     return {s["Sid"]: s for s in json.loads(policy)["Statement"]}
+
+
+def _pullable_by_execution_role(run: ProgramRun, task: Recorded) -> set[str]:
+    """The repositories the task's own execution role may pull from (its inline policy)."""
+    role_name = task.inputs["executionRoleArn"].rsplit("/", 1)[1]
+    [role] = [r for r in run.of_type("aws:iam/role:Role") if r.inputs["name"] == role_name]
+    [policy] = [p for p in run.of_type("aws:iam/rolePolicy:RolePolicy") if p.inputs["role"] == f"{role.name}-id"]
+    statements = json.loads(policy.inputs["policy"])["Statement"]
+    return {arn for s in statements if "ecr:BatchGetImage" in s["Action"] for arn in s["Resource"]}
 
 
 def _repository_arn(region: str, image: str) -> str:
@@ -45,14 +51,19 @@ def test_every_task_image_is_built_by_the_stack_or_served_by_its_reachable_priva
     built = {f"{r.inputs['tags'][0]}@{DIGEST}" for r in run.of_type("docker-build:index:Image")}
     [cache_rule] = run.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")
     cache_prefix = registry + cache_rule.inputs["ecrRepositoryPrefix"] + "/"
-    pullable = set(_execution_statements(run)["PullImages"]["Resource"])
-    images = _task_images(run)
-    assert len(images) == 2
-    for image in images:
-        # Built here (its digest reference), or from the stack's pull-through cache prefix.
-        assert image in built or image.startswith(cache_prefix), image
-        assert image.startswith(registry), f"{image} is not in this region's private ECR"
-        assert _repository_arn(region, image) in pullable, f"the execution role cannot pull {image}"
+    tasks = run.of_type("aws:ecs/taskDefinition:TaskDefinition")
+    assert sorted(t.name for t in tasks) == ["fraud-export-task", "fraud-retrain-task", "fraud-task"]
+    images = 0
+    for task in tasks:
+        pullable = _pullable_by_execution_role(run, task)
+        for container in json.loads(task.inputs["containerDefinitions"]):
+            image = container["image"]
+            images += 1
+            # Built here (its digest reference), or from the stack's pull-through cache prefix.
+            assert image in built or image.startswith(cache_prefix), image
+            assert image.startswith(registry), f"{image} is not in this region's private ECR"
+            assert _repository_arn(region, image) in pullable, f"{task.name}'s execution role cannot pull {image}"
+    assert images == 4  # fraud-api and its collector; export; retrain
     if run.config["fraud-detection:interfaceEndpoints"] == "true":
         # prod: no route to the internet from the tasks; ECR API, registry and S3 (layers) are endpoints.
         services = {
@@ -67,7 +78,7 @@ def test_api_image_is_built_and_pushed_to_the_stacks_repository_by_default(run: 
     assert repository["imageScanningConfiguration"] == {"scanOnPush": True}
     assert repository["imageTagMutability"] == "IMMUTABLE"
     assert repository["encryptionConfigurations"][0]["encryptionType"] == "KMS"
-    image = run.one("docker-build:index:Image").inputs
+    image = run.named("docker-build:index:Image", "fraud-api-image").inputs
     assert image["dockerfile"]["location"].endswith("fraud_api/Dockerfile")
     assert image["platforms"] == ["linux/amd64"] and image["push"] is True
     [tag] = image["tags"]
@@ -101,7 +112,7 @@ def test_otel_collector_comes_through_an_ecr_public_pull_through_cache(run: Prog
 def test_api_image_can_be_a_prebuilt_digest_reference_from_this_regions_ecr() -> None:
     image = f"{ACCOUNT_ID}.dkr.ecr.us-east-1.amazonaws.com/fraud-api-ci:0123456789abcdef@sha256:{'c' * 64}"
     run = run_program("prod", {"fraud-detection:apiImage": image})
-    assert not run.of_type("docker-build:index:Image")
+    assert not [r for r in run.of_type("docker-build:index:Image") if r.name == "fraud-api-image"]
     assert not [r for r in run.of_type("aws:ecr/repository:Repository") if r.name == "fraud-api-repository"]
     assert image in _task_images(run)
     assert (

@@ -13,7 +13,7 @@ from tests.support.harness import ACCOUNT_ID, ProgramRun, Recorded, run_program
 
 
 def _containers(run: ProgramRun) -> dict[str, dict]:
-    task = run.one("aws:ecs/taskDefinition:TaskDefinition")
+    task = run.named("aws:ecs/taskDefinition:TaskDefinition", "fraud-task")
     return {c["name"]: c for c in json.loads(task.inputs["containerDefinitions"])}
 
 
@@ -41,7 +41,7 @@ def test_api_cluster_has_container_insights(run: ProgramRun) -> None:
 
 
 def test_api_task_is_fargate_one_vcpu_two_gb_with_separate_roles(run: ProgramRun) -> None:
-    task = run.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+    task = run.named("aws:ecs/taskDefinition:TaskDefinition", "fraud-task").inputs
     assert (task["cpu"], task["memory"]) == ("1024", "2048")
     assert task["networkMode"] == "awsvpc" and task["requiresCompatibilities"] == ["FARGATE"]
     assert task["executionRoleArn"].endswith(f"role/role-api-execution-{run.suffix}")

@@ -30,6 +30,7 @@ TARGET = "aws:appautoscaling/target:Target"
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 ACL = "aws:wafv2/webAcl:WebAcl"
 RECORD = "aws:route53/record:Record"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
 INSTANCE = "aws:rds/clusterInstance:ClusterInstance"
 SERVICE_LINKED_ROLE = "aws:iam/serviceLinkedRole:ServiceLinkedRole"
 
@@ -93,8 +94,8 @@ def _scaling(run: ProgramRun, key: str) -> dict[str, Any]:
     return _inputs(run, SCHEDULED, f"fraud-scaling-{key}")
 
 
-def _task(run: ProgramRun) -> dict[str, Any]:
-    return run.one("aws:ecs/taskDefinition:TaskDefinition").inputs
+def _task(run: ProgramRun, name: str = "fraud-task") -> dict[str, Any]:
+    return run.named("aws:ecs/taskDefinition:TaskDefinition", name).inputs
 
 
 def _stage_rate(run: ProgramRun, rule: str) -> Any:
@@ -206,9 +207,25 @@ CHECKS: dict[str, tuple[Callable[[ProgramRun], object], object]] = {
     P + "apiImage": (
         lambda run: (
             [c["image"] for c in json.loads(_task(run)["containerDefinitions"]) if c["name"] == "fraud-api"],
-            run.of_type("docker-build:index:Image"),
+            [r for r in run.of_type("docker-build:index:Image") if r.name == "fraud-api-image"],
         ),
         (["123456789012.dkr.ecr.eu-west-1.amazonaws.com/fraud-api-mut@sha256:" + "cd" * 32], []),
+    ),
+    P + "exportSchedule": (
+        lambda run: run.named(SCHEDULE, "fraud-export-schedule").inputs["scheduleExpression"],
+        "cron(10 4 * * ? *)",
+    ),
+    P + "retrainSchedule": (
+        lambda run: run.named(SCHEDULE, "fraud-retrain-schedule").inputs["scheduleExpression"],
+        "cron(0 5 ? * WED *)",
+    ),
+    P + "jobsCpu": (
+        lambda run: [_task(run, f"fraud-{job}-task")["cpu"] for job in ("export", "retrain")],
+        ["4096"] * 2,
+    ),
+    P + "jobsMemory": (
+        lambda run: [_task(run, f"fraud-{job}-task")["memory"] for job in ("export", "retrain")],
+        ["12288"] * 2,
     ),
     P + "apiCpu": (lambda run: _task(run)["cpu"], "2048"),
     P + "apiMemory": (lambda run: _task(run)["memory"], "6144"),
@@ -282,6 +299,8 @@ CHECKS: dict[str, tuple[Callable[[ProgramRun], object], object]] = {
             "/aws/ecs/containerinsights/ecs-fraud-mut7q/performance": 60,
             "/fraud/fraud-api-mut7q": 60,
             "/fraud/apigw-access-mut7q": 60,
+            "/fraud/fraud-export-mut7q": 60,
+            "/fraud/fraud-retrain-mut7q": 60,
             "API-Gateway-Execution-Logs_fraud-gateway-api-id/v1": 60,
         },
     ),

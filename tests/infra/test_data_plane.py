@@ -75,7 +75,8 @@ def test_data_aurora_is_encrypted_private_and_iam_authenticated(run: ProgramRun)
     assert subnets == ["subnet-private-0", "subnet-private-1", "subnet-private-2"]
     [rule] = run.one("aws:ec2/securityGroup:SecurityGroup", "aurora").inputs["ingress"]
     assert (rule["fromPort"], rule["toPort"]) == (5432, 5432)
-    assert rule["securityGroups"] == ["fraud-api-tasks-sg-id"]
+    # fraud-api and the training export (read-only user); no other workload reaches the database.
+    assert rule["securityGroups"] == ["fraud-api-tasks-sg-id", "fraud-export-tasks-sg-id"]
     assert not rule.get("cidrBlocks")
 
 

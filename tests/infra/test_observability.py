@@ -143,7 +143,9 @@ def test_observability_tracing_is_on_in_every_component(run: ProgramRun) -> None
     functions = run.of_type("aws:lambda/function:Function")
     assert functions and all(f.inputs["tracingConfig"] == {"mode": "Active"} for f in functions)
     assert run.one("aws:apigateway/stage:Stage").inputs["xrayTracingEnabled"] is True
-    containers = json.loads(run.one("aws:ecs/taskDefinition:TaskDefinition").inputs["containerDefinitions"])
+    containers = json.loads(
+        run.named("aws:ecs/taskDefinition:TaskDefinition", "fraud-task").inputs["containerDefinitions"]
+    )
     assert "otel-collector" in [c["name"] for c in containers]
 
 

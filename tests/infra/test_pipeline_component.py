@@ -73,6 +73,7 @@ def _build() -> None:
         endpoint_security_group_id=output("sg-endpoints"),
         gateway_prefix_list_ids=[output("pl-11aa"), output("pl-22bb")],
         lambda_security_group_id=output("sg-lambda-qa"),
+        export_security_group_id=output("sg-export-qa"),
         api_security_group_id=output("sg-api-qa"),
     )
     data = DataPlaneOutputs(

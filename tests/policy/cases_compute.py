@@ -13,6 +13,7 @@ MAPPING = "aws:lambda/eventSourceMapping:EventSourceMapping"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SERVICE = "aws:ecs/service:Service"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
+SCHEDULE = "aws:scheduler/schedule:Schedule"
 REPOSITORY = "aws:ecr/repository:Repository"
 STREAM = "arn:aws:dynamodb:eu-west-1:1:table/t/stream/2026"
 
@@ -194,6 +195,18 @@ CASES = [
         {"networkConfiguration": {"assignPublicIp": True}},
         "service tasks must not get public IPs",
     ),
+    Case(
+        "pci-ecs-2-scheduled-task-no-public-ip",
+        SCHEDULE,
+        {"target": {"ecsParameters": {"networkConfiguration": {"assignPublicIp": False}}}},
+    ),
+    Case(
+        "pci-ecs-2-scheduled-task-no-public-ip",
+        SCHEDULE,
+        {"target": {"ecsParameters": {"networkConfiguration": {"assignPublicIp": True}}}},
+        "scheduled ECS tasks must not get public IPs",
+    ),
+    Case("pci-ecs-2-scheduled-task-no-public-ip", SCHEDULE, {"target": {"arn": "arn:aws:sqs:::q"}}, label="not-ecs"),
     Case("pci-ecs-10-fargate-latest", SERVICE, {"launchType": "FARGATE", "platformVersion": "LATEST"}),
     Case(
         "pci-ecs-10-fargate-latest",

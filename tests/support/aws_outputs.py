@@ -108,6 +108,12 @@ COMPUTED: dict[str, Computed] = {
         "repositoryUrl": f"{ACCOUNT_ID}.dkr.ecr.{r}.amazonaws.com/{i['name']}",
         "registryId": ACCOUNT_ID,
     },
+    # AWS names a task definition by family and revision; the first registration is revision 1.
+    "aws:ecs/taskDefinition:TaskDefinition": lambda r, _n, i: {
+        "arn": f"arn:aws:ecs:{r}:{ACCOUNT_ID}:task-definition/{i['family']}:1",
+        "arnWithoutRevision": f"arn:aws:ecs:{r}:{ACCOUNT_ID}:task-definition/{i['family']}",
+        "revision": 1,
+    },
     "docker-build:index:Image": _image,
     "tls:index/privateKey:PrivateKey": lambda _r, _n, _i: {"privateKeyPem": "-----BEGIN PRIVATE KEY-----\nmock\n"},
     "tls:index/selfSignedCert:SelfSignedCert": lambda _r, _n, _i: {"certPem": "-----BEGIN CERTIFICATE-----\nmock\n"},
