@@ -29,6 +29,16 @@ REPORTS_KMS_KEY_ARN = "REPORTS_KMS_KEY_ARN"
 ``ServerSideEncryption: aws:kms`` and no key id would use the AWS-managed ``aws/s3`` key instead."""
 SCORING_MODEL_PATH = "SCORING_MODEL_PATH"
 """Optional; path of a model artifact to load instead of the one shipped in ``fraud_scoring``."""
+MODEL_BUCKET = "MODEL_BUCKET"
+"""Optional, with MODEL_POINTER_PARAMETER (analyzer): the models bucket of ``fraud_scoring.registry``;
+the promoted version is served and followed without a redeploy."""
+MODEL_POINTER_PARAMETER = "MODEL_POINTER_PARAMETER"
+"""Optional (analyzer): the SSM parameter naming the promoted model version."""
+MODEL_REGISTRY_DIR = "MODEL_REGISTRY_DIR"
+"""Optional, local mode only: a local registry directory instead of the bucket and parameter."""
+MODEL_REFRESH_S = "MODEL_REFRESH_S"
+"""Optional; seconds between reads of the promoted-version pointer (default 60)."""
+DEFAULT_MODEL_REFRESH_S = 60
 
 # -- Powertools (read by the library itself) ---------------------------------------------
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
