@@ -30,10 +30,10 @@ REPORTS_KMS_KEY_ARN = "REPORTS_KMS_KEY_ARN"
 SCORING_MODEL_PATH = "SCORING_MODEL_PATH"
 """Optional; path of a model artifact to load instead of the one shipped in ``fraud_scoring``."""
 MODEL_BUCKET = "MODEL_BUCKET"
-"""Optional, with MODEL_POINTER_PARAMETER (analyzer): the models bucket of ``fraud_scoring.registry``;
-the promoted version is served and followed without a redeploy."""
+"""The models bucket of ``fraud_scoring.registry`` (analyzer): with MODEL_POINTER_PARAMETER, the
+promoted version is served and followed without a redeploy; neither set: the shipped model."""
 MODEL_POINTER_PARAMETER = "MODEL_POINTER_PARAMETER"
-"""Optional (analyzer): the SSM parameter naming the promoted model version."""
+"""The SSM parameter naming the promoted model version (analyzer)."""
 MODEL_REGISTRY_DIR = "MODEL_REGISTRY_DIR"
 """Optional, local mode only: a local registry directory instead of the bucket and parameter."""
 MODEL_REFRESH_S = "MODEL_REFRESH_S"
@@ -69,7 +69,7 @@ SERVICE_NAMES: Mapping[str, str] = {
 _OBSERVABILITY = (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, LOG_LEVEL)
 FUNCTION_ENV: Mapping[str, tuple[str, ...]] = {
     "processor": (TABLE_NAME, API_CONFIG_SECRET_ARN, *_OBSERVABILITY),
-    "analyzer": (TABLE_NAME, API_CONFIG_SECRET_ARN, *_OBSERVABILITY),
+    "analyzer": (TABLE_NAME, API_CONFIG_SECRET_ARN, MODEL_BUCKET, MODEL_POINTER_PARAMETER, *_OBSERVABILITY),
     "reporter": (TABLE_NAME, REPORTS_BUCKET, REPORTS_KMS_KEY_ARN, *_OBSERVABILITY),
     "rotator": _OBSERVABILITY,
 }
@@ -91,6 +91,8 @@ def function_environment(
     api_config_secret_arn: V,
     reports_bucket: V,
     reports_kms_key_arn: V,
+    models_bucket: V,
+    model_pointer_parameter: V,
     log_level: str = "INFO",
 ) -> dict[str, V | str]:
     """Exactly the variables ``function`` requires (``FUNCTION_ENV``) plus ``FIXED_ENV``.
@@ -103,6 +105,8 @@ def function_environment(
         API_CONFIG_SECRET_ARN: api_config_secret_arn,
         REPORTS_BUCKET: reports_bucket,
         REPORTS_KMS_KEY_ARN: reports_kms_key_arn,
+        MODEL_BUCKET: models_bucket,
+        MODEL_POINTER_PARAMETER: model_pointer_parameter,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAMES[function],
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         LOG_LEVEL: log_level,
