@@ -31,9 +31,11 @@ FAILURE_QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
 SCORING_TRAINING_MODULES = (
     "fraud_scoring/benchmark.py",
     "fraud_scoring/dataset.py",
+    "fraud_scoring/gate.py",
     "fraud_scoring/gbdt.py",
     "fraud_scoring/metrics.py",
     "fraud_scoring/promote.py",
+    "fraud_scoring/retrain.py",
     "fraud_scoring/simulator.py",
     "fraud_scoring/train.py",
 )

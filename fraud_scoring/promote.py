@@ -13,16 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fraud_scoring.registry import (
-    Pointer,
-    RegistryError,
-    S3Store,
-    SsmPointer,
-    Store,
-    local_registry,
-    promote,
-    rollback,
-)
+from fraud_scoring.registry import RegistryError, add_location_arguments, open_registry, promote, rollback
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,27 +22,14 @@ def _parser() -> argparse.ArgumentParser:
     action.add_argument("--version", help="promote this published version")
     action.add_argument("--rollback", action="store_true", help="point back at the previous version")
     action.add_argument("--show", action="store_true", help="print the pointer")
-    parser.add_argument("--bucket", help="the models bucket (stack output models_bucket_name)")
-    parser.add_argument("--parameter", help="the SSM pointer parameter (stack output model_pointer_parameter)")
-    parser.add_argument("--local", metavar="DIR", help="a local registry directory instead of S3 + SSM")
+    add_location_arguments(parser)
     return parser
-
-
-def _registry(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[Store, Pointer]:
-    if args.local is not None:
-        if args.bucket or args.parameter:
-            parser.error("--local replaces --bucket/--parameter: give one or the other")
-        return local_registry(args.local)
-    missing = [flag for flag, value in (("--bucket", args.bucket), ("--parameter", args.parameter)) if not value]
-    if missing:
-        parser.error(f"missing {' and '.join(missing)} (or --local DIR for a local registry)")
-    return S3Store(args.bucket), SsmPointer(args.parameter)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    store, pointer = _registry(parser, args)
+    store, pointer = open_registry(parser, args)
     try:
         if args.show:
             value = pointer.read()

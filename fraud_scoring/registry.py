@@ -16,6 +16,7 @@ serving. Standard library only: boto3 is imported by the S3/SSM backends, when t
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import re
@@ -189,6 +190,25 @@ class SsmPointer:
 def local_registry(root: str | Path) -> tuple[LocalStore, LocalPointer]:
     """The store and pointer of a local registry directory (``--local DIR``, local mode)."""
     return LocalStore(root), LocalPointer(Path(root) / "promoted.json")
+
+
+def add_location_arguments(parser: argparse.ArgumentParser) -> None:
+    """The operators' commands' way to name a registry: --bucket + --parameter, or --local DIR."""
+    parser.add_argument("--bucket", help="the models bucket (stack output models_bucket_name)")
+    parser.add_argument("--parameter", help="the SSM pointer parameter (stack output model_pointer_parameter)")
+    parser.add_argument("--local", metavar="DIR", help="a local registry directory instead of S3 + SSM")
+
+
+def open_registry(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[Store, Pointer]:
+    """The store and pointer ``add_location_arguments`` named; a usage error (exit 2) otherwise."""
+    if args.local is not None:
+        if args.bucket or args.parameter:
+            parser.error("--local replaces --bucket/--parameter: give one or the other")
+        return local_registry(args.local)
+    missing = [flag for flag, value in (("--bucket", args.bucket), ("--parameter", args.parameter)) if not value]
+    if missing:
+        parser.error(f"missing {' and '.join(missing)} (or --local DIR for a local registry)")
+    return S3Store(args.bucket), SsmPointer(args.parameter)
 
 
 def _boto3_client(service: str) -> Any:
