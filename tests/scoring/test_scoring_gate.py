@@ -90,6 +90,31 @@ def test_evaluate_models_measures_both_on_the_evaluation_window() -> None:
     }
 
 
+def test_evaluate_models_features_see_no_label_from_the_evaluation_window() -> None:
+    # GIVEN a 14-day evaluation window from 2018-05-17 where card c1 pays fraudulently on its
+    # first day and again, a small amount, ten days later (past the 7-day label delay)
+    windows = Windows.latest(pd.Timestamp("2018-06-07"), train_days=21, eval_days=14)
+    assert windows.eval_start == pd.Timestamp("2018-05-17")
+    times = pd.to_datetime(["2018-05-17 10:00", "2018-05-27 10:00"])
+    frame = pd.DataFrame(
+        {
+            "TRANSACTION_ID": ["fraud", "later"],
+            "TX_DATETIME": times,
+            "CUSTOMER_ID": ["c1", "c1"],
+            "TERMINAL_ID": ["t1", "t2"],
+            "TX_AMOUNT": [900.0, 100.0],
+            "TX_FRAUD": [1, 0],
+            "TS": (times - pd.Timestamp("1970-01-01")).total_seconds(),
+        }
+    )
+    challenger = _scorer("by-amount", lambda f: (f[AMOUNT] - 500.0) / 50.0)
+    # WHEN it is evaluated
+    result = evaluate_models(frame, windows, challenger, challenger, Thresholds(0.3, 0.8))
+    # THEN the later payment is approved: the fraud label, from inside the window, is not a
+    # feature yet (a leaked label would fire the recent-confirmed-fraud rule: review)
+    assert (result.challenger["review_rate"], result.challenger["decline_rate"]) == (0.0, 0.5)
+
+
 def test_gate_passes_within_each_margin_and_fails_naming_the_metric_beyond_it() -> None:
     current = {"average_precision": 0.70, "card_precision_at_100": 0.30, "roc_auc": 0.90}
     within = {"average_precision": 0.691, "card_precision_at_100": 0.291, "roc_auc": 0.8951}
@@ -109,7 +134,7 @@ def test_gate_passes_within_each_margin_and_fails_naming_the_metric_beyond_it() 
 
 def test_gate_refuses_when_a_metric_cannot_be_computed() -> None:
     current = {"average_precision": 0.7, "card_precision_at_100": 0.3, "roc_auc": 0.9}
-    single_class = {"average_precision": None, "card_precision_at_100": 0.0, "roc_auc": None}
+    single_class = {"average_precision": None, "card_precision_at_100": 0.3, "roc_auc": None}
     verdict = gate(single_class, current, Margins())  # type: ignore[arg-type]
     assert verdict["passed"] is False
     assert verdict["reasons"][0] == "average_precision: not computable on this window (a single class); cannot compare"
@@ -118,6 +143,7 @@ def test_gate_refuses_when_a_metric_cannot_be_computed() -> None:
 def test_card_page_renders_every_metric_of_both_models_escaped() -> None:
     card = {
         "version": "v<1>",
+        "training_code_commit": "<script>alert(1)</script>",
         "thresholds": {"review": 0.3, "decline": 0.8},
         "metrics": {"challenger": {"roc_auc": 0.91234}, "current": {"roc_auc": 0.9}},
         "gate": {"passed": False, "margin": {"roc_auc": 0.005}, "reasons": ["a & b"]},
@@ -126,6 +152,7 @@ def test_card_page_renders_every_metric_of_both_models_escaped() -> None:
     assert "<h1>Model card: v&lt;1&gt;</h1>" in page
     assert "<tr><td>roc_auc</td><td>0.9123</td><td>0.9000</td><td>0.0050</td></tr>" in page
     assert "<h2>Gate: not passed</h2>" in page and "<li>a &amp; b</li>" in page
+    assert "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>" in page and "<script>" not in page
 
 
 def test_retrain_publishes_card_and_promotes_when_gate_passes(tmp_path: Path) -> None:
