@@ -161,9 +161,15 @@ def _scorer_source(settings: Settings) -> Callable[[], Scorer]:
         store, pointer = local_registry(settings.MODEL_REGISTRY_DIR)
     elif settings.MODEL_BUCKET is not None and settings.MODEL_POINTER_PARAMETER is not None:
         import boto3
+        from botocore.config import Config
+
+        # Short timeouts: a hung call would hold the refresh (and so the next promotion) until it returns.
+        config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
 
         def aws(service: str) -> object:
-            return boto3.client(service, region_name=settings.AWS_REGION, endpoint_url=settings.AWS_ENDPOINT_URL)
+            return boto3.client(
+                service, region_name=settings.AWS_REGION, endpoint_url=settings.AWS_ENDPOINT_URL, config=config
+            )
 
         store = S3Store(settings.MODEL_BUCKET, aws("s3"))
         pointer = SsmPointer(settings.MODEL_POINTER_PARAMETER, aws("ssm"))

@@ -8,11 +8,22 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import boto3
 import pytest
 from fastapi.testclient import TestClient
+from moto import mock_aws
 
 from fraud_api.app.core.config import Settings
-from fraud_scoring.registry import MODEL_REFUSED_MESSAGE, PointerValue, local_registry, promote, publish
+from fraud_api.app.runtime import Runtime
+from fraud_scoring.registry import (
+    MODEL_REFUSED_MESSAGE,
+    PointerValue,
+    S3Store,
+    SsmPointer,
+    local_registry,
+    promote,
+    publish,
+)
 from tests.api.utils import query, running_app, transaction
 from tests.support.api_app import amount_model_artifact, make_settings
 
@@ -86,3 +97,32 @@ def test_score_follows_promotion_refuses_corrupt_and_rolls_back(
         pointer.write(PointerValue("reg-v1", "reg-v2", None))
         _eventually(lambda: _score(client)["modelVersion"] == "reg-v1")
         assert _score(client)["decision"] == "approve"
+
+
+def test_runtime_serves_the_version_promoted_in_s3_and_ssm(
+    settings: Settings, model_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN, in moto, a models bucket holding reg-v1 and the stack's pointer naming it
+    for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        monkeypatch.setenv(name, value)
+    assert settings.DATABASE_URL is not None
+    with mock_aws():
+        s3, ssm = boto3.client("s3", region_name="us-east-2"), boto3.client("ssm", region_name="us-east-2")
+        s3.create_bucket(Bucket="models", CreateBucketConfiguration={"LocationConstraint": "us-east-2"})
+        unset = PointerValue(None, None, None).to_json()
+        ssm.put_parameter(Name="/fraud-detection/test/model/promoted", Type="String", Value=unset)
+        store, pointer = S3Store("models", s3), SsmPointer("/fraud-detection/test/model/promoted", ssm)
+        publish(store, amount_model_artifact("reg-v1"), CARD)
+        promote(store, pointer, "reg-v1")
+        # WHEN fraud-api's runtime is built with the bucket and the parameter (as the task definition sets them)
+        runtime = Runtime.build(
+            make_settings(
+                settings.DATABASE_URL.get_secret_value(),
+                model_path,
+                MODEL_BUCKET="models",
+                MODEL_POINTER_PARAMETER="/fraud-detection/test/model/promoted",
+                AWS_REGION="us-east-2",
+            )
+        )
+        # THEN it scores with the promoted version, not the one at MODEL_PATH
+        assert runtime.scorer().model_version == "reg-v1"
