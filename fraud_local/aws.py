@@ -21,7 +21,7 @@ from botocore.config import Config
 from fraud_common import env
 from fraud_common.api_config import initial_configuration
 from fraud_common.tables import boto3_create_table_args
-from fraud_local.config import MOTO_ACCOUNT_ID, REGION, LocalNames, LocalSecrets
+from fraud_local.config import MODEL_REFRESH_S, MOTO_ACCOUNT_ID, REGION, LocalNames, LocalSecrets
 
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=30)
 
@@ -170,6 +170,7 @@ def function_environment(
         variables.pop(name, None)
     if registry_dir:
         variables[env.MODEL_REGISTRY_DIR] = registry_dir
+        variables[env.MODEL_REFRESH_S] = MODEL_REFRESH_S
     variables["POWERTOOLS_TRACE_DISABLED"] = "true"
     if model_path:
         variables[env.SCORING_MODEL_PATH] = model_path

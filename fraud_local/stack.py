@@ -29,6 +29,7 @@ from fraud_local.config import (
     DEFAULT_STATE_DIR,
     HOST,
     LOCK_FILE,
+    MODEL_REFRESH_S,
     REGISTRY_DIR,
     RUN_FILE,
     LocalNames,
@@ -263,6 +264,7 @@ class LocalStack:
             "FRAUD_API_TRACE_FILE": str(traces_path(self.state_dir)),
             "FRAUD_API_TRACE_SAMPLE_RATE": SAMPLE_RATE,
             "FRAUD_API_MODEL_REGISTRY_DIR": str(self.state_dir / REGISTRY_DIR),
+            "FRAUD_API_MODEL_REFRESH_S": MODEL_REFRESH_S,
         }
         if h.model_path:
             env["FRAUD_API_MODEL_PATH"] = h.model_path

@@ -281,12 +281,14 @@ def promote(store: Store, pointer: Pointer, version: str, now: datetime | None =
 
 
 def rollback(pointer: Pointer, now: datetime | None = None) -> PointerValue:
-    """Point serving back at the previous version (which becomes the new ``previous``'s target)."""
+    """Point serving back at the previous version; the current one becomes ``previous``.
+
+    A null ``previous`` is the shipped model (what served before the first promotion), so the
+    first promotion can be rolled back too; only an unset pointer has nothing to roll back.
+    """
     current = pointer.read()
-    if current.previous is None:
-        raise RegistryError(
-            f"nothing to roll back to: the pointer holds version {current.version!r} and no previous version"
-        )
+    if current.version is None and current.previous is None:
+        raise RegistryError("nothing to roll back to: no version was ever promoted (the shipped model serves)")
     value = PointerValue(current.previous, current.version, _iso(now))
     pointer.write(value)
     return value

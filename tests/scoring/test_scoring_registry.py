@@ -113,9 +113,18 @@ def test_promote_unknown_or_invalid_version_refused_pointer_unchanged(tmp_path: 
     assert pointer.read() == PointerValue("v1", None, "2026-12-07T05:00:00Z")
 
 
-def test_rollback_without_previous_refused(tmp_path: Path) -> None:
+def test_rollback_of_the_first_promotion_returns_to_the_shipped_model(tmp_path: Path) -> None:
+    # GIVEN v1 promoted over the shipped model (the pointer's previous is null)
+    store, pointer = _registry(tmp_path)
+    publish(store, amount_model_artifact("v1"), CARD)
+    promote(store, pointer, "v1", now=NOW)
+    # WHEN rolled back THEN the pointer is unset again (the shipped model serves), v1 its previous
+    assert rollback(pointer, now=NOW) == PointerValue(None, "v1", "2026-12-07T05:00:00Z")
+
+
+def test_rollback_of_an_unset_pointer_refused(tmp_path: Path) -> None:
     _, pointer = _registry(tmp_path)
-    with pytest.raises(RegistryError, match="nothing to roll back to: the pointer holds version None"):
+    with pytest.raises(RegistryError, match="nothing to roll back to: no version was ever promoted"):
         rollback(pointer)
 
 
