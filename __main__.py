@@ -6,7 +6,6 @@ from components.api_service import FraudApiService, FraudApiServiceArgs
 from components.context import Stack
 from components.data_plane import FraudDataPlane, FraudDataPlaneArgs
 from components.jobs import FraudJobs, FraudJobsArgs
-from components.naming import Kind
 from components.observability import FraudObservability, FraudObservabilityArgs
 from components.pipeline import FraudPipeline, FraudPipelineArgs
 from components.vpc import FraudVpc, FraudVpcArgs
@@ -19,11 +18,6 @@ vpc = FraudVpc("fraud", FraudVpcArgs.of(stack), opts)
 data = FraudDataPlane("fraud", FraudDataPlaneArgs.of(stack, vpc.outputs), opts)
 pipeline = FraudPipeline("fraud", FraudPipelineArgs.of(stack, vpc.outputs, data.outputs), opts)
 api = FraudApiService("fraud", FraudApiServiceArgs.of(stack, vpc.outputs, data.outputs, pipeline.outputs), opts)
-# STAND-IN until the model registry's component (issue 14, bullets 4-5) is merged: the bucket and
-# pointer it will create, by the stack's naming rules and the issue 14 contract. The lead replaces
-# these with that component's outputs (and the data key with the bucket's key, if it has its own).
-REGISTRY_STAND_IN_BUCKET = stack.namer.name(Kind.BUCKET, "models")
-REGISTRY_STAND_IN_POINTER = f"/{stack.config.tags.project}/{stack.config.environment_suffix}/model/promoted"
 jobs = FraudJobs(
     "fraud",
     FraudJobsArgs.of(
@@ -31,11 +25,11 @@ jobs = FraudJobs(
         vpc.outputs,
         data.outputs,
         cluster_arn=pulumi.Output.concat(stack.ctx.arn("ecs", "cluster/"), api.outputs.cluster_name),
-        models_bucket_name=REGISTRY_STAND_IN_BUCKET,
-        models_bucket_arn=f"arn:{stack.ctx.partition}:s3:::{REGISTRY_STAND_IN_BUCKET}",
-        models_key_arn=data.outputs.data_key_arn,
-        model_pointer_name=REGISTRY_STAND_IN_POINTER,
-        model_pointer_arn=stack.ctx.arn("ssm", f"parameter{REGISTRY_STAND_IN_POINTER}"),
+        models_bucket_name=data.outputs.models_bucket_name,
+        models_bucket_arn=data.outputs.models_bucket_arn,
+        models_key_arn=data.outputs.data_key_arn,  # the models bucket is encrypted with the data key
+        model_pointer_name=data.outputs.model_pointer_name,
+        model_pointer_arn=data.outputs.model_pointer_arn,
     ),
     opts,
 )
@@ -61,6 +55,8 @@ pulumi.export("db_master_secret_arn", data.outputs.db_master_secret_arn)
 pulumi.export("transactions_table_name", data.outputs.table_name)
 pulumi.export("archive_bucket_name", data.outputs.archive_bucket_name)
 pulumi.export("api_config_secret_arn", data.outputs.api_config_secret_arn)
+pulumi.export("models_bucket_name", data.outputs.models_bucket_name)
+pulumi.export("model_pointer_parameter", data.outputs.model_pointer_name)
 pulumi.export("function_names", pipeline.outputs.function_names)
 pulumi.export("analyzer_failure_queue_url", pipeline.outputs.failure_queue_url)
 pulumi.export("export_task_definition_arn", jobs.export_task_definition_arn)

@@ -79,6 +79,8 @@ def container_definitions(
     db_host: str,
     db_secret_arn: str,
     api_config_secret_arn: str,
+    models_bucket: str,
+    model_pointer_parameter: str,
     *,
     db_port: int,
     db_name: str,
@@ -95,6 +97,9 @@ def container_definitions(
         # rds-db:connect); only migrations use the master secret.
         "FRAUD_API_DB_IAM_AUTH": "true",
         "FRAUD_API_API_CONFIG_SECRET_ARN": api_config_secret_arn,
+        # The promoted model version, followed without a redeploy (fraud_scoring.registry).
+        "FRAUD_API_MODEL_BUCKET": models_bucket,
+        "FRAUD_API_MODEL_POINTER_PARAMETER": model_pointer_parameter,
         "AWS_REGION": region,
         "WEB_CONCURRENCY": "2",
         "FRAUD_API_TRACE_EXPORTER": "otlp",

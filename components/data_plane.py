@@ -9,7 +9,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.bucket import LifecycleArgs, SecureBucket, SecureBucketArgs
-from components.config import DatabaseConfig
+from components.config import PROJECT, DatabaseConfig
 from components.context import AwsContext, Stack
 from components.database import PORT, AuroraDatabase, AuroraDatabaseArgs
 from components.kms import create_key
@@ -26,6 +26,7 @@ from components.policies import (
 from components.vpc import NetworkOutputs
 from fraud_common.api_config import initial_configuration
 from fraud_common.tables import TRANSACTIONS
+from fraud_scoring.registry import UNSET
 
 # Services that encrypt data with the data key on behalf of this account's roles.
 DATA_KEY_SERVICES = ("dynamodb", "rds", "secretsmanager", "s3", "sqs", "sns", "lambda", "ecr")
@@ -33,6 +34,9 @@ DATA_KEY_SERVICES = ("dynamodb", "rds", "secretsmanager", "s3", "sqs", "sns", "l
 AUDIT_HOT_DAYS = 90
 ALB_LOG_PREFIX = "alb"
 S3_ACCESS_LOG_PREFIX = "s3"
+# A published model can be promoted, or rolled back to, long after it was trained: versions stay
+# for ten years (the lifecycle rule every bucket has), not for a report's retention.
+MODEL_RETENTION_DAYS = 3650
 
 
 def _hot_then_cold(retention_days: int, storage_class: str = "GLACIER_IR") -> LifecycleArgs:
@@ -57,6 +61,11 @@ class DataPlaneOutputs:
     access_log_bucket_name: pulumi.Output[str]
     access_log_bucket_policy: pulumi.Resource
     """Log delivery (the ALB's) fails until this policy admits it: writers depend on it."""
+    models_bucket_name: pulumi.Output[str]
+    models_bucket_arn: pulumi.Output[str]
+    model_pointer_name: pulumi.Output[str]
+    """SSM parameter holding the promoted model version (fraud_scoring.registry's pointer)."""
+    model_pointer_arn: pulumi.Output[str]
     api_config_secret_arn: pulumi.Output[str]
     api_config_secret_initial_version: aws.secretsmanager.SecretVersion
     """The secret's first value: whatever rotates or reads the secret must wait for it (depends_on)."""
@@ -109,6 +118,8 @@ class FraudDataPlane(pulumi.ComponentResource):
         self.access_log_bucket = self._create_access_log_bucket()
         self.archive_bucket = self._create_archive_bucket()
         self.reports_bucket = self._create_reports_bucket()
+        self.models_bucket = self._create_models_bucket()
+        self.model_pointer = self._create_model_pointer()
         self.table = self._create_transactions_table()
         self.database = self._create_database()
         self.api_config_secret, self.api_config_secret_initial_version = self._create_api_config_secret()
@@ -125,6 +136,10 @@ class FraudDataPlane(pulumi.ComponentResource):
             archive_bucket_arn=self.archive_bucket.bucket_arn,
             access_log_bucket_name=self.access_log_bucket.bucket_name,
             access_log_bucket_policy=self.access_log_bucket.policy,
+            models_bucket_name=self.models_bucket.bucket_name,
+            models_bucket_arn=self.models_bucket.bucket_arn,
+            model_pointer_name=self.model_pointer.name,
+            model_pointer_arn=self.model_pointer.arn,
             api_config_secret_arn=self.api_config_secret.arn,
             api_config_secret_initial_version=self.api_config_secret_initial_version,
             db_endpoint=self.database.endpoint,
@@ -142,6 +157,8 @@ class FraudDataPlane(pulumi.ComponentResource):
                 "table_name": self.outputs.table_name,
                 "reports_bucket_name": self.outputs.reports_bucket_name,
                 "archive_bucket_name": self.outputs.archive_bucket_name,
+                "models_bucket_name": self.outputs.models_bucket_name,
+                "model_pointer_name": self.outputs.model_pointer_name,
                 "api_config_secret_arn": self.outputs.api_config_secret_arn,
                 "db_endpoint": self.outputs.db_endpoint,
             }
@@ -231,6 +248,32 @@ class FraudDataPlane(pulumi.ComponentResource):
                 access_log_bucket=self.access_log_bucket.bucket_name,
             ),
             opts=self._child,
+        )
+
+    def _create_models_bucket(self) -> SecureBucket:
+        """Model artifacts and cards (fraud_scoring.registry: models/<version>/...)."""
+        return SecureBucket(
+            f"{self._resource_name}-models",
+            SecureBucketArgs(
+                bucket_name=self._args.namer.name(Kind.BUCKET, "models"),
+                ctx=self._args.ctx,
+                kms_key_arn=self.data_key.arn,
+                lifecycle=LifecycleArgs(expiration_days=MODEL_RETENTION_DAYS),
+                access_log_bucket=self.access_log_bucket.bucket_name,
+            ),
+            opts=self._child,
+        )
+
+    def _create_model_pointer(self) -> aws.ssm.Parameter:
+        # Created unset (serve the shipped model); `python -m fraud_scoring.promote` owns the value
+        # from then on, so Pulumi must not put it back.
+        return aws.ssm.Parameter(
+            f"{self._resource_name}-model-pointer",
+            name=f"/{PROJECT}/{self._args.namer.environment_suffix}/model/promoted",
+            description="Promoted model version (python -m fraud_scoring.promote)",
+            type="String",
+            value=UNSET.to_json(),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
         )
 
     def _create_transactions_table(self) -> aws.dynamodb.Table:

@@ -36,14 +36,17 @@ LABELER_MAX_EVENT_AGE_SECONDS = 3600
 DRIFT_SCHEDULE = "cron(45 0 * * ? *)"
 DRIFT_TIMEOUT_SECONDS = 300
 
-# Training and evaluation code never ships (ARCHITECTURE: not imported at serving time).
+# Training, evaluation and operators' code never ships (ARCHITECTURE: not imported at serving time).
 SCORING_TRAINING_MODULES = (
     "fraud_scoring/benchmark.py",
     "fraud_scoring/dataset.py",
     "fraud_scoring/export.py",
     "fraud_scoring/drift_reference.py",
+    "fraud_scoring/gate.py",
     "fraud_scoring/gbdt.py",
     "fraud_scoring/metrics.py",
+    "fraud_scoring/promote.py",
+    "fraud_scoring/retrain.py",
     "fraud_scoring/simulator.py",
     "fraud_scoring/train.py",
 )
@@ -258,6 +261,9 @@ class FraudPipeline(pulumi.ComponentResource):
             allow(["dynamodb:UpdateItem"], [a.data.table_arn], "RecordDecision"),
             allow(["secretsmanager:GetSecretValue"], [a.data.api_config_secret_arn], "ReadThresholds"),
             allow(["sqs:SendMessage"], [self.failure_queue.arn], "SendFailures"),
+            # The promoted model: its pointer and the artifacts (decrypted with the data key, below).
+            allow(["ssm:GetParameter"], [a.data.model_pointer_arn], "ReadModelPointer"),
+            allow(["s3:GetObject"], [pulumi.Output.concat(a.data.models_bucket_arn, "/models/*")], "ReadModels"),
             allow(["kms:Decrypt", "kms:GenerateDataKey"], [a.data.data_key_arn], "UseDataKey"),
         ]
 
@@ -318,6 +324,8 @@ class FraudPipeline(pulumi.ComponentResource):
             reports_bucket=data.reports_bucket_name,
             # Reports are encrypted with the data key, which the reporter's role may use.
             reports_kms_key_arn=data.data_key_arn,
+            models_bucket=data.models_bucket_name,
+            model_pointer_parameter=data.model_pointer_name,
         )
 
     def _create_function(

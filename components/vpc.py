@@ -18,7 +18,17 @@ from components.naming import Kind, Namer
 from components.policies import log_delivery_bucket_statements, log_delivery_key_statement, via_service_key_statement
 
 # Interface endpoints keep AWS API traffic of Lambdas and tasks off the NAT path (on in prod).
-INTERFACE_ENDPOINT_SERVICES = ("secretsmanager", "kms", "logs", "monitoring", "xray", "ecr.api", "ecr.dkr", "sts")
+INTERFACE_ENDPOINT_SERVICES = (
+    "secretsmanager",
+    "kms",
+    "logs",
+    "monitoring",
+    "xray",
+    "ecr.api",
+    "ecr.dkr",
+    "sts",
+    "ssm",  # the promoted model's pointer (fraud_scoring.registry)
+)
 GATEWAY_ENDPOINT_SERVICES = ("s3", "dynamodb")
 FLOW_LOG_PREFIX = "vpc-flow-logs"
 

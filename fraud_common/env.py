@@ -36,6 +36,16 @@ SCORING_MODEL_PATH = "SCORING_MODEL_PATH"
 DRIFT_SAMPLE_SIZE = "DRIFT_SAMPLE_SIZE"
 """Optional; how many of the day's scored transactions the drift job recomputes features for (default
 500; two history queries each)."""
+MODEL_BUCKET = "MODEL_BUCKET"
+"""The models bucket of ``fraud_scoring.registry`` (analyzer): with MODEL_POINTER_PARAMETER, the
+promoted version is served and followed without a redeploy; neither set: the shipped model."""
+MODEL_POINTER_PARAMETER = "MODEL_POINTER_PARAMETER"
+"""The SSM parameter naming the promoted model version (analyzer)."""
+MODEL_REGISTRY_DIR = "MODEL_REGISTRY_DIR"
+"""Optional, local mode only: a local registry directory instead of the bucket and parameter."""
+MODEL_REFRESH_S = "MODEL_REFRESH_S"
+"""Optional; seconds between reads of the promoted-version pointer (default 60)."""
+DEFAULT_MODEL_REFRESH_S = 60
 
 # -- Powertools (read by the library itself) ---------------------------------------------
 POWERTOOLS_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"
@@ -68,7 +78,7 @@ SERVICE_NAMES: Mapping[str, str] = {
 _OBSERVABILITY = (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, LOG_LEVEL)
 FUNCTION_ENV: Mapping[str, tuple[str, ...]] = {
     "processor": (TABLE_NAME, API_CONFIG_SECRET_ARN, *_OBSERVABILITY),
-    "analyzer": (TABLE_NAME, API_CONFIG_SECRET_ARN, *_OBSERVABILITY),
+    "analyzer": (TABLE_NAME, API_CONFIG_SECRET_ARN, MODEL_BUCKET, MODEL_POINTER_PARAMETER, *_OBSERVABILITY),
     "reporter": (TABLE_NAME, REPORTS_BUCKET, REPORTS_KMS_KEY_ARN, *_OBSERVABILITY),
     "rotator": _OBSERVABILITY,
     "labeler": (TABLE_NAME, REPORTS_KMS_KEY_ARN, *_OBSERVABILITY),
@@ -96,6 +106,8 @@ def function_environment(
     api_config_secret_arn: V,
     reports_bucket: V,
     reports_kms_key_arn: V,
+    models_bucket: V,
+    model_pointer_parameter: V,
     log_level: str = "INFO",
 ) -> dict[str, V | str]:
     """Exactly the variables ``function`` requires (``FUNCTION_ENV``) plus ``FIXED_ENV``.
@@ -108,6 +120,8 @@ def function_environment(
         API_CONFIG_SECRET_ARN: api_config_secret_arn,
         REPORTS_BUCKET: reports_bucket,
         REPORTS_KMS_KEY_ARN: reports_kms_key_arn,
+        MODEL_BUCKET: models_bucket,
+        MODEL_POINTER_PARAMETER: model_pointer_parameter,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAMES[function],
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         LOG_LEVEL: log_level,

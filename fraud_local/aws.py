@@ -21,7 +21,7 @@ from botocore.config import Config
 from fraud_common import env
 from fraud_common.api_config import initial_configuration
 from fraud_common.tables import boto3_create_table_args
-from fraud_local.config import MOTO_ACCOUNT_ID, REGION, LocalNames, LocalSecrets
+from fraud_local.config import MODEL_REFRESH_S, MOTO_ACCOUNT_ID, REGION, LocalNames, LocalSecrets
 
 _CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=30)
 
@@ -148,11 +148,14 @@ def provision(endpoint: str, names: LocalNames, keys: LocalSecrets) -> Resources
     )
 
 
-def function_environment(function: str, resources: Resources, *, model_path: str | None = None) -> dict[str, str]:
+def function_environment(
+    function: str, resources: Resources, *, model_path: str | None = None, registry_dir: str | None = None
+) -> dict[str, str]:
     """The variables ``function`` gets in AWS, with local values (as ``FraudPipeline`` sets them).
 
     Exactly ``env.FUNCTION_ENV[function]`` plus ``env.FIXED_ENV``, like the component; plus, for
-    local mode only, tracing off (there is no X-Ray daemon) and an optional model artifact.
+    local mode only, tracing off (there is no X-Ray daemon), an optional model artifact, and the
+    model registry as a directory in place of the bucket and the SSM pointer.
     """
     variables = env.function_environment(
         function,
@@ -160,7 +163,14 @@ def function_environment(function: str, resources: Resources, *, model_path: str
         api_config_secret_arn=resources.api_config_secret_arn,
         reports_bucket=resources.reports_bucket,
         reports_kms_key_arn=resources.data_key_arn,
+        models_bucket="",
+        model_pointer_parameter="",
     )
+    for name in (env.MODEL_BUCKET, env.MODEL_POINTER_PARAMETER):
+        variables.pop(name, None)
+    if registry_dir:
+        variables[env.MODEL_REGISTRY_DIR] = registry_dir
+        variables[env.MODEL_REFRESH_S] = MODEL_REFRESH_S
     variables["POWERTOOLS_TRACE_DISABLED"] = "true"
     if model_path:
         variables[env.SCORING_MODEL_PATH] = model_path

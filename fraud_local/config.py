@@ -39,6 +39,12 @@ DEFAULT_AWS_PORT = 8082
 SECRETS_FILE = "local.json"
 RUN_FILE = "run.json"
 LOCK_FILE = "lock"
+REGISTRY_DIR = "registry"
+"""The local model registry under the state folder (fraud_scoring.registry: models/, promoted.json);
+a directory, not moto's S3 and SSM, so promotions outlive a restart. Promote with
+``python -m fraud_scoring.promote --local .local/registry --version V``."""
+MODEL_REFRESH_S = "5"
+"""Locally a promotion shows within seconds (each read is one small file), not AWS's 60 s."""
 API_KEY_ID = "local-api-key"
 # API Gateway accepts API key values of 20 to 128 characters.
 _API_KEY_RE = re.compile(r"^[A-Za-z0-9_-]{20,128}$")

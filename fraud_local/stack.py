@@ -29,6 +29,8 @@ from fraud_local.config import (
     DEFAULT_STATE_DIR,
     HOST,
     LOCK_FILE,
+    MODEL_REFRESH_S,
+    REGISTRY_DIR,
     RUN_FILE,
     LocalNames,
     Ports,
@@ -261,6 +263,8 @@ class LocalStack:
             "FRAUD_API_TRACE_EXPORTER": "file",
             "FRAUD_API_TRACE_FILE": str(traces_path(self.state_dir)),
             "FRAUD_API_TRACE_SAMPLE_RATE": SAMPLE_RATE,
+            "FRAUD_API_MODEL_REGISTRY_DIR": str(self.state_dir / REGISTRY_DIR),
+            "FRAUD_API_MODEL_REFRESH_S": MODEL_REFRESH_S,
         }
         if h.model_path:
             env["FRAUD_API_MODEL_PATH"] = h.model_path
@@ -269,7 +273,9 @@ class LocalStack:
     def _poller_env(self, h: StackHandles) -> dict[str, str]:
         return {
             **aws_environment(h.aws_endpoint),
-            **function_environment("analyzer", h.resources, model_path=h.model_path),
+            **function_environment(
+                "analyzer", h.resources, model_path=h.model_path, registry_dir=str(self.state_dir / REGISTRY_DIR)
+            ),
             "FRAUD_LOCAL_STREAM_ARN": h.resources.stream_arn,
             "FRAUD_LOCAL_FAILURE_QUEUE_URL": h.resources.failure_queue_url,
             "FRAUD_LOCAL_FUNCTION_ARN": h.resources.analyzer_function_arn,

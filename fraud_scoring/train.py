@@ -60,16 +60,23 @@ def training_data(
     AUC on the tuning seeds (0.879 -> 0.883) at equal AP.
     """
     xs, ys = [], []
-    known_fraud = FEATURE_NAMES.index("customer_known_frauds")
     for seed in seeds:
-        frame = prepare(simulate(seed, cfg))
-        rows = window_rows(frame, start, days)
-        X = feature_matrix(frame, rows)
-        y = frame["TX_FRAUD"].to_numpy()[rows]
-        keep = np.ones(len(y), dtype=bool) if blocked_cards else X[:, known_fraud] == 0
-        xs.append(X[keep])
-        ys.append(y[keep])
+        X, y = window_training_set(prepare(simulate(seed, cfg)), start, days, blocked_cards)
+        xs.append(X)
+        ys.append(y)
     return np.vstack(xs), np.concatenate(ys)
+
+
+def window_training_set(
+    frame: pd.DataFrame, start: str | pd.Timestamp, days: float, blocked_cards: bool = False
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features and labels of one prepared frame's transactions in [start, start + days), left out
+    as ``training_data`` says unless ``blocked_cards``."""
+    rows = window_rows(frame, start, days)
+    X = feature_matrix(frame, rows)
+    y = frame["TX_FRAUD"].to_numpy()[rows]
+    keep = np.ones(len(y), dtype=bool) if blocked_cards else X[:, FEATURE_NAMES.index("customer_known_frauds")] == 0
+    return X[keep], y[keep]
 
 
 def protocol_metrics(model_artifact: dict[str, Any], seed: int, cfg: SimulatorConfig) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import psycopg
@@ -35,6 +36,7 @@ from fraud_api.app.core.tracing import Tracing
 from fraud_api.app.scoring import ScoringService
 from fraud_common.api_config import ApiConfiguration, parse_api_configuration
 from fraud_scoring import Scorer
+from fraud_scoring.registry import ModelWatcher, Pointer, S3Store, SsmPointer, Store, local_registry
 
 logger = logging.getLogger(__name__)
 
@@ -45,7 +47,8 @@ MIGRATION_RETRY_MAX_S = 30.0
 class Runtime:
     settings: Settings
     db: Database
-    scorer: Scorer
+    scorer: Callable[[], Scorer]
+    """The model serving now: the shipped one, or the registry's promoted version (followed live)."""
     api_config: RefreshingValue[ApiConfiguration]
     service: ScoringService
     schema_ready: threading.Event
@@ -75,7 +78,7 @@ class Runtime:
                 settings.DB_HOST or "localhost", settings.DB_PORT, SERVICE_DB_USER, signer
             )
         api_config = _api_config_source(settings, reader)
-        scorer = Scorer.load(settings.MODEL_PATH)
+        scorer = _scorer_source(settings)
         db = Database(settings, pool_credentials, migration_credentials=master)
         schema_ready = threading.Event()
         metrics = DecisionMetrics()
@@ -89,7 +92,7 @@ class Runtime:
         service = ScoringService(db, scorer, api_config.get, schema_ready, metrics)
         logger.info(
             "fraud-api configured",
-            extra={"model_version": scorer.model_version, "environment": settings.ENVIRONMENT},
+            extra={"model_version": scorer().model_version, "environment": settings.ENVIRONMENT},
         )
         tracing = Tracing.build(settings, span_exporter)
         return cls(
@@ -148,3 +151,30 @@ def _api_config_source(settings: Settings, reader: SecretReader | None) -> Refre
     arn = settings.API_CONFIG_SECRET_ARN
     assert arn is not None and reader is not None  # guaranteed by Settings validation
     return RefreshingValue(lambda: reader(arn), parse_api_configuration, settings.API_CONFIG_REFRESH_S, "api-config")
+
+
+def _scorer_source(settings: Settings) -> Callable[[], Scorer]:
+    shipped = Scorer.load(settings.MODEL_PATH)  # fails startup on a bad artifact: a restart will not fix it
+    store: Store
+    pointer: Pointer
+    if settings.MODEL_REGISTRY_DIR is not None:
+        store, pointer = local_registry(settings.MODEL_REGISTRY_DIR)
+    elif settings.MODEL_BUCKET is not None and settings.MODEL_POINTER_PARAMETER is not None:
+        import boto3
+        from botocore.config import Config
+
+        # Short timeouts: a hung call would hold the refresh (and so the next promotion) until it returns.
+        config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
+
+        def aws(service: str) -> object:
+            return boto3.client(
+                service, region_name=settings.AWS_REGION, endpoint_url=settings.AWS_ENDPOINT_URL, config=config
+            )
+
+        store = S3Store(settings.MODEL_BUCKET, aws("s3"))
+        pointer = SsmPointer(settings.MODEL_POINTER_PARAMETER, aws("ssm"))
+    else:
+        return lambda: shipped
+    # Refreshed in a background thread: the event loop never waits on S3 or SSM.
+    watcher = ModelWatcher(store, pointer, shipped, settings.MODEL_REFRESH_S, refresh_in_background=True)
+    return watcher.current

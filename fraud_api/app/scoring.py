@@ -55,7 +55,7 @@ class ScoringService:
     def __init__(
         self,
         db: Database,
-        scorer: Scorer,
+        scorer: Callable[[], Scorer],
         api_config: Callable[[], ApiConfiguration],
         schema_ready: threading.Event,
         metrics: DecisionMetrics,
@@ -95,7 +95,7 @@ class ScoringService:
             with db_span("SELECT", "history"):
                 history = await repository.fetch_history(conn, request.customer_id, request.terminal_id, timestamp)
             with span("score: features + model") as scored:
-                result = self.scorer.score(transaction, history, thresholds)
+                result = self.scorer().score(transaction, history, thresholds)
                 if scored is not None:
                     scored.set_attributes(
                         {"fraud.decision": result.decision.value, "fraud.model_version": result.model_version}

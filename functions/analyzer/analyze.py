@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,12 +22,13 @@ from typing import Any
 from fraud_common import env
 from fraud_common.tables import CUSTOMER_ID, TERMINAL_ID, TIMESTAMP, TRANSACTION_ID
 from fraud_scoring import Scorer, ScoreResult, Thresholds, Transaction
+from fraud_scoring.registry import ModelWatcher, Pointer, S3Store, SsmPointer, Store, local_registry
 from functions.analyzer.history import load_history
 from functions.common import items
 from functions.common.api_config import api_config
 from functions.common.aws import client, error_code
 
-_scorer: Scorer | None = None
+_scorer: Callable[[], Scorer] | None = None
 
 
 class PoisonRecord(ValueError):
@@ -35,17 +36,37 @@ class PoisonRecord(ValueError):
 
 
 def get_scorer() -> Scorer:
-    """The process-wide scorer, loaded (and its artifact validated) on first use."""
+    """The process-wide scorer, loaded (and its artifact validated) on first use.
+
+    With a model registry configured it is the promoted version, whose pointer is read at most
+    every MODEL_REFRESH_S seconds, synchronously: a frozen Lambda container runs no background thread.
+    """
     global _scorer
     if _scorer is None:
-        _scorer = Scorer.load(os.environ.get(env.SCORING_MODEL_PATH) or None)
-    return _scorer
+        _scorer = _scorer_source()
+    return _scorer()
 
 
 def set_scorer(scorer: Scorer | None) -> None:
     """Use ``scorer`` instead of the shipped artifact (local mode, tests); None reloads."""
     global _scorer
-    _scorer = scorer
+    _scorer = None if scorer is None else lambda: scorer
+
+
+def _scorer_source() -> Callable[[], Scorer]:
+    shipped = Scorer.load(os.environ.get(env.SCORING_MODEL_PATH) or None)
+    store: Store
+    pointer: Pointer
+    local = os.environ.get(env.MODEL_REGISTRY_DIR, "").strip()
+    if local:
+        store, pointer = local_registry(local)
+    elif os.environ.get(env.MODEL_BUCKET, "").strip() or os.environ.get(env.MODEL_POINTER_PARAMETER, "").strip():
+        store = S3Store(env.require(env.MODEL_BUCKET), client("s3"))
+        pointer = SsmPointer(env.require(env.MODEL_POINTER_PARAMETER), client("ssm"))
+    else:
+        return lambda: shipped
+    refresh_s = env.optional_int(env.MODEL_REFRESH_S, env.DEFAULT_MODEL_REFRESH_S)
+    return ModelWatcher(store, pointer, shipped, refresh_s).current
 
 
 @dataclass(frozen=True)

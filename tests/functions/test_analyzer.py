@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -24,8 +26,11 @@ from handler_support import (
 )
 
 import fraud_scoring
+from fraud_common import env
 from fraud_common.tables import CUSTOMER_HISTORY, TERMINAL_HISTORY, day_shard
 from fraud_scoring import Decision, History, HistoryItem, Scorer, ScoreResult, Thresholds, Transaction
+from fraud_scoring.promote import main as promote_main
+from fraud_scoring.registry import MODEL_REFUSED_MESSAGE, S3Store, publish
 from functions.analyzer import analyze, history
 from functions.analyzer.handler import lambda_handler
 from functions.common import items
@@ -33,6 +38,7 @@ from functions.common.api_config import api_config
 from functions.common.aws import client
 from functions.common.observability import metrics
 from functions.processor.handler import lambda_handler as processor_handler
+from tests.support.api_app import amount_model_artifact
 
 DAY_MS = 86_400_000
 
@@ -584,3 +590,83 @@ def test_analyzer_record_without_a_new_image_is_skipped(aws, lambda_context):
     bare = {k: v for k, v in stream_record({}, sequence="2").items() if k != "dynamodb"}
     # WHEN they reach the analyzer, THEN neither fails
     assert lambda_handler(_batch(removed, bare), lambda_context) == {"batchItemFailures": []}
+
+
+# -- the model registry: promotion without a redeploy (fraud_scoring.registry, moto S3 + SSM) -----------
+
+MODELS_BUCKET = "models-test-123456789012"
+POINTER = "/fraud/test/model/promoted"
+REFRESH_S = 1
+
+
+@pytest.fixture
+def registry(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The models bucket (SSE-KMS by default) with reg-v1 (approves 42.50) and reg-v2 (declines
+    everything) published, the pointer as the stack creates it (unset), the analyzer configured."""
+    s3 = aws["session"].client("s3")
+    s3.create_bucket(Bucket=MODELS_BUCKET, CreateBucketConfiguration={"LocationConstraint": "us-east-2"})
+    s3.put_bucket_encryption(
+        Bucket=MODELS_BUCKET,
+        ServerSideEncryptionConfiguration={
+            "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "aws:kms"}, "BucketKeyEnabled": True}]
+        },
+    )
+    aws["session"].client("ssm").put_parameter(
+        Name=POINTER, Type="String", Value='{"version": null, "previous": null, "promotedAt": null}'
+    )
+    store = S3Store(MODELS_BUCKET, s3)
+    publish(store, amount_model_artifact("reg-v1"), {"version": "reg-v1"})
+    publish(store, amount_model_artifact("reg-v2", leaves=(3.0, 3.0, 3.0)), {"version": "reg-v2"})
+    monkeypatch.setenv(env.MODEL_BUCKET, MODELS_BUCKET)
+    monkeypatch.setenv(env.MODEL_POINTER_PARAMETER, POINTER)
+    monkeypatch.setenv(env.MODEL_REFRESH_S, str(REFRESH_S))
+    analyze.set_scorer(None)
+    return ["--bucket", MODELS_BUCKET, "--parameter", POINTER]
+
+
+def _analyze(ctx: Any, transaction_id: str) -> tuple[str, str]:
+    stored = _store(ctx, transactionId=transaction_id, amount="42.50")
+    assert lambda_handler(_batch(stream_record(stored, sequence="1")), ctx) == {"batchItemFailures": []}
+    item = _item(transaction_id)
+    return item["modelVersion"], item["decision"]
+
+
+def _after_refresh() -> None:
+    time.sleep(REFRESH_S + 0.1)  # the refresh bound itself, not a measurement
+
+
+def test_analyzer_follows_promotion_and_rollback_refuses_corrupt(
+    aws: dict[str, Any], registry: list[str], lambda_context: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN an operator promotes reg-v1 with the CLI
+    assert promote_main([*registry, "--version", "reg-v1"]) == 0
+    # WHEN a transaction is analyzed THEN reg-v1 decides, and the item records it
+    assert _analyze(lambda_context, "tx-reg-1") == ("reg-v1", "approve")
+
+    # WHEN reg-v2 is promoted THEN the same warm analyzer uses it once the refresh is due
+    assert promote_main([*registry, "--version", "reg-v2"]) == 0
+    _after_refresh()
+    assert _analyze(lambda_context, "tx-reg-2") == ("reg-v2", "decline")
+
+    # WHEN the operator rolls back THEN reg-v1 decides again
+    assert promote_main([*registry, "--rollback"]) == 0
+    _after_refresh()
+    assert _analyze(lambda_context, "tx-reg-3") == ("reg-v1", "approve")
+
+    # WHEN the pointer names a corrupt artifact THEN it is refused, logged, and reg-v1 keeps deciding
+    aws["s3"].put_object(Bucket=MODELS_BUCKET, Key="models/reg-v3/model.json", Body=b'{"format": "fraud-sc')
+    aws["session"].client("ssm").put_parameter(
+        Name=POINTER, Type="String", Overwrite=True, Value=json.dumps({"version": "reg-v3", "previous": "reg-v1"})
+    )
+    _after_refresh()
+    with caplog.at_level(logging.ERROR, logger="fraud_scoring.registry"):
+        assert _analyze(lambda_context, "tx-reg-4") == ("reg-v1", "approve")
+    refused = [r for r in caplog.records if r.message == MODEL_REFUSED_MESSAGE]
+    assert [(r.refused_version, r.model_version) for r in refused] == [("reg-v3", "reg-v1")]  # type: ignore[attr-defined]
+
+
+def test_promote_cli_unknown_parameter_names_aws_error(registry: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # WHEN the operator gives a parameter that does not exist THEN exit 1 with AWS's error named
+    code = promote_main(["--bucket", MODELS_BUCKET, "--parameter", "/fraud/nope/model/promoted", "--show"])
+    assert code == 1
+    assert "ParameterNotFound" in capsys.readouterr().err

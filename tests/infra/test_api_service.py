@@ -64,6 +64,8 @@ def test_api_container_environment_carries_no_secret_value(run: ProgramRun) -> N
     assert environment["FRAUD_API_API_CONFIG_SECRET_ARN"].startswith("arn:aws:secretsmanager:")
     assert environment["FRAUD_API_DB_SSLMODE"] == "verify-full"
     assert environment["FRAUD_API_DB_IAM_AUTH"] == "true"
+    assert environment["FRAUD_API_MODEL_BUCKET"] == f"s3-models-{run.suffix}-{ACCOUNT_ID}"
+    assert environment["FRAUD_API_MODEL_POINTER_PARAMETER"] == f"/fraud-detection/{run.suffix}/model/promoted"
     assert not [n for n in environment if any(w in n for w in ("PASSWORD", "TOKEN", "KEY"))]
     # Secrets are read by the task role at run time (re-read after rotation), never injected.
     assert "secrets" not in api
@@ -146,6 +148,25 @@ def test_api_task_role_reads_two_secrets_and_connects_as_its_db_user(run: Progra
     assert statements["ConnectAsServiceUser"]["Resource"] == [
         f"arn:aws:rds-db:{region}:{ACCOUNT_ID}:dbuser:cluster-ABCDEFGHIJKL/fraud_api"
     ]
+
+
+def test_api_task_role_reads_the_model_pointer_and_artifacts_only(run: ProgramRun) -> None:
+    statements = _statements(run, "task")
+    region = run.config["aws:region"]
+    assert statements["ReadModelPointer"] == {
+        "Sid": "ReadModelPointer",
+        "Effect": "Allow",
+        "Action": ["ssm:GetParameter"],
+        "Resource": [f"arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter/fraud-detection/{run.suffix}/model/promoted"],
+    }
+    assert statements["ReadModels"] == {
+        "Sid": "ReadModels",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject"],
+        "Resource": [f"arn:aws:s3:::s3-models-{run.suffix}-{ACCOUNT_ID}/models/*"],
+    }
+    # The artifacts are SSE-KMS with the data key, which the role already decrypts with (its secrets).
+    assert statements["DecryptSecrets"]["Resource"] == [f"arn:aws:kms:{region}:{ACCOUNT_ID}:key/fraud-data-key"]
 
 
 def test_api_service_is_private_on_latest_fargate_with_blue_green(run: ProgramRun) -> None:

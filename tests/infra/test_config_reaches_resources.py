@@ -130,7 +130,7 @@ CHECKS: dict[str, tuple[Callable[[ProgramRun], object], object]] = {
             if e.inputs["vpcEndpointType"] == "Interface"
         ),
         [f"com.amazonaws.eu-west-1.{s}" for s in ("ecr.api", "ecr.dkr", "kms", "logs", "monitoring")]
-        + [f"com.amazonaws.eu-west-1.{s}" for s in ("secretsmanager", "sts", "xray")],
+        + [f"com.amazonaws.eu-west-1.{s}" for s in ("secretsmanager", "ssm", "sts", "xray")],
     ),
     P + "flowLogTransitionDays": (
         lambda run: _lifecycle(run, "flow-logs")["transitions"],

@@ -197,3 +197,38 @@ def test_data_api_config_rotation_waits_for_the_secrets_first_version(run: Progr
     rotation = run.one("aws:secretsmanager/secretRotation:SecretRotation", "api-config-rotation")
     assert initial.name == "fraud-api-config-initial"
     assert "fraud-api-config-initial" in run.options[rotation.name].depends_on
+
+
+def test_data_models_bucket_is_kms_versioned_private_tls_only_and_destroyable(run: ProgramRun) -> None:
+    bucket = run.one("aws:s3/bucket:Bucket", "models").inputs
+    assert bucket["bucket"] == f"s3-models-{run.suffix}-{ACCOUNT_ID}"
+    assert bucket["forceDestroy"] is True
+    [rule] = run.one(
+        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration", "models"
+    ).inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {
+        "sseAlgorithm": "aws:kms",
+        "kmsMasterKeyId": f"arn:aws:kms:{run.config['aws:region']}:{ACCOUNT_ID}:key/fraud-data-key",
+    }
+    assert run.one("aws:s3/bucketVersioning:BucketVersioning", "models").inputs["versioningConfiguration"] == {
+        "status": "Enabled"
+    }
+    block = run.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "models").inputs
+    assert [
+        block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    ] == [True] * 4
+    statements = json.loads(run.one("aws:s3/bucketPolicy:BucketPolicy", "models").inputs["policy"])["Statement"]
+    assert {s["Sid"] for s in statements} == {"DenyInsecureTransport", "DenyOutdatedTls"}
+    [lifecycle] = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "models").inputs["rules"]
+    assert lifecycle["expiration"] == {"days": 3650}
+    assert run.outputs["models_bucket_name"] == f"s3-models-{run.suffix}-{ACCOUNT_ID}"
+
+
+def test_data_model_pointer_starts_unset_and_belongs_to_the_promote_command(run: ProgramRun) -> None:
+    pointer = run.one("aws:ssm/parameter:Parameter", "model-pointer")
+    assert pointer.inputs["name"] == f"/fraud-detection/{run.suffix}/model/promoted"
+    assert pointer.inputs["type"] == "String"
+    assert json.loads(pointer.inputs["value"]) == {"version": None, "previous": None, "promotedAt": None}
+    # `python -m fraud_scoring.promote` writes the value; `pulumi up` must not put the unset one back.
+    assert run.options[pointer.name].ignore_changes == ("value",)
+    assert run.outputs["model_pointer_parameter"] == f"/fraud-detection/{run.suffix}/model/promoted"

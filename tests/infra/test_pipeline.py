@@ -324,9 +324,9 @@ def test_pipeline_exports_function_names_and_failure_queue(run: ProgramRun) -> N
 
 
 def test_pipeline_analyzer_ships_exactly_the_scoring_modules_serving_imports(dev: ProgramRun) -> None:
-    # GIVEN what `import fraud_scoring` loads in a fresh interpreter (the serving path)
+    # GIVEN what the analyzer's scoring imports load in a fresh interpreter (the serving path)
     probe = (
-        "import sys, fraud_scoring\n"
+        "import sys, fraud_scoring, fraud_scoring.registry\n"
         "print('\\n'.join(m.__file__ for n, m in sys.modules.items() if n.startswith('fraud_scoring')))"
     )
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)

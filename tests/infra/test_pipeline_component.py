@@ -36,6 +36,9 @@ DATA_KEY = f"arn:aws:kms:{ARN}:key/1111aaaa-data"
 LOGS_KEY = f"arn:aws:kms:{ARN}:key/2222bbbb-logs"
 REPORTS_BUCKET = f"s3-reports-qa-{ACCOUNT}"
 QUEUE = f"arn:aws:sqs:{ARN}:queue/sqs-analyzer-failures-qa"
+MODELS_BUCKET = f"s3-models-qa-{ACCOUNT}"
+MODEL_POINTER = "/fraud-detection/qa/model/promoted"
+MODEL_POINTER_ARN = f"arn:aws:ssm:{ARN}:parameter/fraud-detection/qa/model/promoted"
 # Stands in for the layer folder lambda_package builds from the lock (tests/infra/test_lambda_layer.py).
 LAYER_FOLDER = "/opt/layers/runtime-qa"
 
@@ -88,6 +91,10 @@ def _build() -> None:
         archive_bucket_arn=output("arn:aws:s3:::s3-audit-qa"),
         access_log_bucket_name=output("s3-access-logs-qa"),
         access_log_bucket_policy=bucket_policy,
+        models_bucket_name=output(MODELS_BUCKET),
+        models_bucket_arn=output(f"arn:aws:s3:::{MODELS_BUCKET}"),
+        model_pointer_name=output(MODEL_POINTER),
+        model_pointer_arn=output(MODEL_POINTER_ARN),
         api_config_secret_arn=output(SECRET),
         api_config_secret_initial_version=initial_version,
         db_endpoint=output("aurora-qa.cluster-x.eu-central-1.rds.amazonaws.com"),
@@ -190,6 +197,8 @@ OWN_STATEMENTS = {
         _allow("RecordDecision", ["dynamodb:UpdateItem"], [TABLE]),
         _allow("ReadThresholds", ["secretsmanager:GetSecretValue"], [SECRET]),
         _allow("SendFailures", ["sqs:SendMessage"], [QUEUE]),
+        _allow("ReadModelPointer", ["ssm:GetParameter"], [MODEL_POINTER_ARN]),
+        _allow("ReadModels", ["s3:GetObject"], [f"arn:aws:s3:::{MODELS_BUCKET}/models/*"]),
         USE_DATA_KEY,
     ],
     "reporter": [
@@ -235,7 +244,12 @@ POWERTOOLS = {
 }
 OWN_ENVIRONMENT = {
     "processor": {"TABLE_NAME": "transactions-qa", "API_CONFIG_SECRET_ARN": SECRET},
-    "analyzer": {"TABLE_NAME": "transactions-qa", "API_CONFIG_SECRET_ARN": SECRET},
+    "analyzer": {
+        "TABLE_NAME": "transactions-qa",
+        "API_CONFIG_SECRET_ARN": SECRET,
+        "MODEL_BUCKET": MODELS_BUCKET,
+        "MODEL_POINTER_PARAMETER": MODEL_POINTER,
+    },
     "reporter": {"TABLE_NAME": "transactions-qa", "REPORTS_BUCKET": REPORTS_BUCKET, "REPORTS_KMS_KEY_ARN": DATA_KEY},
     "rotator": {},
     "labeler": {"TABLE_NAME": "transactions-qa", "REPORTS_KMS_KEY_ARN": DATA_KEY},
@@ -284,12 +298,18 @@ def test_pipeline_component_package_holds_its_handler_and_no_training_code(built
     assert not scoring & {
         "fraud_scoring/benchmark.py",
         "fraud_scoring/dataset.py",
+        "fraud_scoring/export.py",
         "fraud_scoring/drift_reference.py",
+        "fraud_scoring/gate.py",
         "fraud_scoring/gbdt.py",
         "fraud_scoring/metrics.py",
+        "fraud_scoring/promote.py",
+        "fraud_scoring/retrain.py",
         "fraud_scoring/simulator.py",
         "fraud_scoring/train.py",
     }
+    if fn == "analyzer":  # the registry's serving side: the promoted model, followed without a redeploy
+        assert {"fraud_scoring/registry.py", "fraud_scoring/card.py"} <= scoring
 
 
 @pytest.mark.parametrize("fn", FUNCTIONS)

@@ -108,7 +108,7 @@ def test_vpc_interface_endpoints_only_where_configured(dev: ProgramRun, prod: Pr
     endpoints = interface(prod)
     assert {r.inputs["serviceName"] for r in endpoints} == {
         f"com.amazonaws.us-east-1.{s}"
-        for s in ("secretsmanager", "kms", "logs", "monitoring", "xray", "ecr.api", "ecr.dkr", "sts")
+        for s in ("secretsmanager", "kms", "logs", "monitoring", "xray", "ecr.api", "ecr.dkr", "sts", "ssm")
     }
     for r in endpoints:
         assert r.inputs["privateDnsEnabled"] is True

@@ -58,6 +58,7 @@ OUT_OF_SCOPE = {
     "tls:index/selfSignedCert:SelfSignedCert": "its key is judged (pci-acm-2-key-length)",
     "aws:ecr/pullThroughCacheRule:PullThroughCacheRule": "an upstream for ECR; its cache repositories are judged",
     "docker-build:index:Image": "the build; the repository it pushes to is judged (scan on push, immutable tags)",
+    "aws:ssm/parameter:Parameter": "the promoted model's version name (a String, no secret); its bucket is judged",
 }
 # Judged by stack rules only, which join them to what they protect or log.
 STACK_JUDGED = {

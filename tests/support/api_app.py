@@ -22,17 +22,18 @@ API_CONFIG = {
 MODEL_VERSION = "test-amount-tree-1"
 
 
-def write_test_model(path: Path) -> Path:
-    """A one-tree artifact scoring on the amount only, so decisions are predictable:
-
-    amount <= 500 -> sigmoid(-3) = 0.047 (approve), <= 1000 -> 0.5 (review), else 0.953 (decline)
-    with the thresholds above. It goes through fraud_scoring's real loader and validation.
-    """
+def amount_model_artifact(
+    version: str = MODEL_VERSION, leaves: tuple[float, float, float] = (-3.0, 0.0, 3.0)
+) -> dict[str, Any]:
+    """A one-tree artifact scoring on the amount only, so decisions are predictable: with the
+    default leaves, amount <= 500 -> sigmoid(-3) = 0.047 (approve), <= 1000 -> 0.5 (review), else
+    0.953 (decline) with the thresholds above. Other leaves make a second, distinguishable model
+    (the registry tests)."""
     amount = FEATURE_NAMES.index("amount")
-    artifact = {
+    return {
         "format": "fraud-scoring-model",
         "format_version": 1,
-        "model_version": MODEL_VERSION,
+        "model_version": version,
         "model_type": "gradient_boosted_trees",
         "objective": "binary_logistic",
         "feature_schema_version": FEATURE_SCHEMA_VERSION,
@@ -45,14 +46,18 @@ def write_test_model(path: Path) -> Path:
                 "threshold": [500.0, 1000.0],
                 "left": [~0, ~1],
                 "right": [1, ~2],
-                "value": [-3.0, 0.0, 3.0],
+                "value": list(leaves),
             }
         ],
         "training": {"note": "test fixture"},
         "metrics": {},
         "created_at": "2026-01-01T00:00:00Z",
     }
-    path.write_text(json.dumps(artifact), encoding="utf-8")
+
+
+def write_test_model(path: Path) -> Path:
+    """``amount_model_artifact()`` as a file; it goes through fraud_scoring's real loader and validation."""
+    path.write_text(json.dumps(amount_model_artifact()), encoding="utf-8")
     return path
 
 

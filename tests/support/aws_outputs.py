@@ -102,6 +102,10 @@ COMPUTED: dict[str, Computed] = {
     "aws:apigateway/stage:Stage": _stage,
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:kms/key:Key": lambda _r, name, _i: {"keyId": f"key-{name}"},
+    # A parameter's ARN drops the leading "/" of a path name: parameter/fraud-detection/dev/...
+    "aws:ssm/parameter:Parameter": lambda r, _n, i: {
+        "arn": f"arn:aws:ssm:{r}:{ACCOUNT_ID}:parameter/{i['name'].lstrip('/')}"
+    },
     "aws:sqs/queue:Queue": lambda r, _n, i: {"url": f"https://sqs.{r}.amazonaws.com/{ACCOUNT_ID}/{i['name']}"},
     "aws:cloudwatch/eventRule:EventRule": lambda r, _n, i: {"arn": f"arn:aws:events:{r}:{ACCOUNT_ID}:rule/{i['name']}"},
     "aws:ecr/repository:Repository": lambda r, _n, i: {

@@ -107,7 +107,17 @@ class Settings(BaseSettings):
 
     # -- scoring and logs -----------------------------------------------------------------------
     MODEL_PATH: Path | None = None
-    """A model artifact to serve instead of the one shipped in fraud_scoring."""
+    """A model artifact to serve instead of the one shipped in fraud_scoring (and whenever the
+    registry's pointer is unset)."""
+    MODEL_BUCKET: str | None = None
+    """The models bucket (fraud_scoring.registry); with MODEL_POINTER_PARAMETER, serve the promoted
+    version and follow promotions and rollbacks without a restart."""
+    MODEL_POINTER_PARAMETER: str | None = None
+    """The SSM parameter holding the promoted version (``/<project>/<env>/model/promoted``)."""
+    MODEL_REGISTRY_DIR: Path | None = None
+    """Local mode and tests: a local registry directory instead of MODEL_BUCKET + MODEL_POINTER_PARAMETER."""
+    MODEL_REFRESH_S: float = Field(default=60.0, ge=1.0, le=3600.0)
+    """Read the promoted-version pointer at most this often: a promotion serves within this bound."""
     LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
     # -- traces (core/tracing.py) ------------------------------------------------------------------
@@ -146,6 +156,7 @@ class Settings(BaseSettings):
             problems.append(f"{ENV_PREFIX}TRACE_EXPORTER=file needs {ENV_PREFIX}TRACE_FILE (where to write the spans)")
         if self.MODEL_PATH is not None and not self.MODEL_PATH.is_file():
             problems.append(f"{ENV_PREFIX}MODEL_PATH: no such file {self.MODEL_PATH}")
+        problems.extend(self._registry_problems())
         if problems:
             raise ValueError("; ".join(problems))
         return self
@@ -171,6 +182,13 @@ class Settings(BaseSettings):
                     f"{ENV_PREFIX}{name} must be a Secrets Manager ARN (arn:<partition>:secretsmanager:...)"
                 )
         return problems
+
+    def _registry_problems(self) -> list[str]:
+        if (self.MODEL_BUCKET is None) != (self.MODEL_POINTER_PARAMETER is None):
+            return [f"set both {ENV_PREFIX}MODEL_BUCKET and {ENV_PREFIX}MODEL_POINTER_PARAMETER, or neither"]
+        if self.MODEL_BUCKET is not None and self.MODEL_REGISTRY_DIR is not None:
+            return [f"set either {ENV_PREFIX}MODEL_REGISTRY_DIR or {ENV_PREFIX}MODEL_BUCKET, not both"]
+        return []
 
     def _source_problems(self) -> list[str]:
         problems = []

@@ -109,6 +109,25 @@ def test_settings_rejects_inconsistent_pool_and_missing_model() -> None:
     assert "FRAUD_API_MODEL_PATH: no such file" in error
 
 
+@pytest.mark.parametrize(
+    ("registry", "message"),
+    [
+        (
+            {"MODEL_BUCKET": "s3-models"},
+            "set both FRAUD_API_MODEL_BUCKET and FRAUD_API_MODEL_POINTER_PARAMETER, or neither",
+        ),
+        ({"MODEL_POINTER_PARAMETER": "/p"}, "set both FRAUD_API_MODEL_BUCKET and FRAUD_API_MODEL_POINTER_PARAMETER"),
+        (
+            {"MODEL_BUCKET": "s3-models", "MODEL_POINTER_PARAMETER": "/p", "MODEL_REGISTRY_DIR": "/r"},
+            "set either FRAUD_API_MODEL_REGISTRY_DIR or FRAUD_API_MODEL_BUCKET, not both",
+        ),
+    ],
+)
+def test_settings_rejects_a_half_configured_model_registry(registry: dict[str, str], message: str) -> None:
+    error = _error(ENVIRONMENT="local", DATABASE_URL="postgresql:///x", API_CONFIG_JSON="{}", **registry)
+    assert message in error
+
+
 def test_settings_local_allows_plain_connection() -> None:
     settings = Settings(
         ENVIRONMENT="local",
