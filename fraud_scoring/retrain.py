@@ -1,7 +1,12 @@
 """One retraining cycle: train a challenger, gate it against the serving model, publish, promote if it passed.
 
     python -m fraud_scoring.retrain --local .local/registry --simulate 7 [--customers 1000 ...]
-    python -m fraud_scoring.retrain --bucket B --parameter P --simulate 7
+    python -m fraud_scoring.retrain --bucket B --parameter P --exports s3://<bucket>/exports
+    python -m fraud_scoring.retrain        # the scheduled task: everything from its environment
+
+The scheduled task (components/jobs.py) passes no argument: the export's location, the registry's
+bucket and pointer come from FRAUD_EXPORT_LOCATION, FRAUD_MODELS_BUCKET and
+FRAUD_MODEL_POINTER_PARAMETER (``fraud_common.jobs``).
 
 Data: a frame as ``fraud_scoring.dataset.prepare`` returns it, ending at ``now`` (the latest
 transaction): the simulator's here, the daily export's (``dataset.from_export``) in AWS. The
@@ -22,16 +27,18 @@ import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from fraud_common import jobs
 from fraud_scoring import gbdt
 from fraud_scoring.card import build_card
-from fraud_scoring.dataset import prepare
-from fraud_scoring.features import FEATURE_NAMES
+from fraud_scoring.dataset import from_export, prepare
+from fraud_scoring.export import PartitionMissing, read_labelled_window
+from fraud_scoring.features import FEATURE_NAMES, HISTORY_DAYS, LABEL_DELAY_DAYS
 from fraud_scoring.gate import Margins, Windows, evaluate_models, gate
 from fraud_scoring.model import validate_artifact
 from fraud_scoring.registry import (
@@ -143,10 +150,32 @@ def _commit() -> str:
     return head.stdout.strip()
 
 
-def main(argv: list[str] | None = None) -> int:
+def export_days(config: RetrainConfig) -> int:
+    """Days of export one cycle reads: the history the first training transaction's features need,
+    the training window, the gap, the evaluation window, and the last label-delay days."""
+    return HISTORY_DAYS + config.train_days + LABEL_DELAY_DAYS + config.eval_days + LABEL_DELAY_DAYS
+
+
+def exported_frame(location: str, config: RetrainConfig, today: date) -> pd.DataFrame:
+    """The export's days up to yesterday, as the training frame (each label from its label time on).
+    Raises PartitionMissing naming the days never exported."""
+    return from_export(read_labelled_window(location, today - timedelta(days=export_days(config)), today))
+
+
+def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> int:
+    env = dict(os.environ) if env is None else env
     parser = argparse.ArgumentParser(prog="python -m fraud_scoring.retrain", description=__doc__.split("\n")[0])
     add_location_arguments(parser)
-    parser.add_argument("--simulate", type=int, metavar="SEED", required=True, help="train on this simulator seed")
+    # The scheduled task names its registry and export in the environment, not on a command line.
+    parser.set_defaults(bucket=env.get(jobs.MODELS_BUCKET), parameter=env.get(jobs.MODEL_POINTER_PARAMETER))
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--simulate", type=int, metavar="SEED", help="train on this simulator seed")
+    source.add_argument(
+        "--exports",
+        metavar="LOCATION",
+        default=env.get(jobs.EXPORT_LOCATION),
+        help=f"the training export (s3://<bucket>/exports or a directory; default ${jobs.EXPORT_LOCATION})",
+    )
     parser.add_argument("--customers", type=int, default=SimulatorConfig.n_customers)
     parser.add_argument("--terminals", type=int, default=SimulatorConfig.n_terminals)
     parser.add_argument("--days", type=int, default=SimulatorConfig.n_days)
@@ -159,20 +188,32 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--margin-auc", type=float, default=defaults.roc_auc, help="allowed AUC drop")
     args = parser.parse_args(argv)
+    if args.local is not None:  # --local replaces the registry the environment names
+        args.bucket = args.parameter = None
     store, pointer = open_registry(parser, args)
-    cfg = SimulatorConfig(n_customers=args.customers, n_terminals=args.terminals, n_days=args.days)
-    frame = prepare(simulate(args.simulate, cfg))
+    config = RetrainConfig(
+        train_days=args.train_days,
+        eval_days=args.eval_days,
+        margins=Margins(args.margin_ap, args.margin_cp100, args.margin_auc),
+    )
+    if args.simulate is not None:
+        cfg = SimulatorConfig(n_customers=args.customers, n_terminals=args.terminals, n_days=args.days)
+        frame = prepare(simulate(args.simulate, cfg))
+    elif args.exports:
+        try:
+            frame = exported_frame(args.exports, config, datetime.now(UTC).date())
+        except PartitionMissing as exc:
+            sys.stderr.write(f"refused: {exc} (a cycle reads {export_days(config)} days of export)\n")
+            return 1
+    else:
+        parser.error(f"give --simulate SEED or --exports LOCATION (or set {jobs.EXPORT_LOCATION})")
     try:
         outcome = retrain(
             frame,
             store,
             pointer,
             shipped=Scorer.load(),
-            config=RetrainConfig(
-                train_days=args.train_days,
-                eval_days=args.eval_days,
-                margins=Margins(args.margin_ap, args.margin_cp100, args.margin_auc),
-            ),
+            config=config,
             training_code_commit=_commit(),
             created_at=datetime.now(UTC),
         )

@@ -205,3 +205,77 @@ def test_retrain_cli_gate_refusal_publishes_without_promoting(
     assert (printed["promoted"], printed["passed"]) == (False, False)
     assert (root / "models" / printed["version"] / "model.json").is_file()
     assert local_registry(root)[1].read() == PointerValue(None, None, None)
+
+
+def _export_simulation(location: Path, today: datetime, days: int) -> None:
+    """A simulated history moved to end yesterday, written as the daily export would write it: one
+    partition per day, each fraud labelled by a chargeback LABEL_DELAY_DAYS later if that is past."""
+    from fraud_scoring.dataset import prepare
+    from fraud_scoring.export import DirectoryStore, write_day
+    from fraud_scoring.simulator import SimulatorConfig, simulate
+
+    frame = prepare(simulate(5, SimulatorConfig(n_customers=300, n_terminals=600, n_days=days)))
+    # The frame is naive UTC, as the export reader makes it: move its last moment to yesterday 23:00.
+    yesterday = (pd.Timestamp(today).tz_convert(None) - pd.Timedelta(days=1)).normalize()
+    shift = yesterday + pd.Timedelta(hours=23) - frame["TX_DATETIME"].max()
+    stamps = frame["TX_DATETIME"] + shift
+    store = DirectoryStore(location)
+    now_s = today.timestamp()
+    for day, part in frame.assign(AT=stamps).groupby(stamps.dt.date):
+        rows = []
+        for tx, at, customer, terminal, amount, fraud in zip(
+            part["TRANSACTION_ID"], part["AT"], part["CUSTOMER_ID"], part["TERMINAL_ID"], part["TX_AMOUNT"],
+            part["TX_FRAUD"], strict=True,
+        ):  # fmt: skip
+            ts = at.timestamp()
+            known = ts + 7 * 86_400 <= now_s
+            rows.append(
+                {
+                    "transaction_id": f"t-{tx}", "timestamp": ts, "customer_id": f"c-{customer}",
+                    "terminal_id": f"m-{terminal}", "amount": float(amount),
+                    "fraud": bool(fraud) if known else None, "label_time": ts + 7 * 86_400 if known else None,
+                    "label_source": "chargeback" if known else None, "score": None, "decision": None,
+                    "model_version": None, "path": "api",
+                }
+            )  # fmt: skip
+        write_day(store, day, rows)
+
+
+def test_retrain_scheduled_task_reads_the_export_and_registry_it_is_given_in_its_environment(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN 90 days of export ending yesterday (a cycle reads 37 + 21 + 7 + 7 + 7 = 79 of them) and
+    # the scheduled task's environment naming it; the registry is local here (S3 + SSM elsewhere)
+    today = datetime.now(UTC)
+    _export_simulation(tmp_path / "exports", today, days=90)
+    env = {"FRAUD_EXPORT_LOCATION": str(tmp_path / "exports")}
+    root = tmp_path / "registry"
+    # WHEN the cycle runs without a data argument, as the task does
+    code = retrain_main(["--local", str(root)], env=env)
+    # THEN a challenger trained on the export's latest window is published with its card
+    printed = json.loads(capsys.readouterr().out)
+    assert code in (0, EXIT_GATE_FAILED)
+    card = json.loads((root / "models" / printed["version"] / "card.json").read_text())
+    # The latest exported transaction is yesterday's: evaluation ends a label delay (7 days) before that day.
+    eval_end = (pd.Timestamp(today).tz_convert(None) - pd.Timedelta(days=8)).normalize()
+    assert card["data_window"]["end"] == eval_end.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert card["rows"]["train"] > 0 and card["rows"]["evaluation"] > 0
+
+
+def test_retrain_names_the_export_days_it_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN an export of 30 days only: a cycle needs 79
+    _export_simulation(tmp_path / "exports", datetime.now(UTC), days=30)
+    # WHEN the cycle runs on it
+    code = retrain_main(["--local", str(tmp_path / "registry"), "--exports", str(tmp_path / "exports")], env={})
+    # THEN it refuses, naming the missing days and how many a cycle reads, and publishes nothing
+    assert code == 1
+    error = capsys.readouterr().err
+    assert "never exported" in error and "a cycle reads 79 days of export" in error
+    assert not (tmp_path / "registry" / "models").exists()
+
+
+def test_retrain_without_data_is_a_usage_error_naming_the_choices(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        retrain_main(["--local", "/nonexistent"], env={})
+    assert stopped.value.code == 2
+    assert "give --simulate SEED or --exports LOCATION (or set FRAUD_EXPORT_LOCATION)" in capsys.readouterr().err
