@@ -37,6 +37,7 @@ from fraud_common import jobs
 from fraud_scoring import gbdt
 from fraud_scoring.card import build_card
 from fraud_scoring.dataset import from_export, prepare
+from fraud_scoring.drift import reference_profile
 from fraud_scoring.export import PartitionMissing, read_labelled_window
 from fraud_scoring.features import FEATURE_NAMES, HISTORY_DAYS, LABEL_DELAY_DAYS
 from fraud_scoring.gate import Margins, Windows, evaluate_models, gate
@@ -107,7 +108,8 @@ def retrain(
         "lgbm_seed": config.lgbm_seed,
     }
     artifact = gbdt.build_artifact(booster, training, {}, _iso(created_at))
-    challenger = Scorer(validate_artifact(artifact, "challenger"))
+    model = validate_artifact(artifact, "challenger")
+    challenger = Scorer(model)
     promoted_version = pointer.read().version
     current = shipped if promoted_version is None else load_scorer(store, promoted_version)
     evaluation = evaluate_models(frame, windows, challenger, current, config.thresholds)
@@ -128,6 +130,12 @@ def retrain(
         thresholds={"review": config.thresholds.review, "decline": config.thresholds.decline},
         metrics={"challenger": evaluation.challenger, "current": evaluation.current},
         gate=verdict,
+        # The drift job compares each day with this (fraud_scoring.drift): the training rows' features
+        # and the challenger's scores on them. Cards with a known fraud, which training leaves out,
+        # are not in it; the shipped reference (drift_reference.py) counts every transaction.
+        reference=reference_profile(
+            X, [model.predict(tuple(row)) for row in X.tolist()], FEATURE_NAMES, artifact=artifact
+        ),
     )
     publish(store, artifact, card)
     if not verdict["passed"]:

@@ -12,6 +12,7 @@ from scoring_helpers import small_frame
 
 from fraud_scoring import Scorer
 from fraud_scoring.card import render_html
+from fraud_scoring.drift import load_reference
 from fraud_scoring.features import FEATURE_NAMES
 from fraud_scoring.gate import Margins, Windows, evaluate_models, gate
 from fraud_scoring.model import Model
@@ -173,7 +174,7 @@ def test_retrain_publishes_card_and_promotes_when_gate_passes(tmp_path: Path) ->
     assert outcome.promoted is True
     assert pointer.read().version == outcome.version
     card = json.loads((tmp_path / "registry" / "models" / outcome.version / "card.json").read_text())
-    assert set(card) == CARD_KEYS
+    assert set(card) == CARD_KEYS | {"reference"}  # a cycle always profiles its training data
     assert card["training_code_commit"] == "abc123"
     assert card["created_at"] == "2026-12-07T00:00:00Z"
     # The simulator's last transaction is on 2018-05-30: evaluation ends 7 days before that day.
@@ -260,6 +261,10 @@ def test_retrain_scheduled_task_reads_the_export_and_registry_it_is_given_in_its
     eval_end = (pd.Timestamp(today).tz_convert(None) - pd.Timedelta(days=8)).normalize()
     assert card["data_window"]["end"] == eval_end.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert card["rows"]["train"] > 0 and card["rows"]["evaluation"] > 0
+    # and the card carries the drift job's reference for that version: the score and ten features
+    version, reference = load_reference(root / "models" / printed["version"] / "card.json")
+    assert version == printed["version"]
+    assert len(reference["features"]) == 10 and sum(reference["score"]["fractions"]) == pytest.approx(1.0)
 
 
 def test_retrain_names_the_export_days_it_is_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
