@@ -276,6 +276,7 @@ class FraudPipeline(pulumi.ComponentResource):
         ]
 
     def _drift_statements(self) -> list[dict[str, object]]:
+        a = self._args
         # Read only: the day's items and the histories its sample's features need. The base
         # statements' kms:Decrypt on the data key covers reading the table it encrypts.
         return [
@@ -283,6 +284,13 @@ class FraudPipeline(pulumi.ComponentResource):
                 ["dynamodb:Query"],
                 [self._index_arn(index.name) for index in (BY_DAY, CUSTOMER_HISTORY, TERMINAL_HISTORY)],
                 "ReadDayAndHistory",
+            ),
+            # The promoted model's card, whose drift reference the day is compared with.
+            allow(["ssm:GetParameter"], [a.data.model_pointer_arn], "ReadModelPointer"),
+            allow(
+                ["s3:GetObject"],
+                [pulumi.Output.concat(a.data.models_bucket_arn, "/models/*/card.json")],
+                "ReadModelCards",
             ),
         ]
 

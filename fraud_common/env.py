@@ -37,8 +37,9 @@ DRIFT_SAMPLE_SIZE = "DRIFT_SAMPLE_SIZE"
 """Optional; how many of the day's scored transactions the drift job recomputes features for (default
 500; two history queries each)."""
 MODEL_BUCKET = "MODEL_BUCKET"
-"""The models bucket of ``fraud_scoring.registry`` (analyzer): with MODEL_POINTER_PARAMETER, the
-promoted version is served and followed without a redeploy; neither set: the shipped model."""
+"""The models bucket of ``fraud_scoring.registry`` (analyzer; the drift job reads the promoted card):
+with MODEL_POINTER_PARAMETER, the promoted version is served and followed without a redeploy;
+neither set: the shipped model."""
 MODEL_POINTER_PARAMETER = "MODEL_POINTER_PARAMETER"
 """The SSM parameter naming the promoted model version (analyzer)."""
 MODEL_REGISTRY_DIR = "MODEL_REGISTRY_DIR"
@@ -82,7 +83,7 @@ FUNCTION_ENV: Mapping[str, tuple[str, ...]] = {
     "reporter": (TABLE_NAME, REPORTS_BUCKET, REPORTS_KMS_KEY_ARN, *_OBSERVABILITY),
     "rotator": _OBSERVABILITY,
     "labeler": (TABLE_NAME, REPORTS_KMS_KEY_ARN, *_OBSERVABILITY),
-    "drift": (TABLE_NAME, *_OBSERVABILITY),
+    "drift": (TABLE_NAME, MODEL_BUCKET, MODEL_POINTER_PARAMETER, *_OBSERVABILITY),
 }
 """Variables each function requires (optional ones above are not listed)."""
 RESERVING_FUNCTIONS = ("processor", "analyzer", "reporter", "rotator")

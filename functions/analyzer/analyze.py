@@ -22,11 +22,12 @@ from typing import Any
 from fraud_common import env
 from fraud_common.tables import CUSTOMER_ID, TERMINAL_ID, TIMESTAMP, TRANSACTION_ID
 from fraud_scoring import Scorer, ScoreResult, Thresholds, Transaction
-from fraud_scoring.registry import ModelWatcher, Pointer, S3Store, SsmPointer, Store, local_registry
+from fraud_scoring.registry import ModelWatcher
 from functions.analyzer.history import load_history
 from functions.common import items
 from functions.common.api_config import api_config
 from functions.common.aws import client, error_code
+from functions.common.models import registry_from_environment
 
 _scorer: Callable[[], Scorer] | None = None
 
@@ -55,16 +56,10 @@ def set_scorer(scorer: Scorer | None) -> None:
 
 def _scorer_source() -> Callable[[], Scorer]:
     shipped = Scorer.load(os.environ.get(env.SCORING_MODEL_PATH) or None)
-    store: Store
-    pointer: Pointer
-    local = os.environ.get(env.MODEL_REGISTRY_DIR, "").strip()
-    if local:
-        store, pointer = local_registry(local)
-    elif os.environ.get(env.MODEL_BUCKET, "").strip() or os.environ.get(env.MODEL_POINTER_PARAMETER, "").strip():
-        store = S3Store(env.require(env.MODEL_BUCKET), client("s3"))
-        pointer = SsmPointer(env.require(env.MODEL_POINTER_PARAMETER), client("ssm"))
-    else:
+    registry = registry_from_environment()
+    if registry is None:
         return lambda: shipped
+    store, pointer = registry
     refresh_s = env.optional_int(env.MODEL_REFRESH_S, env.DEFAULT_MODEL_REFRESH_S)
     return ModelWatcher(store, pointer, shipped, refresh_s).current
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import json
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -30,6 +31,8 @@ from fraud_scoring import compute_features, drift
 from functions.analyzer.analyze import PoisonRecord, to_transaction
 from functions.analyzer.history import load_history
 from functions.common import items
+from functions.common.models import registry_from_environment
+from functions.common.observability import logger
 from functions.reporter.daily import DayReader, report_day
 
 DEFAULT_SAMPLE_SIZE = 500
@@ -41,11 +44,30 @@ def _sample_key(transaction_id: str) -> int:
     return int.from_bytes(hashlib.blake2b(transaction_id.encode(), digest_size=8).digest(), "big")
 
 
+def serving_reference() -> tuple[str, dict[str, Any]]:
+    """``(version, reference)`` of the model the analyzer serves: the promoted version's model card
+    (retraining writes its ``reference``), else the shipped model's ``reference.json``. Comparing
+    a day with another model's reference would raise the score PSI alarm after every promotion."""
+    registry = registry_from_environment()
+    version = None if registry is None else registry[1].read().version
+    if registry is None or version is None:
+        return drift.load_reference()
+    card = registry[0].read(version, "card.json")
+    reference = None if card is None else json.loads(card).get("reference")
+    if reference is None:
+        logger.warning(
+            "promoted model has no drift reference in its card; using the shipped model's",
+            extra={"model_version": version},
+        )
+        return drift.load_reference()
+    return version, reference
+
+
 def run(event: Mapping[str, Any], now: datetime, remaining_ms: Callable[[], int]) -> dict[str, Any]:
     """Measure the requested day (``functions.reporter.daily.report_day``); returns the drift report
     (``fraud_scoring.drift.drift_report``) with where it came from."""
     day = report_day(event, now)
-    version, reference = drift.load_reference()
+    version, reference = serving_reference()
     sample_size = env.optional_int(env.DRIFT_SAMPLE_SIZE, DEFAULT_SAMPLE_SIZE)
     scores: list[float] = []
     decisions: list[str] = []

@@ -172,3 +172,27 @@ def test_drift_reads_the_shipped_reference_by_default(aws, lambda_context):
     # THEN it names the shipped model (fraud_scoring/model.json's version) and yesterday
     assert report["modelVersion"] == "gbdt-837866bc7c68"
     assert report["date"] == DAY.isoformat()
+
+
+def test_drift_compares_with_the_promoted_models_card_and_falls_back_to_the_shipped_reference(
+    tmp_path, monkeypatch, caplog
+):
+    from fraud_scoring.registry import PointerValue, local_registry
+    from functions.drift.job import serving_reference
+
+    # GIVEN a registry whose promoted version's card carries a reference, as retraining writes it
+    store, pointer = local_registry(tmp_path)
+    reference = {"score": {"bins": [0.5], "fractions": [0.9, 0.1], "missing": 0.0}, "features": {}}
+    store.write("gbdt-promoted", "card.json", json.dumps({"version": "gbdt-promoted", "reference": reference}).encode())
+    store.write("gbdt-old", "card.json", json.dumps({"version": "gbdt-old"}).encode())
+    monkeypatch.setenv(env.MODEL_REGISTRY_DIR, str(tmp_path))
+    shipped_version, _ = drift.load_reference()
+    # WHEN nothing is promoted, THEN the day is compared with the shipped model's reference
+    assert serving_reference()[0] == shipped_version
+    # WHEN a version is promoted, THEN with its card's reference
+    pointer.write(PointerValue("gbdt-promoted", None, "2026-12-07T00:00:00Z"))
+    assert serving_reference() == ("gbdt-promoted", reference)
+    # WHEN the promoted card has no reference, THEN the shipped one, and the operator is told
+    pointer.write(PointerValue("gbdt-old", "gbdt-promoted", "2026-12-07T01:00:00Z"))
+    assert serving_reference()[0] == shipped_version
+    assert any("promoted model has no drift reference in its card" in r.getMessage() for r in caplog.records)

@@ -229,7 +229,14 @@ def test_pipeline_drift_job_only_reads_the_day_and_history_indexes(run: ProgramR
     indexes = {f"{table}/index/{name}" for name in ("day-time", "customer-time", "terminal-time")}
     assert grants["dynamodb:Query"] == indexes
     assert [a for a in grants if a.startswith("dynamodb:")] == ["dynamodb:Query"]
-    assert not [a for a in grants if a.startswith(("s3:", "sqs:", "secretsmanager:", "cloudwatch:"))]
+    assert not [a for a in grants if a.startswith(("sqs:", "secretsmanager:", "cloudwatch:"))]
+    # The promoted model's card (its drift reference), read only.
+    models = run.outputs["models_bucket_name"]
+    assert [a for a in grants if a.startswith("s3:")] == ["s3:GetObject"]
+    assert grants["s3:GetObject"] == {f"arn:aws:s3:::{models}/models/*/card.json"}
+    assert grants["ssm:GetParameter"] == {
+        f"arn:aws:ssm:{run.config['aws:region']}:{ACCOUNT_ID}:parameter{run.outputs['model_pointer_parameter']}"
+    }
     assert grants["kms:Decrypt"] == {f"arn:aws:kms:{run.config['aws:region']}:{ACCOUNT_ID}:key/fraud-data-key"}
     assert "kms:GenerateDataKey" not in grants
 

@@ -226,13 +226,15 @@ OWN_STATEMENTS = {
         ),
         USE_DATA_KEY,
     ],
-    # Read only; the base statements' kms:Decrypt on the data key reads the table.
+    # Read only; the base statements' kms:Decrypt on the data key reads the table and the cards.
     "drift": [
         _allow(
             "ReadDayAndHistory",
             ["dynamodb:Query"],
             [f"{TABLE}/index/day-time", f"{TABLE}/index/customer-time", f"{TABLE}/index/terminal-time"],
         ),
+        _allow("ReadModelPointer", ["ssm:GetParameter"], [MODEL_POINTER_ARN]),
+        _allow("ReadModelCards", ["s3:GetObject"], [f"arn:aws:s3:::{MODELS_BUCKET}/models/*/card.json"]),
     ],
 }
 POWERTOOLS = {
@@ -253,7 +255,7 @@ OWN_ENVIRONMENT = {
     "reporter": {"TABLE_NAME": "transactions-qa", "REPORTS_BUCKET": REPORTS_BUCKET, "REPORTS_KMS_KEY_ARN": DATA_KEY},
     "rotator": {},
     "labeler": {"TABLE_NAME": "transactions-qa", "REPORTS_KMS_KEY_ARN": DATA_KEY},
-    "drift": {"TABLE_NAME": "transactions-qa"},
+    "drift": {"TABLE_NAME": "transactions-qa", "MODEL_BUCKET": MODELS_BUCKET, "MODEL_POINTER_PARAMETER": MODEL_POINTER},
 }
 # The labeler (async, a few files a day) and the drift job (once a day) draw on the unreserved pool;
 # the drift job gets minutes instead of the request path's lambdaTimeoutSeconds.
