@@ -76,12 +76,14 @@ def password_login_role(pg: EmbeddedPostgres, role: str, password: str) -> Itera
         conn.execute(f"DROP ROLE IF EXISTS {role}".encode())
         conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'".encode())
         conn.execute(f"CREATE DATABASE rotation OWNER {role}".encode())
-        # Migration 002 creates the cluster-wide service user, which this unprivileged owner may
-        # not do: create it here (as RDS's master user would have), whatever ran before.
-        conn.execute(
-            b"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'fraud_api') "
-            b"THEN CREATE ROLE fraud_api LOGIN; END IF; END $$"
-        )
+        # Migrations 002 and 004 create the cluster-wide service and export users, which this
+        # unprivileged owner may not do: create them here (as RDS's master user would have),
+        # whatever ran before in this cluster.
+        for user in ("fraud_api", "fraud_export"):
+            conn.execute(
+                f"DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{user}') "
+                f"THEN CREATE ROLE {user} LOGIN; END IF; END $$".encode()
+            )
         conn.execute("SELECT pg_reload_conf()")
     try:
         yield str(pg.data_dir)
