@@ -364,6 +364,7 @@ def run_demo(
         "seconds": time.monotonic() - started,
         "reports": reports,
         "sent_labels": sent.labels,
+        "traffic": traffic,
     }
     out.write(format_summary(summary))
     return summary
