@@ -75,8 +75,9 @@ def test_label_for_reviews_flagged_with_ground_truth_and_charges_back_missed_fra
 
 @pytest.fixture(scope="module")
 def four_weeks(handles: StackHandles) -> dict[str, Any]:
-    """Four simulated weeks through local mode, labels included (enough for a 7 + 7 day cycle)."""
-    return run_demo(handles, count=500, rate=200.0, seed=5, days=28, out=io.StringIO())
+    """Four simulated weeks through local mode, labels included (enough for a 7 + 7 day cycle). At 10/s
+    the sender runs no faster than the analyzer scores, so a label sent early would be seen as early."""
+    return run_demo(handles, count=500, rate=10.0, seed=5, days=28, out=io.StringIO())
 
 
 def _stored_labels(handles: StackHandles) -> dict[str, dict[str, Any]]:
