@@ -232,6 +232,8 @@ async def send(
     headers = {"x-api-key": handles.api_key}
     moments = [epoch(body["timestamp"]) for body in bodies]
     clock = [moments[0] if moments else 0.0]
+    answered: dict[str, int] = {}
+    """HTTP status of each transaction's POST, once it came back."""
     async with httpx.AsyncClient(base_url=handles.gateway_url, headers=headers, timeout=60.0) as client:
 
         async def one(index: int, body: dict[str, Any]) -> None:
@@ -245,6 +247,7 @@ async def send(
                 response = await client.post("/transactions", json=body)
                 outcome.post_seconds.append(time.perf_counter() - begun)
             outcome.statuses[response.status_code] += 1
+            answered[body["transactionId"]] = response.status_code
             if response.status_code == 201:
                 outcome.completed.append(body["transactionId"])
             progress.update(sum(outcome.statuses.values()))
@@ -256,6 +259,10 @@ async def send(
                 await asyncio.sleep(delay)
             while clock[0] < item.due:  # the sender fell behind its schedule
                 await asyncio.sleep(0.05)
+            while item.transaction_id not in answered:  # its POST is still in flight
+                await asyncio.sleep(0.05)
+            if answered[item.transaction_id] != 201:  # refused by the gateway: nothing to label
+                return
             async with label_slots:
                 decision = await decision_of(client, item.transaction_id)
                 body = label_for(item, decision, traffic.frauds)
