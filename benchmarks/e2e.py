@@ -74,9 +74,9 @@ def decision_times(handles: StackHandles) -> dict[str, float]:
 def replay(handles: StackHandles, count: int, rate: float, seed: int, label: str) -> tuple[SendOutcome, float]:
     """Send ``count`` simulated transactions at ``rate``; returns the outcome and the seconds until
     the last one was scored (counted from the first POST)."""
-    bodies = build_traffic(count, seed, datetime.now(tz=UTC).date()).bodies
+    traffic = build_traffic(count, seed, datetime.now(tz=UTC).date())
     out = sys.stdout
-    sent = asyncio.run(send(handles, bodies, rate, Progress(label, len(bodies), out)))
+    sent = asyncio.run(send(handles, traffic, rate, Progress(label, len(traffic.bodies), out)))
     scoring = wait_until_scored(handles, sent.completed, Progress("scoring", len(sent.completed), out))
     return sent, sent.seconds + scoring
 

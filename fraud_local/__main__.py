@@ -1,12 +1,13 @@
 """``python -m fraud_local``: run local mode until Ctrl-C, replay demo traffic, or run the reporter.
 
     python -m fraud_local [--state-dir .local] [--port 8080] [--api-port 8081] [--aws-port 8082]
-    python -m fraud_local demo [--transactions 2000] [--rate 50] [--seed 7]
+    python -m fraud_local demo [--weeks 1] [--transactions N] [--rate 50] [--seed 7] [--no-labels]
+    python -m fraud_local retrain [--train-days 21] [--eval-days 7]
     python -m fraud_local report [--date YYYY-MM-DD]
     python -m fraud_local traces [--last N]
 
-``demo`` and ``report`` use the local mode already running on the state folder; ``demo`` starts
-one for its own duration when none is. ``traces`` prints fraud-api's latest traces from the state
+``demo``, ``retrain`` and ``report`` use the local mode already running on the state folder;
+``demo`` starts one for its own duration when none is. ``traces`` prints fraud-api's latest traces from the state
 folder, running or not.
 """
 
@@ -30,7 +31,7 @@ from fraud_local.config import (
     Ports,
     validate_api_key,
 )
-from fraud_local.demo import run_demo, shown
+from fraud_local.demo import DEMO_DAYS, run_demo, shown
 from fraud_local.processes import ChildFailed
 from fraud_local.stack import (
     AlreadyRunning,
@@ -42,6 +43,8 @@ from fraud_local.stack import (
     run_report_for,
 )
 from fraud_local.traces import last_traces, traces_path
+
+TRANSACTIONS_PER_WEEK = 2000
 
 
 def _curl_example(h: StackHandles) -> str:
@@ -83,7 +86,8 @@ def banner(h: StackHandles, seconds: float) -> str:
             "",
             _curl_example(h),
             "",
-            "Also: `make demo` (simulated traffic and a report) and `.venv/bin/python -m fraud_local report`.",
+            "Also: `make demo` (simulated traffic, labels back, a report), `.venv/bin/python -m fraud_local "
+            "retrain` (export, retrain, gate, promote) and `.venv/bin/python -m fraud_local report`.",
             "moto keeps AWS data in memory: the table, stream, bucket and queues start empty on every run.",
             "Press Ctrl-C to stop.",
             "",
@@ -127,7 +131,14 @@ def run(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def demo(args: argparse.Namespace, out: IO[str]) -> int:
-    options = {"count": args.transactions, "rate": args.rate, "seed": args.seed, "out": out}
+    options = {
+        "count": args.transactions or TRANSACTIONS_PER_WEEK * args.weeks,
+        "rate": args.rate,
+        "seed": args.seed,
+        "days": DEMO_DAYS * args.weeks,
+        "labels": args.labels,
+        "out": out,
+    }
     running = attach(args.state_dir)
     if running is not None:
         out.write(f"Using the local mode running at {running.gateway_url}.\n")
@@ -138,6 +149,27 @@ def demo(args: argparse.Namespace, out: IO[str]) -> int:
     with LocalStack(args.state_dir, Ports(args.port, args.api_port, args.aws_port)) as handles:
         run_demo(handles, **options)
     return 0
+
+
+def retrain(args: argparse.Namespace, out: IO[str]) -> int:
+    # Training needs pandas and LightGBM: imported only by this command, not by every start of local mode.
+    from fraud_local.retrain import run_retrain
+    from fraud_scoring.registry import RegistryError
+    from fraud_scoring.retrain import EXIT_GATE_FAILED, RetrainConfig
+
+    running = attach(args.state_dir)
+    if running is None:
+        out.write(f"No local mode is running on {shown(args.state_dir)}; start it with `make local` first.\n")
+        return 1
+    try:
+        config = RetrainConfig(
+            **{name: value for name in ("train_days", "eval_days") if (value := getattr(args, name)) is not None}
+        )
+        outcome = run_retrain(running, config, out)
+    except RegistryError as exc:
+        out.write(f"refused: {exc}\n")
+        return 1
+    return 0 if outcome.promoted else EXIT_GATE_FAILED
 
 
 def report(args: argparse.Namespace, out: IO[str]) -> int:
@@ -200,9 +232,21 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command")
     demo_parser = commands.add_parser("demo", help="replay simulated traffic through the gateway, then report")
     _add_common(demo_parser, ports=True, subcommand=True)
-    demo_parser.add_argument("--transactions", type=int, default=2000, help="how many (default 2000)")
+    demo_parser.add_argument(
+        "--weeks", type=int, default=1, help="simulated weeks (default 1; 6 lets labels and a retrain matter)"
+    )
+    demo_parser.add_argument(
+        "--transactions", type=int, help=f"how many (default {TRANSACTIONS_PER_WEEK} per simulated week)"
+    )
     demo_parser.add_argument("--rate", type=float, default=50.0, help="at most this many per second (default 50)")
     demo_parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    demo_parser.add_argument(
+        "--no-labels", dest="labels", action="store_false", help="send no analyst review or chargeback back"
+    )
+    retrain_parser = commands.add_parser("retrain", help="export, retrain, gate and promote into the local registry")
+    _add_common(retrain_parser, ports=False, subcommand=True)
+    retrain_parser.add_argument("--train-days", type=int, help="training window (default: the scheduled cycle's, 21)")
+    retrain_parser.add_argument("--eval-days", type=int, help="evaluation window (default: the scheduled cycle's, 7)")
     report_parser = commands.add_parser("report", help="run the reporter once")
     _add_common(report_parser, ports=False, subcommand=True)
     report_parser.add_argument("--date", type=_date, help="UTC day to report (default: yesterday)")
@@ -214,7 +258,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
     args = parser().parse_args(argv)
-    command = {"demo": demo, "report": report, "traces": traces}.get(args.command, run)
+    command = {"demo": demo, "retrain": retrain, "report": report, "traces": traces}.get(args.command, run)
     try:
         return command(args, out)
     except (PortInUse, AlreadyRunning, ChildFailed) as exc:

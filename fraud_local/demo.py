@@ -1,19 +1,30 @@
 """The demo: simulator traffic through the gateway, the reporter, and a summary a person can read.
 
 The traffic is the fraud handbook's simulator (``fraud_scoring.simulator``) sized to the requested
-number of transactions over the last few days (the last simulated day is yesterday, UTC, so the
-reporter can report every day of it). Each customer gets one test card number. Transactions are
-sent in time order at the requested rate; once the analyzer has scored them all, the reporter
-runs for each day, and the summary compares the reports' flagged transactions with the
-simulator's ground truth: frauds caught and precision.
+number of transactions over the last few days or weeks (the last simulated day is yesterday, UTC,
+so the reporter can report every day of it). Each customer gets one test card number. Transactions
+are sent in time order at the requested rate, which makes the transactions' own timestamps the
+demo's accelerated clock: simulated time is the timestamp of the latest transaction sent.
+
+On that clock, labels flow back through ``POST /transactions/{id}/label`` as a fraud team's would:
+an analyst reviews each flagged (review or decline) transaction within hours and records the
+simulator's ground truth, fraud or not; a fraud the model let through comes back as a chargeback
+days later. A label falls due when the clock reaches its label time; labels due after the last
+transaction are never sent (the clock stops there).
+
+Once the analyzer has scored everything, the reporter runs for each day, and the summary compares
+the reports' flagged transactions with the simulator's ground truth: frauds caught per kind and
+precision, per simulated week, so detection before labels flowed can be read beside after.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import csv
 import json
 import math
+import random
 import sys
 import time
 from collections import Counter
@@ -37,6 +48,14 @@ _TX_PER_CUSTOMER_DAY = 1.8  # the simulator's mean (uniform 0-4 a day, ~3 % drop
 
 SCENARIOS = {1: "amount above 220", 2: "compromised terminal", 3: "compromised card"}
 """The simulator's fraud scenarios (shared/reference/fraud-simulator.md, 1.4)."""
+FLAGGED = frozenset({"review", "decline"})
+REVIEW_HOURS = (1.0, 8.0)
+"""An analyst reviews a flagged transaction this many hours after it (uniform): the same working day."""
+CHARGEBACK_DAYS = (2.0, 10.0)
+"""A missed fraud comes back as a chargeback this many days after it (uniform). Real chargebacks
+can take weeks; within the terminal risk features' 7-day label delay they still teach the model."""
+REVIEW = "analyst_review"
+CHARGEBACK = "chargeback"
 
 
 @dataclass(frozen=True)
@@ -58,19 +77,19 @@ def luhn_complete(prefix: str) -> str:
     return prefix + str((10 - total % 10) % 10)
 
 
-def build_traffic(count: int, seed: int, today: date) -> Traffic:
-    """``count`` simulated transactions on the ``DEMO_DAYS`` days before ``today``, in time order."""
+def build_traffic(count: int, seed: int, today: date, days: int = DEMO_DAYS) -> Traffic:
+    """``count`` simulated transactions on the ``days`` days before ``today``, in time order."""
     from fraud_scoring.simulator import SimulatorConfig, simulate  # numpy/pandas: demo only
 
     # 1,000 terminals on the simulator's 100 x 100 grid leave ~8 within reach of each customer
     # (radius 5), so nearly every customer transacts; customers are added until there is enough.
-    customers = max(10, math.ceil(count / (DEMO_DAYS * _TX_PER_CUSTOMER_DAY) * 1.1))
-    frame = simulate(seed, SimulatorConfig(n_customers=customers, n_terminals=DEMO_TERMINALS, n_days=DEMO_DAYS))
+    customers = max(10, math.ceil(count / (days * _TX_PER_CUSTOMER_DAY) * 1.1))
+    frame = simulate(seed, SimulatorConfig(n_customers=customers, n_terminals=DEMO_TERMINALS, n_days=days))
     while len(frame) < count:
         customers = math.ceil(customers * 1.25)
-        frame = simulate(seed, SimulatorConfig(n_customers=customers, n_terminals=DEMO_TERMINALS, n_days=DEMO_DAYS))
+        frame = simulate(seed, SimulatorConfig(n_customers=customers, n_terminals=DEMO_TERMINALS, n_days=days))
     frame = frame.head(count)
-    start = datetime.combine(today - timedelta(days=DEMO_DAYS), datetime.min.time(), tzinfo=UTC)
+    start = datetime.combine(today - timedelta(days=days), datetime.min.time(), tzinfo=UTC)
     run = random_letters(6)  # a second demo on the same running system gets new ids
     bodies: list[dict[str, Any]] = []
     frauds: dict[str, int] = {}
@@ -92,8 +111,55 @@ def build_traffic(count: int, seed: int, today: date) -> Traffic:
         )
         if row.TX_FRAUD:
             frauds[transaction_id] = int(row.TX_FRAUD_SCENARIO)
-    days = sorted({date.fromisoformat(b["timestamp"][:10]) for b in bodies})
-    return Traffic(bodies, frauds, days)
+    traffic_days = sorted({date.fromisoformat(b["timestamp"][:10]) for b in bodies})
+    return Traffic(bodies, frauds, traffic_days)
+
+
+def epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+
+
+def iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class LabelCheck:
+    """A moment on the simulated clock when a label may go back: ``source`` says which."""
+
+    due: float
+    """Simulated time (epoch seconds), also the label's labelTime."""
+    transaction_id: str
+    source: str
+    """``REVIEW`` (sent when the transaction was flagged) or ``CHARGEBACK`` (a fraud not flagged)."""
+
+
+def plan_label_checks(traffic: Traffic, seed: int) -> list[LabelCheck]:
+    """A review check for every transaction and a chargeback check for every fraud, at a random
+    delay in ``REVIEW_HOURS`` / ``CHARGEBACK_DAYS``, in time order; none due after the last transaction."""
+    rng = random.Random(seed)
+    end = epoch(traffic.bodies[-1]["timestamp"]) if traffic.bodies else 0.0
+    checks = []
+    for body in traffic.bodies:
+        moment = epoch(body["timestamp"])
+        checks.append(LabelCheck(moment + rng.uniform(*REVIEW_HOURS) * 3600, body["transactionId"], REVIEW))
+        if body["transactionId"] in traffic.frauds:
+            checks.append(
+                LabelCheck(moment + rng.uniform(*CHARGEBACK_DAYS) * 86_400, body["transactionId"], CHARGEBACK)
+            )
+    return sorted((c for c in checks if c.due <= end), key=lambda c: c.due)
+
+
+def label_for(check: LabelCheck, decision: str, frauds: dict[str, int]) -> dict[str, Any] | None:
+    """The label body the fraud team sends for ``check`` given the analyzer's decision, or None:
+    analysts review only flagged transactions; chargebacks come only for frauds that were approved."""
+    if check.source == REVIEW and decision in FLAGGED:
+        fraud = check.transaction_id in frauds
+    elif check.source == CHARGEBACK and decision not in FLAGGED:
+        fraud = True
+    else:
+        return None
+    return {"fraud": fraud, "source": check.source, "labelTime": iso(check.due)}
 
 
 class Progress:
@@ -137,14 +203,37 @@ class SendOutcome:
     """Wall-clock time (epoch seconds) each POST was sent, by transaction id."""
     post_seconds: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    labels: list[SentLabel] = field(default_factory=list)
+    label_statuses: Counter[int] = field(default_factory=Counter)
 
 
-async def send(handles: StackHandles, bodies: list[dict[str, Any]], rate: float, progress: Progress) -> SendOutcome:
-    """POST every body to the gateway, at most ``rate`` per second, ``CONCURRENCY`` in flight."""
+@dataclass(frozen=True)
+class SentLabel:
+    transaction_id: str
+    body: dict[str, Any]
+    clock: float
+    """The simulated clock when it was posted: the timestamp of the latest transaction sent."""
+
+
+async def send(
+    handles: StackHandles,
+    traffic: Traffic,
+    rate: float,
+    progress: Progress,
+    checks: list[LabelCheck] | None = None,
+) -> SendOutcome:
+    """POST every transaction to the gateway, at most ``rate`` per second, ``CONCURRENCY`` in flight;
+    each label check runs when the simulated clock reaches it (``label_for`` decides what is sent)."""
+    bodies = traffic.bodies
     outcome = SendOutcome()
     started = time.monotonic()
     slots = asyncio.Semaphore(CONCURRENCY)
+    label_slots = asyncio.Semaphore(CONCURRENCY)
     headers = {"x-api-key": handles.api_key}
+    moments = [epoch(body["timestamp"]) for body in bodies]
+    clock = [moments[0] if moments else 0.0]
+    answered: dict[str, int] = {}
+    """HTTP status of each transaction's POST, once it came back."""
     async with httpx.AsyncClient(base_url=handles.gateway_url, headers=headers, timeout=60.0) as client:
 
         async def one(index: int, body: dict[str, Any]) -> None:
@@ -153,18 +242,51 @@ async def send(handles: StackHandles, bodies: list[dict[str, Any]], rate: float,
                 await asyncio.sleep(delay)
             async with slots:
                 outcome.sent_at[body["transactionId"]] = time.time()
+                clock[0] = max(clock[0], moments[index])
                 begun = time.perf_counter()
                 response = await client.post("/transactions", json=body)
                 outcome.post_seconds.append(time.perf_counter() - begun)
             outcome.statuses[response.status_code] += 1
+            answered[body["transactionId"]] = response.status_code
             if response.status_code == 201:
                 outcome.completed.append(body["transactionId"])
             progress.update(sum(outcome.statuses.values()))
 
-        await asyncio.gather(*(one(i, body) for i, body in enumerate(bodies)))
+        async def check(item: LabelCheck) -> None:
+            # The clock reaches ``due`` when the first transaction at or after it is sent.
+            delay = started + bisect.bisect_left(moments, item.due) / rate - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            while clock[0] < item.due:  # the sender fell behind its schedule
+                await asyncio.sleep(0.05)
+            while item.transaction_id not in answered:  # its POST is still in flight
+                await asyncio.sleep(0.05)
+            if answered[item.transaction_id] != 201:  # refused by the gateway: nothing to label
+                return
+            async with label_slots:
+                decision = await decision_of(client, item.transaction_id)
+                body = label_for(item, decision, traffic.frauds)
+                if body is None:
+                    return
+                response = await client.post(f"/transactions/{item.transaction_id}/label", json=body)
+            outcome.label_statuses[response.status_code] += 1
+            outcome.labels.append(SentLabel(item.transaction_id, body, clock[0]))
+
+        await asyncio.gather(*(one(i, body) for i, body in enumerate(bodies)), *(check(item) for item in checks or []))
     outcome.seconds = time.monotonic() - started
     progress.close()
     return outcome
+
+
+async def decision_of(client: httpx.AsyncClient, transaction_id: str) -> str:
+    """The analyzer's decision, once it has scored the transaction (it lags the sender by seconds)."""
+    deadline = time.monotonic() + SCORING_TIMEOUT_S
+    while time.monotonic() < deadline:
+        response = await client.get(f"/transactions/{transaction_id}")
+        if response.status_code == 200 and response.json().get("status") == "SCORED":
+            return str(response.json().get("decision"))
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"{transaction_id} still unscored after {SCORING_TIMEOUT_S:.0f} s; see the poller's log")
 
 
 def wait_until_scored(handles: StackHandles, completed: list[str], progress: Progress) -> float:
@@ -199,16 +321,28 @@ def flagged_ids(report: ReportResult) -> set[str]:
         return {row["transactionId"] for row in csv.DictReader(handle)}
 
 
-def run_demo(handles: StackHandles, *, count: int, rate: float, seed: int, out: IO[str] = sys.stdout) -> dict[str, Any]:
-    """Send the traffic, wait for the decisions, report every day; print and return the summary."""
+def run_demo(
+    handles: StackHandles,
+    *,
+    count: int,
+    rate: float,
+    seed: int,
+    days: int = DEMO_DAYS,
+    labels: bool = True,
+    out: IO[str] = sys.stdout,
+) -> dict[str, Any]:
+    """Send the traffic (and the labels), wait for the decisions, report every day; print and return the summary."""
     started = time.monotonic()
     today = datetime.now(tz=UTC).date()
-    traffic = build_traffic(count, seed, today)
+    traffic = build_traffic(count, seed, today, days)
+    checks = plan_label_checks(traffic, seed) if labels else []
     out.write(
         f"Replaying {len(traffic.bodies):,} simulated transactions (seed {seed}, {len(traffic.days)} days up to "
-        f"yesterday) through {handles.gateway_url} at up to {rate:g}/s\n"
+        f"yesterday) through {handles.gateway_url} at up to {rate:g}/s"
+        + (", with analyst reviews and chargebacks\n" if labels else ", no labels sent back\n")
     )
-    sent = asyncio.run(send(handles, traffic.bodies, rate, Progress("sending", len(traffic.bodies), out)))
+    progress = Progress("sending", len(traffic.bodies), out)
+    sent = asyncio.run(send(handles, traffic, rate, progress, checks))
     scoring_s = wait_until_scored(handles, sent.completed, Progress("scoring", len(sent.completed), out))
     reports = [run_report_for(handles, day) for day in traffic.days]
     flagged = set().union(*(flagged_ids(r) for r in reports))
@@ -216,10 +350,6 @@ def run_demo(handles: StackHandles, *, count: int, rate: float, seed: int, out: 
     for result in reports:
         decisions.update(_report_json(result).get("decisions", {}))
     caught = flagged & traffic.frauds.keys()
-    by_kind = {
-        name: (sum(1 for t in caught if traffic.frauds[t] == number), list(traffic.frauds.values()).count(number))
-        for number, name in SCENARIOS.items()
-    }
     summary = {
         "sent": len(traffic.bodies),
         "stored": sent.statuses.get(201, 0),
@@ -231,13 +361,52 @@ def run_demo(handles: StackHandles, *, count: int, rate: float, seed: int, out: 
         "caught": len(caught),
         "precision": len(caught) / len(flagged) if flagged else None,
         "recall": len(caught) / len(traffic.frauds) if traffic.frauds else None,
-        "caught_by_kind": by_kind,
+        "caught_by_kind": caught_by_kind(traffic.frauds, caught),
+        "weeks": by_week(traffic, flagged),
+        "labels": Counter(
+            f"{label.body['source']} {'fraud' if label.body['fraud'] else 'legitimate'}" for label in sent.labels
+        ),
+        "label_statuses": dict(sent.label_statuses),
         "throughput_tps": sent.statuses.get(201, 0) / (sent.seconds + scoring_s),
         "seconds": time.monotonic() - started,
         "reports": reports,
+        "sent_labels": sent.labels,
+        "traffic": traffic,
     }
     out.write(format_summary(summary))
     return summary
+
+
+def caught_by_kind(frauds: dict[str, int], caught: set[str]) -> dict[str, tuple[int, int]]:
+    """(caught, total) per fraud kind (``SCENARIOS``)."""
+    return {
+        name: (sum(1 for t in caught if frauds[t] == number), list(frauds.values()).count(number))
+        for number, name in SCENARIOS.items()
+    }
+
+
+def by_week(traffic: Traffic, flagged: set[str]) -> list[dict[str, Any]]:
+    """Per simulated week (7 days from the first day): frauds caught per kind, flagged, precision."""
+    first = traffic.days[0] if traffic.days else date.min
+    weeks: dict[int, list[str]] = {}
+    for body in traffic.bodies:
+        weeks.setdefault((date.fromisoformat(body["timestamp"][:10]) - first).days // 7, []).append(
+            body["transactionId"]
+        )
+    rows = []
+    for week, ids in sorted(weeks.items()):
+        week_flagged = flagged.intersection(ids)
+        frauds = {t: traffic.frauds[t] for t in ids if t in traffic.frauds}
+        caught = week_flagged & frauds.keys()
+        rows.append(
+            {
+                "week": week + 1,
+                "caught_by_kind": caught_by_kind(frauds, caught),
+                "flagged": len(week_flagged),
+                "precision": len(caught) / len(week_flagged) if week_flagged else None,
+            }
+        )
+    return rows
 
 
 def _report_json(result: ReportResult) -> dict[str, Any]:
@@ -265,9 +434,21 @@ def format_summary(s: dict[str, Any]) -> str:
         f"  frauds caught  {s['caught']:,} of {s['frauds']:,} frauds in the traffic (recall {_percent(s['recall'])})",
         "                 by kind: "
         + " · ".join(f"{name} {caught}/{total}" for name, (caught, total) in s["caught_by_kind"].items()),
-        "                 (a compromised terminal shows only through confirmed fraud labels from",
-        "                 chargebacks and analyst review; this demo sends none back)",
         f"  precision      {_percent(s['precision'])} of flagged transactions were fraud",
+        "  labels sent    "
+        + (
+            " · ".join(f"{name} {n:,}" for name, n in sorted(s["labels"].items()))
+            + f" (HTTP {', '.join(f'{code}: {n:,}' for code, n in sorted(s['label_statuses'].items()))})"
+            if s["labels"]
+            else "none (a compromised terminal shows only through confirmed fraud labels)"
+        ),
+        "  by week        (labels are known to the terminal features from 7 days after their transaction)",
+        *(
+            f"    week {w['week']:>2}  "
+            + " · ".join(f"{name} {caught}/{total}" for name, (caught, total) in w["caught_by_kind"].items())
+            + f" · flagged {w['flagged']}, precision {_percent(w['precision'])}"
+            for w in s["weeks"]
+        ),
         f"  throughput     {s['throughput_tps']:.1f} transactions/s from POST to decision",
         f"  reports        {len(reports)} days, {first.summary['date']} to {last.summary['date']}:",
         f"                 {bucket}/reports/YYYY/MM/DD/report.json (+ .csv) in moto",

@@ -146,7 +146,8 @@ def retrain(
     return RetrainOutcome(version, True, card)
 
 
-def _commit() -> str:
+def code_commit() -> str:
+    """The commit of the training code: the image build's, else the working tree's HEAD."""
     if os.environ.get(COMMIT_VARIABLE):
         return os.environ[COMMIT_VARIABLE]
     try:
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None, env: dict[str, str] | None = None) -> in
             pointer,
             shipped=Scorer.load(),
             config=config,
-            training_code_commit=_commit(),
+            training_code_commit=code_commit(),
             created_at=datetime.now(UTC),
         )
     except RegistryError as exc:
