@@ -66,6 +66,9 @@ POWERTOOLS_TRACER_CAPTURE_ERROR = "POWERTOOLS_TRACER_CAPTURE_ERROR"
 
 METRICS_NAMESPACE = "FraudDetection"
 """Suggested value of ``POWERTOOLS_METRICS_NAMESPACE`` (dashboards and alarms use it)."""
+METRIC_SHADOW_FAILURES = "ShadowFailures"
+"""Shadow scores that raised, per ``ShadowModelVersion``, from fraud-api and the analyzer (the live
+decision is unaffected; the log line says why)."""
 DEFAULT_API_CONFIG_CACHE_SECONDS = 300
 
 SERVICE_NAMES: Mapping[str, str] = {
