@@ -211,9 +211,17 @@ def record_decision(
         "#rules = :rules, #model = :model, #at = :at"
     )
     if shadow is not None:
-        update += ", #shadowScore = :shadowScore, #shadowModel = :shadowModel"
-        names |= {"#shadowScore": items.SHADOW_SCORE, "#shadowModel": items.SHADOW_MODEL_VERSION}
-        values |= {":shadowScore": Decimal(repr(round(shadow.score, 6))), ":shadowModel": shadow.model_version}
+        update += ", #shadowScore = :shadowScore, #shadowModel = :shadowModel, #shadowDecision = :shadowDecision"
+        names |= {
+            "#shadowScore": items.SHADOW_SCORE,
+            "#shadowModel": items.SHADOW_MODEL_VERSION,
+            "#shadowDecision": items.SHADOW_DECISION,
+        }
+        values |= {
+            ":shadowScore": Decimal(repr(round(shadow.score, 6))),
+            ":shadowModel": shadow.model_version,
+            ":shadowDecision": shadow.decision.value,
+        }
     try:
         client("dynamodb").update_item(
             TableName=env.require(env.TABLE_NAME),

@@ -48,6 +48,8 @@ ANALYZED_AT = "analyzedAt"
 SHADOW_SCORE = "shadowScore"
 """The shadow model's score, recorded beside the decision and never used for it (absent: no shadow)."""
 SHADOW_MODEL_VERSION = "shadowModelVersion"
+SHADOW_DECISION = "shadowDecision"
+"""What the shadow would have decided at the thresholds in force (the reporter has no thresholds of its own)."""
 # Written by the labelling process (chargebacks, analyst review): projected into the history indexes.
 FRAUD_LABEL = "fraudLabel"
 """BOOL: confirmed fraud (true) or confirmed legitimate (false); absent while unknown."""

@@ -690,12 +690,16 @@ def test_analyzer_records_the_shadow_score_beside_the_decision_until_cleared(
     assert _analyze(lambda_context, "tx-shadow-1") == ("reg-v1", "approve")
     # THEN reg-v1 decided, and reg-v2's score and version sit beside the decision in the same item
     item = _item("tx-shadow-1")
-    assert (item["shadowScore"], item["shadowModelVersion"]) == (Decimal("0.952574"), "reg-v2")
+    assert (item["shadowScore"], item["shadowModelVersion"], item["shadowDecision"]) == (
+        Decimal("0.952574"),
+        "reg-v2",
+        "decline",
+    )
     # WHEN the shadow is cleared THEN, once the refresh is due, items carry no shadow attributes
     assert promote_main([*shadow_cli, "--clear-shadow"]) == 0
     _after_refresh()
     assert _analyze(lambda_context, "tx-shadow-2") == ("reg-v1", "approve")
-    assert not {"shadowScore", "shadowModelVersion"} & _item("tx-shadow-2").keys()
+    assert not {"shadowScore", "shadowModelVersion", "shadowDecision"} & _item("tx-shadow-2").keys()
 
 
 class _FailingShadow:
