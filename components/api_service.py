@@ -235,8 +235,9 @@ class FraudApiService(pulumi.ComponentResource):
                       "ReadOwnSecrets"),
                 allow(["kms:Decrypt"], [data.data_key_arn], "DecryptSecrets"),
                 allow(["rds-db:connect"], [db_user], "ConnectAsServiceUser"),
-                # The promoted model: its pointer and the artifacts (decrypted with the data key, above).
-                allow(["ssm:GetParameter"], [data.model_pointer_arn], "ReadModelPointer"),
+                # The promoted and shadow models: their pointers and the artifacts (decrypted with the data key, above).
+                allow(["ssm:GetParameter"], [data.model_pointer_arn, data.model_shadow_pointer_arn],
+                      "ReadModelPointer"),
                 allow(["s3:GetObject"], [pulumi.Output.concat(data.models_bucket_arn, "/models/*")], "ReadModels"),
                 # The collector's X-Ray exporter (X-Ray has no resource-level permissions). No
                 # GetSampling*: fraud-api samples in process (a rate, or the caller's decision).
@@ -263,7 +264,7 @@ class FraudApiService(pulumi.ComponentResource):
             container_definitions=pulumi.Output.all(
                 self.image.ref, self.collector_image.ref, self.log_group.name, data.db_endpoint,
                 data.db_master_secret_arn, data.api_config_secret_arn, data.models_bucket_name,
-                data.model_pointer_name,
+                data.model_pointer_name, data.model_shadow_pointer_name,
             ).apply(lambda v: container_definitions(a.ctx.region, *v, db_port=data.db_port, db_name=data.db_name)),
             opts=self._child,
         )  # fmt: skip

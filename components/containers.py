@@ -81,6 +81,7 @@ def container_definitions(
     api_config_secret_arn: str,
     models_bucket: str,
     model_pointer_parameter: str,
+    model_shadow_parameter: str,
     *,
     db_port: int,
     db_name: str,
@@ -100,6 +101,7 @@ def container_definitions(
         # The promoted model version, followed without a redeploy (fraud_scoring.registry).
         "FRAUD_API_MODEL_BUCKET": models_bucket,
         "FRAUD_API_MODEL_POINTER_PARAMETER": model_pointer_parameter,
+        "FRAUD_API_MODEL_SHADOW_PARAMETER": model_shadow_parameter,
         "AWS_REGION": region,
         "WEB_CONCURRENCY": "2",
         "FRAUD_API_TRACE_EXPORTER": "otlp",

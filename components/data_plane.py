@@ -66,6 +66,9 @@ class DataPlaneOutputs:
     model_pointer_name: pulumi.Output[str]
     """SSM parameter holding the promoted model version (fraud_scoring.registry's pointer)."""
     model_pointer_arn: pulumi.Output[str]
+    model_shadow_pointer_name: pulumi.Output[str]
+    """SSM parameter holding the shadow model version, scored beside live decisions (unset: no shadow)."""
+    model_shadow_pointer_arn: pulumi.Output[str]
     api_config_secret_arn: pulumi.Output[str]
     api_config_secret_initial_version: aws.secretsmanager.SecretVersion
     """The secret's first value: whatever rotates or reads the secret must wait for it (depends_on)."""
@@ -120,6 +123,7 @@ class FraudDataPlane(pulumi.ComponentResource):
         self.reports_bucket = self._create_reports_bucket()
         self.models_bucket = self._create_models_bucket()
         self.model_pointer = self._create_model_pointer()
+        self.model_shadow_pointer = self._create_model_shadow_pointer()
         self.table = self._create_transactions_table()
         self.database = self._create_database()
         self.api_config_secret, self.api_config_secret_initial_version = self._create_api_config_secret()
@@ -140,6 +144,8 @@ class FraudDataPlane(pulumi.ComponentResource):
             models_bucket_arn=self.models_bucket.bucket_arn,
             model_pointer_name=self.model_pointer.name,
             model_pointer_arn=self.model_pointer.arn,
+            model_shadow_pointer_name=self.model_shadow_pointer.name,
+            model_shadow_pointer_arn=self.model_shadow_pointer.arn,
             api_config_secret_arn=self.api_config_secret.arn,
             api_config_secret_initial_version=self.api_config_secret_initial_version,
             db_endpoint=self.database.endpoint,
@@ -159,6 +165,7 @@ class FraudDataPlane(pulumi.ComponentResource):
                 "archive_bucket_name": self.outputs.archive_bucket_name,
                 "models_bucket_name": self.outputs.models_bucket_name,
                 "model_pointer_name": self.outputs.model_pointer_name,
+                "model_shadow_pointer_name": self.outputs.model_shadow_pointer_name,
                 "api_config_secret_arn": self.outputs.api_config_secret_arn,
                 "db_endpoint": self.outputs.db_endpoint,
             }
@@ -271,6 +278,17 @@ class FraudDataPlane(pulumi.ComponentResource):
             f"{self._resource_name}-model-pointer",
             name=f"/{PROJECT}/{self._args.namer.environment_suffix}/model/promoted",
             description="Promoted model version (python -m fraud_scoring.promote)",
+            type="String",
+            value=UNSET.to_json(),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
+        )
+
+    def _create_model_shadow_pointer(self) -> aws.ssm.Parameter:
+        # Unset means no shadow scoring; `python -m fraud_scoring.promote --shadow` owns the value.
+        return aws.ssm.Parameter(
+            f"{self._resource_name}-model-shadow-pointer",
+            name=f"/{PROJECT}/{self._args.namer.environment_suffix}/model/shadow",
+            description="Shadow model version, scored beside live decisions (python -m fraud_scoring.promote --shadow)",
             type="String",
             value=UNSET.to_json(),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),

@@ -261,8 +261,10 @@ class FraudPipeline(pulumi.ComponentResource):
             allow(["dynamodb:UpdateItem"], [a.data.table_arn], "RecordDecision"),
             allow(["secretsmanager:GetSecretValue"], [a.data.api_config_secret_arn], "ReadThresholds"),
             allow(["sqs:SendMessage"], [self.failure_queue.arn], "SendFailures"),
-            # The promoted model: its pointer and the artifacts (decrypted with the data key, below).
-            allow(["ssm:GetParameter"], [a.data.model_pointer_arn], "ReadModelPointer"),
+            # The promoted and shadow models: their pointers and the artifacts (decrypted with the data key, below).
+            allow(
+                ["ssm:GetParameter"], [a.data.model_pointer_arn, a.data.model_shadow_pointer_arn], "ReadModelPointer"
+            ),
             allow(["s3:GetObject"], [pulumi.Output.concat(a.data.models_bucket_arn, "/models/*")], "ReadModels"),
             allow(["kms:Decrypt", "kms:GenerateDataKey"], [a.data.data_key_arn], "UseDataKey"),
         ]
@@ -334,6 +336,7 @@ class FraudPipeline(pulumi.ComponentResource):
             reports_kms_key_arn=data.data_key_arn,
             models_bucket=data.models_bucket_name,
             model_pointer_parameter=data.model_pointer_name,
+            model_shadow_parameter=data.model_shadow_pointer_name,
         )
 
     def _create_function(

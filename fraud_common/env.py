@@ -42,6 +42,9 @@ with MODEL_POINTER_PARAMETER, the promoted version is served and followed withou
 neither set: the shipped model."""
 MODEL_POINTER_PARAMETER = "MODEL_POINTER_PARAMETER"
 """The SSM parameter naming the promoted model version (analyzer)."""
+MODEL_SHADOW_PARAMETER = "MODEL_SHADOW_PARAMETER"
+"""The SSM parameter naming the shadow model version (analyzer): scored and recorded beside each
+decision, never used for it; unset parameter value: no shadow."""
 MODEL_REGISTRY_DIR = "MODEL_REGISTRY_DIR"
 """Optional, local mode only: a local registry directory instead of the bucket and parameter."""
 MODEL_REFRESH_S = "MODEL_REFRESH_S"
@@ -64,6 +67,9 @@ POWERTOOLS_TRACER_CAPTURE_ERROR = "POWERTOOLS_TRACER_CAPTURE_ERROR"
 
 METRICS_NAMESPACE = "FraudDetection"
 """Suggested value of ``POWERTOOLS_METRICS_NAMESPACE`` (dashboards and alarms use it)."""
+METRIC_SHADOW_FAILURES = "ShadowFailures"
+"""Shadow scores that raised, per ``ShadowModelVersion``, from fraud-api and the analyzer (the live
+decision is unaffected; the log line says why)."""
 DEFAULT_API_CONFIG_CACHE_SECONDS = 300
 
 SERVICE_NAMES: Mapping[str, str] = {
@@ -79,7 +85,14 @@ SERVICE_NAMES: Mapping[str, str] = {
 _OBSERVABILITY = (POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, LOG_LEVEL)
 FUNCTION_ENV: Mapping[str, tuple[str, ...]] = {
     "processor": (TABLE_NAME, API_CONFIG_SECRET_ARN, *_OBSERVABILITY),
-    "analyzer": (TABLE_NAME, API_CONFIG_SECRET_ARN, MODEL_BUCKET, MODEL_POINTER_PARAMETER, *_OBSERVABILITY),
+    "analyzer": (
+        TABLE_NAME,
+        API_CONFIG_SECRET_ARN,
+        MODEL_BUCKET,
+        MODEL_POINTER_PARAMETER,
+        MODEL_SHADOW_PARAMETER,
+        *_OBSERVABILITY,
+    ),
     "reporter": (TABLE_NAME, REPORTS_BUCKET, REPORTS_KMS_KEY_ARN, *_OBSERVABILITY),
     "rotator": _OBSERVABILITY,
     "labeler": (TABLE_NAME, REPORTS_KMS_KEY_ARN, *_OBSERVABILITY),
@@ -109,6 +122,7 @@ def function_environment(
     reports_kms_key_arn: V,
     models_bucket: V,
     model_pointer_parameter: V,
+    model_shadow_parameter: V,
     log_level: str = "INFO",
 ) -> dict[str, V | str]:
     """Exactly the variables ``function`` requires (``FUNCTION_ENV``) plus ``FIXED_ENV``.
@@ -123,6 +137,7 @@ def function_environment(
         REPORTS_KMS_KEY_ARN: reports_kms_key_arn,
         MODEL_BUCKET: models_bucket,
         MODEL_POINTER_PARAMETER: model_pointer_parameter,
+        MODEL_SHADOW_PARAMETER: model_shadow_parameter,
         POWERTOOLS_SERVICE_NAME: SERVICE_NAMES[function],
         POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
         LOG_LEVEL: log_level,

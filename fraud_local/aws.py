@@ -165,8 +165,9 @@ def function_environment(
         reports_kms_key_arn=resources.data_key_arn,
         models_bucket="",
         model_pointer_parameter="",
+        model_shadow_parameter="",
     )
-    for name in (env.MODEL_BUCKET, env.MODEL_POINTER_PARAMETER):
+    for name in (env.MODEL_BUCKET, env.MODEL_POINTER_PARAMETER, env.MODEL_SHADOW_PARAMETER):
         variables.pop(name, None)
     if registry_dir:
         variables[env.MODEL_REGISTRY_DIR] = registry_dir

@@ -5,13 +5,16 @@ Layout (shared contract, issue 14): ``models/<version>/model.json`` (the artifac
 versioned KMS-encrypted S3 bucket (``S3Store``) or, locally, a directory (``LocalStore``). The
 promoted version is a pointer holding ``{"version": V, "previous": V0 or null, "promotedAt": ISO-8601}``:
 an SSM String parameter (``SsmPointer``) or a file (``LocalPointer``). A pointer whose version is
-null (the value the stack creates) means "nothing promoted: serve the shipped model".
+null (the value the stack creates) means "nothing promoted: serve the shipped model". A second
+pointer of the same shape names the shadow version: scored beside every live decision and
+recorded, never used for it; null (the stack's value) means no shadow.
 
-``ModelWatcher`` is the serving side: fraud-api and the analyzer ask it for the current scorer; at
-most every ``refresh_s`` it reads the pointer and, when the version changed, loads and validates
-the new artifact and swaps it in. A version that fails validation is refused (logged at ERROR
-with the version and the reason, message ``MODEL_REFUSED_MESSAGE``) and the old model keeps
-serving. Standard library only: boto3 is imported by the S3/SSM backends, when they are built.
+``ModelWatcher`` is the serving side (``ShadowWatcher`` its shadow twin): fraud-api and the
+analyzer ask it for the current scorer; at most every ``refresh_s`` it reads the pointer and,
+when the version changed, loads and validates the new artifact and swaps it in. A version that
+fails validation is refused (logged at ERROR with the version and the reason, message
+``MODEL_REFUSED_MESSAGE``) and the old model keeps serving. Standard library only: boto3 is imported
+by the S3/SSM backends, when they are built.
 """
 
 from __future__ import annotations
@@ -192,23 +195,40 @@ def local_registry(root: str | Path) -> tuple[LocalStore, LocalPointer]:
     return LocalStore(root), LocalPointer(Path(root) / "promoted.json")
 
 
-def add_location_arguments(parser: argparse.ArgumentParser) -> None:
-    """The operators' commands' way to name a registry: --bucket + --parameter, or --local DIR."""
+def local_shadow_pointer(root: str | Path) -> LocalPointer:
+    """The shadow pointer of a local registry directory."""
+    return LocalPointer(Path(root) / "shadow.json")
+
+
+def add_location_arguments(parser: argparse.ArgumentParser, *, shadow: bool = False) -> None:
+    """The operators' commands' way to name a registry: --bucket + --parameter, or --local DIR.
+
+    ``shadow`` adds --shadow-parameter, the shadow pointer, for the commands that move it.
+    """
     parser.add_argument("--bucket", help="the models bucket (stack output models_bucket_name)")
     parser.add_argument("--parameter", help="the SSM pointer parameter (stack output model_pointer_parameter)")
+    if shadow:
+        parser.add_argument(
+            "--shadow-parameter", help="the SSM shadow pointer parameter (stack output model_shadow_parameter)"
+        )
     parser.add_argument("--local", metavar="DIR", help="a local registry directory instead of S3 + SSM")
 
 
-def open_registry(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tuple[Store, Pointer]:
-    """The store and pointer ``add_location_arguments`` named; a usage error (exit 2) otherwise."""
+def open_registry(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, *, shadow: bool = False
+) -> tuple[Store, Pointer]:
+    """The store and pointer ``add_location_arguments`` named (the shadow pointer with ``shadow``);
+    a usage error (exit 2) otherwise."""
+    flag, parameter = ("--shadow-parameter", args.shadow_parameter) if shadow else ("--parameter", args.parameter)
     if args.local is not None:
-        if args.bucket or args.parameter:
-            parser.error("--local replaces --bucket/--parameter: give one or the other")
-        return local_registry(args.local)
-    missing = [flag for flag, value in (("--bucket", args.bucket), ("--parameter", args.parameter)) if not value]
+        if args.bucket or parameter:
+            parser.error(f"--local replaces --bucket/{flag}: give one or the other")
+        store, pointer = local_registry(args.local)
+        return store, local_shadow_pointer(args.local) if shadow else pointer
+    missing = [name for name, value in (("--bucket", args.bucket), (flag, parameter)) if not value]
     if missing:
         parser.error(f"missing {' and '.join(missing)} (or --local DIR for a local registry)")
-    return S3Store(args.bucket), SsmPointer(args.parameter)
+    return S3Store(args.bucket), SsmPointer(parameter)
 
 
 def _boto3_client(service: str) -> Any:
@@ -267,15 +287,36 @@ def load_scorer(store: Store, version: str) -> Scorer:
 
 def promote(store: Store, pointer: Pointer, version: str, now: datetime | None = None) -> PointerValue:
     """Point serving at ``version`` after validating its artifact; the old version becomes ``previous``."""
+    return _point_at(store, pointer, version, ("promote", "promoted"), now)
+
+
+def _point_at(
+    store: Store, pointer: Pointer, version: str, verbs: tuple[str, str], now: datetime | None
+) -> PointerValue:
     check_version(version)
     try:
         load_scorer(store, version)
     except ArtifactError as exc:
-        raise RegistryError(f"refusing to promote {version}: its artifact is invalid: {exc}") from None
+        raise RegistryError(f"refusing to {verbs[0]} {version}: its artifact is invalid: {exc}") from None
     current = pointer.read()
     if current.version == version:
-        raise RegistryError(f"version {version} is already promoted")
+        raise RegistryError(f"version {version} is already {verbs[1]}")
     value = PointerValue(version, current.version, _iso(now))
+    pointer.write(value)
+    return value
+
+
+def set_shadow(store: Store, pointer: Pointer, version: str, now: datetime | None = None) -> PointerValue:
+    """Score ``version`` in shadow, validated as ``promote`` does; the old shadow version becomes ``previous``."""
+    return _point_at(store, pointer, version, ("shadow", "in shadow"), now)
+
+
+def clear_shadow(pointer: Pointer, now: datetime | None = None) -> PointerValue:
+    """Stop shadow scoring; the cleared version becomes ``previous``."""
+    current = pointer.read()
+    if current.version is None:
+        raise RegistryError("no version is in shadow: nothing to clear")
+    value = PointerValue(None, current.version, _iso(now))
     pointer.write(value)
     return value
 
@@ -298,40 +339,41 @@ def _iso(now: datetime | None) -> str:
     return (now or datetime.now(UTC)).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-class ModelWatcher:
-    """The current scorer, following the pointer at most every ``refresh_s`` seconds.
+class _PointerFollower:
+    """The scorer a pointer names, followed at most every ``refresh_s`` seconds; ``unset`` when it names none.
 
-    ``current()`` never raises: the pointer is read when a refresh is due, by the caller
+    ``_follow()`` never raises: the pointer is read when a refresh is due, by the caller
     (``refresh_in_background=False``: the analyzer, one batch at a time) or by a background
     thread (fraud-api, whose event loop must not wait on S3). An unreadable pointer or store keeps
     the current model and is retried at the next refresh; a refused version (invalid or missing
     artifact) is not retried, since versions are immutable, until the pointer names another one.
-    An unset pointer serves ``shipped``, the model packaged with the code.
     """
+
+    role = "live"
+    """On every log line (``model_role``): which pointer this follows."""
 
     def __init__(
         self,
         store: Store,
         pointer: Pointer,
-        shipped: Scorer,
-        refresh_s: float = DEFAULT_REFRESH_S,
-        *,
-        refresh_in_background: bool = False,
-        clock: Callable[[], float] = time.monotonic,
+        unset: Scorer | None,
+        refresh_s: float,
+        refresh_in_background: bool,
+        clock: Callable[[], float],
     ) -> None:
         self._store = store
         self._pointer = pointer
-        self._shipped = shipped
+        self._unset = unset
         self._refresh_s = refresh_s
         self._background = refresh_in_background
         self._clock = clock
         self._lock = threading.Lock()
         self._refused: str | None = None
-        self._scorer = shipped
+        self._scorer = unset
         # The first read happens now, so a promoted model serves from the first request.
         self._refresh()
 
-    def current(self) -> Scorer:
+    def _follow(self) -> Scorer | None:
         if self._clock() >= self._next and self._lock.acquire(blocking=False):
             if self._background:
                 threading.Thread(target=self._refresh_and_release, name="refresh-model", daemon=True).start()
@@ -345,6 +387,9 @@ class ModelWatcher:
         finally:
             self._lock.release()
 
+    def _version(self) -> str | None:
+        return None if self._scorer is None else self._scorer.model_version
+
     def _refresh(self) -> None:
         self._next = self._clock() + self._refresh_s
         try:
@@ -353,9 +398,9 @@ class ModelWatcher:
             self._keep("model pointer unreadable", exc)
             return
         if version is None:
-            self._switch(self._shipped)
+            self._switch(self._unset)
             return
-        if version in (self._scorer.model_version, self._refused):
+        if version in (self._version(), self._refused):
             return
         try:
             scorer = load_scorer(self._store, version)
@@ -363,7 +408,12 @@ class ModelWatcher:
             self._refused = version
             logger.error(
                 MODEL_REFUSED_MESSAGE,
-                extra={"refused_version": version, "reason": str(exc), "model_version": self._scorer.model_version},
+                extra={
+                    "refused_version": version,
+                    "reason": str(exc),
+                    "model_version": self._version(),
+                    "model_role": self.role,
+                },
             )
             return
         except Exception as exc:
@@ -374,11 +424,55 @@ class ModelWatcher:
     def _keep(self, what: str, exc: Exception) -> None:
         logger.warning(
             f"{what}; keeping the current model",
-            extra={"model_version": self._scorer.model_version, "error": type(exc).__name__},
+            extra={"model_version": self._version(), "model_role": self.role, "error": type(exc).__name__},
         )
 
-    def _switch(self, scorer: Scorer) -> None:
+    def _switch(self, scorer: Scorer | None) -> None:
         if scorer is self._scorer:
             return
-        previous, self._scorer = self._scorer.model_version, scorer
-        logger.info("model switched", extra={"model_version": scorer.model_version, "previous": previous})
+        previous, self._scorer = self._version(), scorer
+        logger.info(
+            "model switched", extra={"model_version": self._version(), "previous": previous, "model_role": self.role}
+        )
+
+
+class ModelWatcher(_PointerFollower):
+    """The scorer serving decisions: the promoted pointer's version, or ``shipped`` (the model packaged
+    with the code) while the pointer is unset."""
+
+    def __init__(
+        self,
+        store: Store,
+        pointer: Pointer,
+        shipped: Scorer,
+        refresh_s: float = DEFAULT_REFRESH_S,
+        *,
+        refresh_in_background: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(store, pointer, shipped, refresh_s, refresh_in_background, clock)
+
+    def current(self) -> Scorer:
+        scorer = self._follow()
+        assert scorer is not None  # never unset: the shipped model stands in
+        return scorer
+
+
+class ShadowWatcher(_PointerFollower):
+    """The shadow scorer: the shadow pointer's version, or None (no shadow) while it is unset."""
+
+    role = "shadow"
+
+    def __init__(
+        self,
+        store: Store,
+        pointer: Pointer,
+        refresh_s: float = DEFAULT_REFRESH_S,
+        *,
+        refresh_in_background: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(store, pointer, None, refresh_s, refresh_in_background, clock)
+
+    def current(self) -> Scorer | None:
+        return self._follow()

@@ -40,8 +40,11 @@ class Scorer:
 
     def score(self, transaction: Transaction, history: History, thresholds: Thresholds | None = None) -> ScoreResult:
         """Compute features from ``history`` (filtered for leakage here) and score them."""
-        features = compute_features(transaction, history, self.model.label_delay_days)
-        return self.score_features(features, thresholds)
+        return self.score_features(self.features(transaction, history), thresholds)
+
+    def features(self, transaction: Transaction, history: History) -> Features:
+        """The features of ``transaction`` as this model sees them (its label delay filters ``history``)."""
+        return compute_features(transaction, history, self.model.label_delay_days)
 
     def probability(self, features: Features) -> float:
         """The model's fraud probability alone (no rules, no decision)."""

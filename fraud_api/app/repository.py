@@ -39,8 +39,9 @@ _INSERT_SQL = """
 INSERT INTO transactions (
     transaction_id, ts, customer_id, terminal_id, amount, currency, merchant_category_code, channel,
     card_hash, card_key_version, card_bin, card_last4, card_pan_length,
-    score, decision, reasons, rule_ids, model_version, review_threshold, decline_threshold, request_id)
-VALUES (%s, to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+    score, decision, reasons, rule_ids, model_version, review_threshold, decline_threshold, request_id,
+    shadow_score, shadow_model_version)
+VALUES (%s, to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (transaction_id) DO NOTHING
 RETURNING 1
 """
@@ -100,6 +101,9 @@ class NewTransaction:
     review_threshold: float
     decline_threshold: float
     request_id: str | None
+    shadow_score: float | None = None
+    """The shadow model's score (never used for the decision); None without a shadow or when it failed."""
+    shadow_model_version: str | None = None
 
 
 @dataclass(frozen=True)
@@ -194,6 +198,8 @@ async def insert_transaction(conn: AsyncConnection, tx: NewTransaction) -> bool:
             tx.review_threshold,
             tx.decline_threshold,
             tx.request_id,
+            tx.shadow_score,
+            tx.shadow_model_version,
         ),
     )
     return await cur.fetchone() is not None

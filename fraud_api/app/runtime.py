@@ -36,7 +36,16 @@ from fraud_api.app.core.tracing import Tracing
 from fraud_api.app.scoring import ScoringService
 from fraud_common.api_config import ApiConfiguration, parse_api_configuration
 from fraud_scoring import Scorer
-from fraud_scoring.registry import ModelWatcher, Pointer, S3Store, SsmPointer, Store, local_registry
+from fraud_scoring.registry import (
+    ModelWatcher,
+    Pointer,
+    S3Store,
+    ShadowWatcher,
+    SsmPointer,
+    Store,
+    local_registry,
+    local_shadow_pointer,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +58,8 @@ class Runtime:
     db: Database
     scorer: Callable[[], Scorer]
     """The model serving now: the shipped one, or the registry's promoted version (followed live)."""
+    shadow_scorer: Callable[[], Scorer | None]
+    """The registry's shadow version (followed live), scored beside each decision; None: no shadow."""
     api_config: RefreshingValue[ApiConfiguration]
     service: ScoringService
     schema_ready: threading.Event
@@ -78,7 +89,7 @@ class Runtime:
                 settings.DB_HOST or "localhost", settings.DB_PORT, SERVICE_DB_USER, signer
             )
         api_config = _api_config_source(settings, reader)
-        scorer = _scorer_source(settings)
+        scorer, shadow_scorer = _scorer_sources(settings)
         db = Database(settings, pool_credentials, migration_credentials=master)
         schema_ready = threading.Event()
         metrics = DecisionMetrics()
@@ -89,14 +100,24 @@ class Runtime:
             settings.ADMISSION_REFUSAL_DELAY_MS / 1000.0,
             metrics.record_refusal,
         )
-        service = ScoringService(db, scorer, api_config.get, schema_ready, metrics)
+        service = ScoringService(db, scorer, shadow_scorer, api_config.get, schema_ready, metrics)
         logger.info(
             "fraud-api configured",
             extra={"model_version": scorer().model_version, "environment": settings.ENVIRONMENT},
         )
         tracing = Tracing.build(settings, span_exporter)
         return cls(
-            settings, db, scorer, api_config, service, schema_ready, admission, metrics, tracing, threading.Event()
+            settings,
+            db,
+            scorer,
+            shadow_scorer,
+            api_config,
+            service,
+            schema_ready,
+            admission,
+            metrics,
+            tracing,
+            threading.Event(),
         )
 
     async def start(self) -> None:
@@ -153,12 +174,15 @@ def _api_config_source(settings: Settings, reader: SecretReader | None) -> Refre
     return RefreshingValue(lambda: reader(arn), parse_api_configuration, settings.API_CONFIG_REFRESH_S, "api-config")
 
 
-def _scorer_source(settings: Settings) -> Callable[[], Scorer]:
+def _scorer_sources(settings: Settings) -> tuple[Callable[[], Scorer], Callable[[], Scorer | None]]:
+    """The live scorer and the shadow scorer (None while no shadow is set)."""
     shipped = Scorer.load(settings.MODEL_PATH)  # fails startup on a bad artifact: a restart will not fix it
     store: Store
     pointer: Pointer
+    shadow: Pointer | None = None
     if settings.MODEL_REGISTRY_DIR is not None:
         store, pointer = local_registry(settings.MODEL_REGISTRY_DIR)
+        shadow = local_shadow_pointer(settings.MODEL_REGISTRY_DIR)
     elif settings.MODEL_BUCKET is not None and settings.MODEL_POINTER_PARAMETER is not None:
         import boto3
         from botocore.config import Config
@@ -173,8 +197,17 @@ def _scorer_source(settings: Settings) -> Callable[[], Scorer]:
 
         store = S3Store(settings.MODEL_BUCKET, aws("s3"))
         pointer = SsmPointer(settings.MODEL_POINTER_PARAMETER, aws("ssm"))
+        if settings.MODEL_SHADOW_PARAMETER is not None:
+            shadow = SsmPointer(settings.MODEL_SHADOW_PARAMETER, aws("ssm"))
     else:
-        return lambda: shipped
+        return (lambda: shipped), _no_shadow
     # Refreshed in a background thread: the event loop never waits on S3 or SSM.
     watcher = ModelWatcher(store, pointer, shipped, settings.MODEL_REFRESH_S, refresh_in_background=True)
-    return watcher.current
+    if shadow is None:
+        return watcher.current, _no_shadow
+    shadow_watcher = ShadowWatcher(store, shadow, settings.MODEL_REFRESH_S, refresh_in_background=True)
+    return watcher.current, shadow_watcher.current
+
+
+def _no_shadow() -> Scorer | None:
+    return None

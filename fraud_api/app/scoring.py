@@ -6,6 +6,7 @@ stored, compared or returned afterwards is the keyed hash, the BIN and the last 
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,7 +21,9 @@ from fraud_common.card import tokenize
 from fraud_common.identity import StoredIdentity, same_transaction
 from fraud_common.labels import BEFORE_TRANSACTION_MESSAGE
 from fraud_common.transaction import parse_transaction
-from fraud_scoring import Scorer, Thresholds, Transaction
+from fraud_scoring import Features, Scorer, ScoreResult, Thresholds, Transaction
+
+logger = logging.getLogger(__name__)
 
 
 class TransactionConflict(Exception):
@@ -56,6 +59,7 @@ class ScoringService:
         self,
         db: Database,
         scorer: Callable[[], Scorer],
+        shadow_scorer: Callable[[], Scorer | None],
         api_config: Callable[[], ApiConfiguration],
         schema_ready: threading.Event,
         metrics: DecisionMetrics,
@@ -63,6 +67,7 @@ class ScoringService:
         self.metrics = metrics
         self.db = db
         self.scorer = scorer
+        self.shadow_scorer = shadow_scorer
         self.api_config = api_config
         self.schema_ready = schema_ready
 
@@ -95,11 +100,14 @@ class ScoringService:
             with db_span("SELECT", "history"):
                 history = await repository.fetch_history(conn, request.customer_id, request.terminal_id, timestamp)
             with span("score: features + model") as scored:
-                result = self.scorer().score(transaction, history, thresholds)
+                scorer = self.scorer()
+                features = scorer.features(transaction, history)
+                result = scorer.score_features(features, thresholds)
                 if scored is not None:
                     scored.set_attributes(
                         {"fraud.decision": result.decision.value, "fraud.model_version": result.model_version}
                     )
+            shadow = self._score_shadow(features, thresholds)
             ensure_not_abandoned()  # the caller already got a 503: do not store a decision nobody saw
             record = NewTransaction(
                 transaction_id=request.transaction_id,
@@ -123,6 +131,8 @@ class ScoringService:
                 review_threshold=thresholds.review,
                 decline_threshold=thresholds.decline,
                 request_id=request_id,
+                shadow_score=None if shadow is None else shadow.score,
+                shadow_model_version=None if shadow is None else shadow.model_version,
             )
             with db_span("INSERT", "decision"):
                 inserted = await repository.insert_transaction(conn, record)
@@ -143,6 +153,26 @@ class ScoringService:
         if not same_transaction(request, _identity(outcome), config):
             raise TransactionConflict(request.transaction_id)
         return ScoreOutcome(_decision(outcome), replayed=True)
+
+    def _score_shadow(self, features: Features, thresholds: Thresholds) -> ScoreResult | None:
+        """The shadow model's result from the live model's features, computed after the live decision
+        and never used for it; None without a shadow, or when it fails (logged and counted: a shadow
+        must never fail the request).
+
+        Features are computed once, for the live model: a shadow artifact has passed the same
+        validation (same feature schema), so only a different label delay would make its own
+        features differ, and computing them twice would double the request's scoring cost.
+        """
+        shadow = self.shadow_scorer()
+        if shadow is None:
+            return None
+        try:
+            with span("score: shadow model"):
+                return shadow.score_features(features, thresholds)
+        except Exception:
+            logger.exception("shadow scoring failed", extra={"shadow_model_version": shadow.model_version})
+            self.metrics.record_shadow_failure(shadow.model_version)
+            return None
 
     async def get_decision(self, transaction_id: str) -> StoredTransaction:
         self._require_schema()

@@ -49,10 +49,10 @@ def serving_reference() -> tuple[str, dict[str, Any]]:
     (retraining writes its ``reference``), else the shipped model's ``reference.json``. Comparing
     a day with another model's reference would raise the score PSI alarm after every promotion."""
     registry = registry_from_environment()
-    version = None if registry is None else registry[1].read().version
+    version = None if registry is None else registry.pointer.read().version
     if registry is None or version is None:
         return drift.load_reference()
-    card = registry[0].read(version, "card.json")
+    card = registry.store.read(version, "card.json")
     reference = None if card is None else json.loads(card).get("reference")
     if reference is None:
         logger.warning(

@@ -13,6 +13,11 @@ Definitions used in the report:
 * amounts are per currency (amounts in different currencies are never added together).
 * flagged transactions are those with decision review or decline, card masked (BIN + last 4).
 * riskiest terminals / customers: most flagged transactions, then highest mean score.
+* ``shadow``: per shadow model version, the day's transactions scored by both the live model and
+  the shadow (``shadowDecision`` on the item), the decisions each made at the thresholds in force,
+  the share where they agree, and, among labelled ones, the precision of each model's declines.
+  Ingestion path only: fraud-api's shadow scores stay in Aurora, which this Lambda cannot reach
+  (README, "Shadow scoring").
 """
 
 from __future__ import annotations
@@ -147,6 +152,48 @@ class _Money:
         }
 
 
+_DECISIONS = ("approve", "review", "decline")
+
+
+@dataclass
+class _ShadowComparison:
+    """One shadow version's day against the live decisions on the same transactions."""
+
+    transactions: int = 0
+    agreed: int = 0
+    live: Counter[str] = field(default_factory=Counter)
+    shadow: Counter[str] = field(default_factory=Counter)
+    labelled: int = 0
+    # Labelled declines, and how many were confirmed frauds, per model.
+    declined: Counter[str] = field(default_factory=Counter)
+    declined_fraud: Counter[str] = field(default_factory=Counter)
+
+    def add(self, live: str, shadow: str, label: object) -> None:
+        self.transactions += 1
+        self.agreed += live == shadow
+        self.live[live] += 1
+        self.shadow[shadow] += 1
+        if not isinstance(label, bool):
+            return
+        self.labelled += 1
+        for model, decision in (("live", live), ("shadow", shadow)):
+            if decision == "decline":
+                self.declined[model] += 1
+                self.declined_fraud[model] += label
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "transactions": self.transactions,
+            "liveDecisions": {d: self.live.get(d, 0) for d in _DECISIONS},
+            "shadowDecisions": {d: self.shadow.get(d, 0) for d in _DECISIONS},
+            "agreementRate": _rate(self.agreed, self.transactions),
+            "labelled": self.labelled,
+            "declinePrecision": {
+                model: _rate(self.declined_fraud[model], self.declined[model]) for model in ("live", "shadow")
+            },
+        }
+
+
 @dataclass
 class DayAggregate:
     """Streaming aggregation: memory grows with flagged transactions and distinct parties only."""
@@ -163,6 +210,7 @@ class DayAggregate:
     customers: defaultdict[str, _Party] = field(default_factory=lambda: defaultdict(_Party))
     flagged: list[dict[str, Any]] = field(default_factory=list)
     malformed: list[str] = field(default_factory=list)
+    shadow: defaultdict[str, _ShadowComparison] = field(default_factory=lambda: defaultdict(_ShadowComparison))
 
     def add(self, item: Mapping[str, Any]) -> None:
         if item.get(items.ITEM_TYPE) == items.MARKER:
@@ -201,6 +249,10 @@ class DayAggregate:
             party.declined += decision == "decline"
         if decision in _FLAGGED:
             self.flagged.append(row)
+        shadow_decision = item.get(items.SHADOW_DECISION)
+        if shadow_decision in _DECISIONS:
+            shadow = self.shadow[str(item.get(items.SHADOW_MODEL_VERSION))]
+            shadow.add(decision, str(shadow_decision), item.get(items.FRAUD_LABEL))
 
     def report(self, *, generated_at: datetime, queries: int) -> dict[str, Any]:
         self.flagged.sort(key=lambda row: (-row["score"], row["transactionId"]))
@@ -215,7 +267,7 @@ class DayAggregate:
                 "flagged": len(self.flagged),
             },
             "amounts": {currency: money.as_dict() for currency, money in sorted(self.amounts.items())},
-            "decisions": {d: self.decisions.get(d, 0) for d in ("approve", "review", "decline")},
+            "decisions": {d: self.decisions.get(d, 0) for d in _DECISIONS},
             "fraudRate": _rate(self.decisions["decline"], self.scored),
             "flaggedRate": _rate(self.decisions["review"] + self.decisions["decline"], self.scored),
             "confirmedFraudRate": _rate(self.confirmed_fraud, self.labelled),
@@ -228,6 +280,7 @@ class DayAggregate:
             "flaggedTransactionsTruncated": len(self.flagged) > MAX_FLAGGED_IN_JSON,
             "source": {"index": BY_DAY.name, "queries": queries},
             "malformedItems": self.malformed[:MAX_FLAGGED_IN_JSON],
+            "shadow": {version: comparison.as_dict() for version, comparison in sorted(self.shadow.items())},
         }
 
 

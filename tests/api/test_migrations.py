@@ -156,7 +156,7 @@ def test_iam_migration_fails_loudly_when_the_migrating_user_cannot_grant_rds_iam
     with psycopg.connect(pg.uri, autocommit=True) as conn:
         conn.execute(f"GRANT rds_iam TO {user} WITH ADMIN OPTION".encode())
     with psycopg.connect(master_url, autocommit=True) as conn:
-        assert migrate(conn, iam_auth=True) == ["003_require_rds_iam", "004_export_reader"]
+        assert migrate(conn, iam_auth=True) == ["003_require_rds_iam", "004_export_reader", "005_shadow_score"]
     assert query(url, "SELECT pg_has_role('fraud_api', 'rds_iam', 'member')") == [(True,)]
 
 
@@ -167,4 +167,4 @@ def test_iam_migration_refuses_iam_auth_on_a_server_without_rds_iam(pg: Embedded
         with pytest.raises(psycopg.errors.RaiseException, match="no rds_iam role"):
             migrate(conn, iam_auth=True)
         # THEN without IAM authentication (local mode) the same server migrates as before
-        assert migrate(conn) == ["003_require_rds_iam", "004_export_reader"]
+        assert migrate(conn) == ["003_require_rds_iam", "004_export_reader", "005_shadow_score"]

@@ -6,6 +6,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import boto3
@@ -15,14 +16,18 @@ from moto import mock_aws
 
 from fraud_api.app.core.config import Settings
 from fraud_api.app.runtime import Runtime
+from fraud_scoring import Features, Scorer, ScoreResult, Thresholds
 from fraud_scoring.registry import (
     MODEL_REFUSED_MESSAGE,
     PointerValue,
     S3Store,
     SsmPointer,
+    clear_shadow,
     local_registry,
+    local_shadow_pointer,
     promote,
     publish,
+    set_shadow,
 )
 from tests.api.utils import query, running_app, transaction
 from tests.support.api_app import amount_model_artifact, make_settings
@@ -126,3 +131,73 @@ def test_runtime_serves_the_version_promoted_in_s3_and_ssm(
         )
         # THEN it scores with the promoted version, not the one at MODEL_PATH
         assert runtime.scorer().model_version == "reg-v1"
+
+
+def _stored_shadow(database_url: str, transaction_id: str) -> list[tuple[object, ...]]:
+    return query(
+        database_url,
+        "SELECT decision, model_version, round(shadow_score::numeric, 4), shadow_model_version"
+        " FROM transactions WHERE transaction_id = %s",
+        (transaction_id,),
+    )
+
+
+def test_shadow_scores_beside_the_decision_never_changing_it_and_stops_when_cleared(
+    settings: Settings, model_path: Path, tmp_path: Path
+) -> None:
+    # GIVEN reg-v1 (approves 42.50) promoted and reg-v2 (declines everything, score 0.9526) in shadow
+    root = tmp_path / "registry"
+    store, pointer = local_registry(root)
+    shadow = local_shadow_pointer(root)
+    publish(store, amount_model_artifact("reg-v1"), CARD)
+    publish(store, amount_model_artifact("reg-v2", leaves=(3.0, 3.0, 3.0)), CARD)
+    promote(store, pointer, "reg-v1")
+    set_shadow(store, shadow, "reg-v2")
+    assert settings.DATABASE_URL is not None
+    url = settings.DATABASE_URL.get_secret_value()
+    registry_settings = make_settings(url, model_path, MODEL_REGISTRY_DIR=root, MODEL_REFRESH_S=1.0)
+    with running_app(registry_settings) as client:
+        # WHEN a transaction is scored
+        response = client.post("/api/v1/score", json=transaction(amount="42.50"))
+        # THEN the answer is reg-v1's approval alone, and the row holds the shadow's score and version beside it
+        assert response.status_code == 200
+        body = response.json()
+        assert (body["decision"], body["modelVersion"]) == ("approve", "reg-v1")
+        assert not [key for key in body if "shadow" in key.lower()]
+        assert _stored_shadow(url, body["transactionId"]) == [("approve", "reg-v1", Decimal("0.9526"), "reg-v2")]
+
+        # WHEN the shadow is cleared THEN, without a restart, new rows carry no shadow score
+        clear_shadow(shadow)
+        _eventually(lambda: _stored_shadow(url, _score(client)["transactionId"])[0][2:] == (None, None))
+
+
+class _FailingScorer(Scorer):
+    def score_features(self, features: Features, thresholds: Thresholds | None = None) -> ScoreResult:
+        raise RuntimeError("shadow model broke")
+
+
+def test_failing_shadow_never_fails_the_request_and_is_logged_and_counted(
+    settings: Settings, model_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a running service whose shadow scorer raises
+    assert settings.DATABASE_URL is not None
+    url = settings.DATABASE_URL.get_secret_value()
+    with running_app(make_settings(url, model_path)) as client:
+        runtime = client.app.state.runtime  # type: ignore[attr-defined]
+        failing = _FailingScorer.load(model_path)
+        runtime.service.shadow_scorer = lambda: failing
+        # WHEN a transaction is scored
+        with caplog.at_level(logging.ERROR, logger="fraud_api.app.scoring"):
+            response = client.post("/api/v1/score", json=transaction(amount="42.50"))
+        # THEN the live decision is answered and stored, without a shadow score
+        assert response.status_code == 200
+        assert response.json()["decision"] == "approve"
+        assert _stored_shadow(url, response.json()["transactionId"])[0][2:] == (None, None)
+        # AND the failure is logged with the shadow version and counted as a ShadowFailures metric
+        failures = [r for r in caplog.records if r.message == "shadow scoring failed"]
+        assert [r.shadow_model_version for r in failures] == [failing.model_version]  # type: ignore[attr-defined]
+        lines = [json.loads(line) for line in runtime.metrics.lines(0)]
+        shadow_lines = [line for line in lines if "ShadowFailures" in line]
+        assert [(line["ShadowModelVersion"], line["ShadowFailures"]) for line in shadow_lines] == [
+            (failing.model_version, 1)
+        ]

@@ -670,3 +670,62 @@ def test_promote_cli_unknown_parameter_names_aws_error(registry: list[str], caps
     code = promote_main(["--bucket", MODELS_BUCKET, "--parameter", "/fraud/nope/model/promoted", "--show"])
     assert code == 1
     assert "ParameterNotFound" in capsys.readouterr().err
+
+
+SHADOW_POINTER = "/fraud/test/model/shadow"
+
+
+def test_analyzer_records_the_shadow_score_beside_the_decision_until_cleared(
+    aws: dict[str, Any], registry: list[str], lambda_context: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the stack's unset shadow pointer, reg-v1 promoted and reg-v2 (declines everything) put in shadow by the CLI
+    aws["session"].client("ssm").put_parameter(
+        Name=SHADOW_POINTER, Type="String", Value='{"version": null, "previous": null, "promotedAt": null}'
+    )
+    monkeypatch.setenv(env.MODEL_SHADOW_PARAMETER, SHADOW_POINTER)
+    shadow_cli = ["--bucket", MODELS_BUCKET, "--shadow-parameter", SHADOW_POINTER]
+    assert promote_main([*registry, "--version", "reg-v1"]) == 0
+    assert promote_main([*shadow_cli, "--shadow", "reg-v2"]) == 0
+    # WHEN a transaction is analyzed
+    assert _analyze(lambda_context, "tx-shadow-1") == ("reg-v1", "approve")
+    # THEN reg-v1 decided, and reg-v2's score and version sit beside the decision in the same item
+    item = _item("tx-shadow-1")
+    assert (item["shadowScore"], item["shadowModelVersion"], item["shadowDecision"]) == (
+        Decimal("0.952574"),
+        "reg-v2",
+        "decline",
+    )
+    # WHEN the shadow is cleared THEN, once the refresh is due, items carry no shadow attributes
+    assert promote_main([*shadow_cli, "--clear-shadow"]) == 0
+    _after_refresh()
+    assert _analyze(lambda_context, "tx-shadow-2") == ("reg-v1", "approve")
+    assert not {"shadowScore", "shadowModelVersion", "shadowDecision"} & _item("tx-shadow-2").keys()
+
+
+class _FailingShadow:
+    model_version = "shadow-broken"
+
+    def score(self, *_: Any) -> Any:
+        raise RuntimeError("shadow model crashed")
+
+
+def test_analyzer_failing_shadow_never_fails_the_record_and_is_logged_and_counted(
+    aws: dict[str, Any], logs: Any, lambda_context: Any, test_scorer: Scorer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # GIVEN a shadow scorer that crashes
+    analyze.set_scorer(test_scorer, shadow=_FailingShadow())  # type: ignore[arg-type]
+    stored = _store(lambda_context, transactionId="tx-shadow-f", amount="42.50")
+    capsys.readouterr()
+    # WHEN its record is processed THEN it succeeds, the live decision is stored without a shadow score
+    assert lambda_handler(_batch(stream_record(stored, sequence="1")), lambda_context) == {"batchItemFailures": []}
+    item = _item("tx-shadow-f")
+    assert item["status"] == "SCORED" and "shadowScore" not in item
+    # AND the failure is logged with the shadow version and counted as ShadowFailures
+    failure = _log_line(logs, "shadow scoring failed")
+    assert (failure["level"], failure["transaction_id"], failure["shadow_model_version"]) == (
+        "ERROR",
+        "tx-shadow-f",
+        "shadow-broken",
+    )
+    [blob] = [b for b in _emf(capsys.readouterr().out) if "ShadowFailures" in b]
+    assert blob["ShadowFailures"] == [1.0]

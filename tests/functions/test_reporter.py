@@ -265,3 +265,45 @@ def test_reporter_report_day_follows_the_event_in_utc(event, expected):
 def test_reporter_report_day_refuses_the_running_day():
     with pytest.raises(ValueError, match="not ended"):
         daily.report_day({"date": "2026-11-22"}, datetime(2026, 11, 22, 23, 59, tzinfo=UTC))
+
+
+def _scored(n: int, decision: str, shadow: str | None, label: bool | None) -> dict[str, Any]:
+    item = {**_item(REPORT_DAY, n), "status": "SCORED", "decision": decision, "score": Decimal("0.5")}
+    if shadow is not None:
+        item.update(shadowScore=Decimal("0.5"), shadowModelVersion="cand-v2", shadowDecision=shadow)
+    if label is not None:
+        item.update(fraudLabel=label, labelTime=item["timestamp"] + 1)
+    return item
+
+
+def test_reporter_shadow_section_compares_decisions_agreement_and_decline_precision() -> None:
+    # GIVEN four transactions scored by live and shadow (one without a shadow score), three labelled
+    aggregate = daily.DayAggregate(REPORT_DAY)
+    for item in (
+        _scored(1, "approve", "decline", True),
+        _scored(2, "decline", "decline", False),
+        _scored(3, "review", "review", None),
+        _scored(4, "decline", "approve", False),
+        _scored(5, "approve", None, True),
+    ):
+        aggregate.add(item)
+    # WHEN the report is built
+    report = aggregate.report(generated_at=datetime(2026, 1, 1, tzinfo=UTC), queries=1)
+    # THEN the shadow section counts only the four scored by both; they agree on two; among labelled
+    # declines the live model caught 0 of 2 frauds and the shadow 1 of 2
+    assert report["shadow"] == {
+        "cand-v2": {
+            "transactions": 4,
+            "liveDecisions": {"approve": 1, "review": 1, "decline": 2},
+            "shadowDecisions": {"approve": 1, "review": 1, "decline": 2},
+            "agreementRate": 0.5,
+            "labelled": 3,
+            "declinePrecision": {"live": 0.0, "shadow": 0.5},
+        }
+    }
+
+
+def test_reporter_without_shadow_scores_has_an_empty_shadow_section() -> None:
+    aggregate = daily.DayAggregate(REPORT_DAY)
+    aggregate.add(_scored(1, "approve", None, None))
+    assert aggregate.report(generated_at=datetime(2026, 1, 1, tzinfo=UTC), queries=1)["shadow"] == {}

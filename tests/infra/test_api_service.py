@@ -66,6 +66,7 @@ def test_api_container_environment_carries_no_secret_value(run: ProgramRun) -> N
     assert environment["FRAUD_API_DB_IAM_AUTH"] == "true"
     assert environment["FRAUD_API_MODEL_BUCKET"] == f"s3-models-{run.suffix}-{ACCOUNT_ID}"
     assert environment["FRAUD_API_MODEL_POINTER_PARAMETER"] == f"/fraud-detection/{run.suffix}/model/promoted"
+    assert environment["FRAUD_API_MODEL_SHADOW_PARAMETER"] == f"/fraud-detection/{run.suffix}/model/shadow"
     assert not [n for n in environment if any(w in n for w in ("PASSWORD", "TOKEN", "KEY"))]
     # Secrets are read by the task role at run time (re-read after rotation), never injected.
     assert "secrets" not in api
@@ -150,14 +151,17 @@ def test_api_task_role_reads_two_secrets_and_connects_as_its_db_user(run: Progra
     ]
 
 
-def test_api_task_role_reads_the_model_pointer_and_artifacts_only(run: ProgramRun) -> None:
+def test_api_task_role_reads_the_model_pointers_and_artifacts_only(run: ProgramRun) -> None:
     statements = _statements(run, "task")
     region = run.config["aws:region"]
     assert statements["ReadModelPointer"] == {
         "Sid": "ReadModelPointer",
         "Effect": "Allow",
         "Action": ["ssm:GetParameter"],
-        "Resource": [f"arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter/fraud-detection/{run.suffix}/model/promoted"],
+        "Resource": [
+            f"arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter/fraud-detection/{run.suffix}/model/promoted",
+            f"arn:aws:ssm:{region}:{ACCOUNT_ID}:parameter/fraud-detection/{run.suffix}/model/shadow",
+        ],
     }
     assert statements["ReadModels"] == {
         "Sid": "ReadModels",

@@ -232,3 +232,12 @@ def test_data_model_pointer_starts_unset_and_belongs_to_the_promote_command(run:
     # `python -m fraud_scoring.promote` writes the value; `pulumi up` must not put the unset one back.
     assert run.options[pointer.name].ignore_changes == ("value",)
     assert run.outputs["model_pointer_parameter"] == f"/fraud-detection/{run.suffix}/model/promoted"
+
+
+def test_data_model_shadow_pointer_starts_unset_and_belongs_to_the_promote_command(run: ProgramRun) -> None:
+    shadow = run.one("aws:ssm/parameter:Parameter", "model-shadow-pointer")
+    assert shadow.inputs["name"] == f"/fraud-detection/{run.suffix}/model/shadow"
+    assert shadow.inputs["type"] == "String"
+    assert json.loads(shadow.inputs["value"]) == {"version": None, "previous": None, "promotedAt": None}
+    assert run.options[shadow.name].ignore_changes == ("value",)
+    assert run.outputs["model_shadow_parameter"] == f"/fraud-detection/{run.suffix}/model/shadow"

@@ -39,6 +39,8 @@ QUEUE = f"arn:aws:sqs:{ARN}:queue/sqs-analyzer-failures-qa"
 MODELS_BUCKET = f"s3-models-qa-{ACCOUNT}"
 MODEL_POINTER = "/fraud-detection/qa/model/promoted"
 MODEL_POINTER_ARN = f"arn:aws:ssm:{ARN}:parameter/fraud-detection/qa/model/promoted"
+MODEL_SHADOW = "/fraud-detection/qa/model/shadow"
+MODEL_SHADOW_ARN = f"arn:aws:ssm:{ARN}:parameter/fraud-detection/qa/model/shadow"
 # Stands in for the layer folder lambda_package builds from the lock (tests/infra/test_lambda_layer.py).
 LAYER_FOLDER = "/opt/layers/runtime-qa"
 
@@ -95,6 +97,8 @@ def _build() -> None:
         models_bucket_arn=output(f"arn:aws:s3:::{MODELS_BUCKET}"),
         model_pointer_name=output(MODEL_POINTER),
         model_pointer_arn=output(MODEL_POINTER_ARN),
+        model_shadow_pointer_name=output(MODEL_SHADOW),
+        model_shadow_pointer_arn=output(MODEL_SHADOW_ARN),
         api_config_secret_arn=output(SECRET),
         api_config_secret_initial_version=initial_version,
         db_endpoint=output("aurora-qa.cluster-x.eu-central-1.rds.amazonaws.com"),
@@ -197,7 +201,7 @@ OWN_STATEMENTS = {
         _allow("RecordDecision", ["dynamodb:UpdateItem"], [TABLE]),
         _allow("ReadThresholds", ["secretsmanager:GetSecretValue"], [SECRET]),
         _allow("SendFailures", ["sqs:SendMessage"], [QUEUE]),
-        _allow("ReadModelPointer", ["ssm:GetParameter"], [MODEL_POINTER_ARN]),
+        _allow("ReadModelPointer", ["ssm:GetParameter"], [MODEL_POINTER_ARN, MODEL_SHADOW_ARN]),
         _allow("ReadModels", ["s3:GetObject"], [f"arn:aws:s3:::{MODELS_BUCKET}/models/*"]),
         USE_DATA_KEY,
     ],
@@ -251,6 +255,7 @@ OWN_ENVIRONMENT = {
         "API_CONFIG_SECRET_ARN": SECRET,
         "MODEL_BUCKET": MODELS_BUCKET,
         "MODEL_POINTER_PARAMETER": MODEL_POINTER,
+        "MODEL_SHADOW_PARAMETER": MODEL_SHADOW,
     },
     "reporter": {"TABLE_NAME": "transactions-qa", "REPORTS_BUCKET": REPORTS_BUCKET, "REPORTS_KMS_KEY_ARN": DATA_KEY},
     "rotator": {},

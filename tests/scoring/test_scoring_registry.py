@@ -18,10 +18,14 @@ from fraud_scoring.registry import (
     ModelWatcher,
     PointerValue,
     RegistryError,
+    ShadowWatcher,
+    clear_shadow,
     local_registry,
+    local_shadow_pointer,
     promote,
     publish,
     rollback,
+    set_shadow,
 )
 from tests.support.api_app import amount_model_artifact
 
@@ -160,7 +164,9 @@ def test_promote_cli_unknown_version_exit_1_names_it(tmp_path: Path, capsys: pyt
         (["--version", "v1"], "missing --bucket and --parameter (or --local DIR"),
         (["--version", "v1", "--bucket", "b"], "missing --parameter"),
         (["--rollback", "--local", "d", "--bucket", "b"], "--local replaces --bucket/--parameter"),
-        (["--local", "d"], "one of the arguments --version --rollback --show is required"),
+        (["--local", "d"], "one of the arguments --version --rollback --show --shadow --clear-shadow"),
+        (["--shadow", "v1", "--bucket", "b", "--parameter", "p"], "missing --shadow-parameter"),
+        (["--clear-shadow", "--local", "d", "--shadow-parameter", "s"], "--local replaces --bucket/--shadow-parameter"),
     ],
 )
 def test_promote_cli_bad_arguments_exit_2_naming_them(
@@ -170,6 +176,68 @@ def test_promote_cli_bad_arguments_exit_2_naming_them(
         promote_main(argv)
     assert exited.value.code == 2
     assert message in capsys.readouterr().err
+
+
+def test_shadow_set_then_clear_records_previous_and_leaves_promoted_alone(tmp_path: Path) -> None:
+    # GIVEN v1 promoted and v2 published, no shadow
+    store, pointer = _registry(tmp_path)
+    shadow = local_shadow_pointer(tmp_path / "registry")
+    publish(store, amount_model_artifact("v1"), CARD)
+    publish(store, amount_model_artifact("v2", leaves=(3.0, 3.0, 3.0)), CARD)
+    promote(store, pointer, "v1", now=NOW)
+    assert shadow.read() == PointerValue(None, None, None)
+    # WHEN v2 is put in shadow THEN the shadow file holds the pointer's JSON shape
+    set_shadow(store, shadow, "v2", now=NOW)
+    assert json.loads((tmp_path / "registry" / "shadow.json").read_text()) == {
+        "version": "v2",
+        "previous": None,
+        "promotedAt": "2026-12-07T05:00:00Z",
+    }
+    # WHEN it is cleared THEN no version is in shadow, v2 is the previous, the promoted pointer never moved
+    assert clear_shadow(shadow, now=NOW) == PointerValue(None, "v2", "2026-12-07T05:00:00Z")
+    assert pointer.read() == PointerValue("v1", None, "2026-12-07T05:00:00Z")
+
+
+def test_shadow_unknown_invalid_or_repeated_version_refused_and_clear_of_none_refused(tmp_path: Path) -> None:
+    # GIVEN v1 in shadow and a corrupt v3 stored behind publish's back
+    store, _ = _registry(tmp_path)
+    shadow = local_shadow_pointer(tmp_path / "registry")
+    publish(store, amount_model_artifact("v1"), CARD)
+    set_shadow(store, shadow, "v1", now=NOW)
+    corrupt = tmp_path / "registry" / "models" / "v3" / "model.json"
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_text('{"format": "fraud-scoring-model"', encoding="utf-8")
+    # WHEN unknown, corrupt or already-shadowed versions are set THEN each is refused by name
+    with pytest.raises(RegistryError, match="version v9 is not in the registry"):
+        set_shadow(store, shadow, "v9")
+    with pytest.raises(RegistryError, match=r"refusing to shadow v3: its artifact is invalid.*not valid JSON"):
+        set_shadow(store, shadow, "v3")
+    with pytest.raises(RegistryError, match="version v1 is already in shadow"):
+        set_shadow(store, shadow, "v1")
+    assert shadow.read() == PointerValue("v1", None, "2026-12-07T05:00:00Z")
+    # WHEN cleared twice THEN the second is refused
+    clear_shadow(shadow)
+    with pytest.raises(RegistryError, match="no version is in shadow: nothing to clear"):
+        clear_shadow(shadow)
+
+
+def test_promote_cli_shadow_sets_shows_and_clears(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN v1 published in a local registry
+    root = tmp_path / "registry"
+    store, _ = local_registry(root)
+    publish(store, amount_model_artifact("v1"), CARD)
+    # WHEN an operator shadows v1 and shows the shadow pointer
+    assert promote_main(["--local", str(root), "--shadow", "v1"]) == 0
+    capsys.readouterr()
+    assert promote_main(["--local", str(root), "--show-shadow"]) == 0
+    # THEN v1 is in shadow, and the promoted pointer is untouched (still unset)
+    assert json.loads(capsys.readouterr().out)["version"] == "v1"
+    assert not (root / "promoted.json").exists()
+    # WHEN cleared THEN nothing is in shadow; an unknown version is refused with exit 1
+    assert promote_main(["--local", str(root), "--clear-shadow"]) == 0
+    assert json.loads((root / "shadow.json").read_text())["version"] is None
+    assert promote_main(["--local", str(root), "--shadow", "v7"]) == 1
+    assert "refused: version v7 is not in the registry" in capsys.readouterr().err
 
 
 class _Clock:
@@ -234,3 +302,38 @@ def test_watcher_starts_on_shipped_model_when_promoted_artifact_corrupt(tmp_path
     shipped = Scorer.load()
     # WHEN a watcher starts THEN it serves the shipped model
     assert ModelWatcher(store, pointer, shipped, 60.0).current() is shipped
+
+
+def test_shadow_watcher_none_until_set_follows_refuses_corrupt_and_clears(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a shadow watcher over an unset shadow pointer, refresh every 60 s
+    store, _ = _registry(tmp_path)
+    shadow = local_shadow_pointer(tmp_path / "registry")
+    clock = _Clock()
+    watcher = ShadowWatcher(store, shadow, 60.0, clock=clock)
+    assert watcher.current() is None
+    # WHEN v1 is put in shadow THEN it is scored only once 60 s have passed
+    publish(store, amount_model_artifact("v1"), CARD)
+    set_shadow(store, shadow, "v1")
+    clock.now += 59.0
+    assert watcher.current() is None
+    clock.now += 1.0
+    shadow_scorer = watcher.current()
+    assert shadow_scorer is not None and shadow_scorer.model_version == "v1"
+    # WHEN the shadow pointer names a corrupt artifact THEN v1 stays and the refusal is an ERROR naming the role
+    corrupt = tmp_path / "registry" / "models" / "v2" / "model.json"
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_text(json.dumps(amount_model_artifact("v2"))[:-30], encoding="utf-8")
+    shadow.write(PointerValue("v2", "v1", None))
+    clock.now += 60.0
+    with caplog.at_level(logging.ERROR, logger="fraud_scoring.registry"):
+        assert watcher.current() is shadow_scorer
+    refused = [r for r in caplog.records if r.getMessage() == MODEL_REFUSED_MESSAGE]
+    assert [(r.refused_version, r.model_version, r.model_role) for r in refused] == [  # type: ignore[attr-defined]
+        ("v2", "v1", "shadow")
+    ]
+    # WHEN cleared THEN there is no shadow scorer any more
+    shadow.write(PointerValue(None, "v1", None))
+    clock.now += 60.0
+    assert watcher.current() is None

@@ -114,6 +114,10 @@ class Settings(BaseSettings):
     version and follow promotions and rollbacks without a restart."""
     MODEL_POINTER_PARAMETER: str | None = None
     """The SSM parameter holding the promoted version (``/<project>/<env>/model/promoted``)."""
+    MODEL_SHADOW_PARAMETER: str | None = None
+    """The SSM parameter naming the shadow version (``/<project>/<env>/model/shadow``), scored and
+    stored beside each decision, never used for it; needs MODEL_BUCKET. With MODEL_REGISTRY_DIR the
+    directory's shadow pointer is followed instead."""
     MODEL_REGISTRY_DIR: Path | None = None
     """Local mode and tests: a local registry directory instead of MODEL_BUCKET + MODEL_POINTER_PARAMETER."""
     MODEL_REFRESH_S: float = Field(default=60.0, ge=1.0, le=3600.0)
@@ -186,6 +190,8 @@ class Settings(BaseSettings):
     def _registry_problems(self) -> list[str]:
         if (self.MODEL_BUCKET is None) != (self.MODEL_POINTER_PARAMETER is None):
             return [f"set both {ENV_PREFIX}MODEL_BUCKET and {ENV_PREFIX}MODEL_POINTER_PARAMETER, or neither"]
+        if self.MODEL_SHADOW_PARAMETER is not None and self.MODEL_BUCKET is None:
+            return [f"{ENV_PREFIX}MODEL_SHADOW_PARAMETER needs {ENV_PREFIX}MODEL_BUCKET and MODEL_POINTER_PARAMETER"]
         if self.MODEL_BUCKET is not None and self.MODEL_REGISTRY_DIR is not None:
             return [f"set either {ENV_PREFIX}MODEL_REGISTRY_DIR or {ENV_PREFIX}MODEL_BUCKET, not both"]
         return []

@@ -23,7 +23,7 @@ from collections import Counter
 from typing import TextIO
 
 from fraud_common.card import luhn_valid
-from fraud_common.env import METRICS_NAMESPACE
+from fraud_common.env import METRIC_SHADOW_FAILURES, METRICS_NAMESPACE
 
 SERVICE = "fraud-api"
 FLUSH_INTERVAL_S = 60.0
@@ -44,6 +44,7 @@ class DecisionMetrics:
         self._namespace = namespace
         self._counts: Counter[str] = Counter()
         self._refused: Counter[str] = Counter()
+        self._shadow_failed: Counter[str] = Counter()
         self._task: asyncio.Task[None] | None = None
 
     def record(self, decision: str) -> None:
@@ -54,14 +55,24 @@ class DecisionMetrics:
         log line each, which would cost CPU exactly when the worker has none to spare."""
         self._refused[reason] += 1
 
+    def record_shadow_failure(self, shadow_model_version: str) -> None:
+        """A shadow score that raised (the live decision was unaffected)."""
+        self._shadow_failed[shadow_model_version] += 1
+
     def lines(self, now_ms: int) -> list[str]:
-        """The EMF lines for the counts so far (one per decision outcome, one per refusal reason);
-        resets the counts."""
+        """The EMF lines for the counts so far (one per decision outcome, one per refusal reason, one
+        per failing shadow version); resets the counts."""
         counts, self._counts = self._counts, Counter()
         refused, self._refused = self._refused, Counter()
-        return [
-            self._line(now_ms, "Decision", decision, "Decisions", count) for decision, count in sorted(counts.items())
-        ] + [self._line(now_ms, "Reason", reason, "Refused", count) for reason, count in sorted(refused.items())]
+        shadow_failed, self._shadow_failed = self._shadow_failed, Counter()
+        return (
+            [self._line(now_ms, "Decision", decision, "Decisions", count) for decision, count in sorted(counts.items())]
+            + [self._line(now_ms, "Reason", reason, "Refused", count) for reason, count in sorted(refused.items())]
+            + [
+                self._line(now_ms, "ShadowModelVersion", version, METRIC_SHADOW_FAILURES, count)
+                for version, count in sorted(shadow_failed.items())
+            ]
+        )
 
     def _line(self, now_ms: int, dimension: str, value: str, metric: str, count: int) -> str:
         return json.dumps(
