@@ -122,8 +122,14 @@ class FraudDataPlane(pulumi.ComponentResource):
         self.archive_bucket = self._create_archive_bucket()
         self.reports_bucket = self._create_reports_bucket()
         self.models_bucket = self._create_models_bucket()
-        self.model_pointer = self._create_model_pointer()
-        self.model_shadow_pointer = self._create_model_shadow_pointer()
+        self.model_pointer = self._create_model_pointer(
+            "model-pointer", "promoted", "Promoted model version (python -m fraud_scoring.promote)"
+        )
+        self.model_shadow_pointer = self._create_model_pointer(
+            "model-shadow-pointer",
+            "shadow",
+            "Shadow model version, scored beside live decisions (python -m fraud_scoring.promote --shadow)",
+        )
         self.table = self._create_transactions_table()
         self.database = self._create_database()
         self.api_config_secret, self.api_config_secret_initial_version = self._create_api_config_secret()
@@ -271,24 +277,13 @@ class FraudDataPlane(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _create_model_pointer(self) -> aws.ssm.Parameter:
-        # Created unset (serve the shipped model); `python -m fraud_scoring.promote` owns the value
-        # from then on, so Pulumi must not put it back.
+    def _create_model_pointer(self, resource: str, leaf: str, description: str) -> aws.ssm.Parameter:
+        # Created unset (the shipped model serves; no shadow); `python -m fraud_scoring.promote` owns
+        # the value from then on, so Pulumi must not put it back.
         return aws.ssm.Parameter(
-            f"{self._resource_name}-model-pointer",
-            name=f"/{PROJECT}/{self._args.namer.environment_suffix}/model/promoted",
-            description="Promoted model version (python -m fraud_scoring.promote)",
-            type="String",
-            value=UNSET.to_json(),
-            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
-        )
-
-    def _create_model_shadow_pointer(self) -> aws.ssm.Parameter:
-        # Unset means no shadow scoring; `python -m fraud_scoring.promote --shadow` owns the value.
-        return aws.ssm.Parameter(
-            f"{self._resource_name}-model-shadow-pointer",
-            name=f"/{PROJECT}/{self._args.namer.environment_suffix}/model/shadow",
-            description="Shadow model version, scored beside live decisions (python -m fraud_scoring.promote --shadow)",
+            f"{self._resource_name}-{resource}",
+            name=f"/{PROJECT}/{self._args.namer.environment_suffix}/model/{leaf}",
+            description=description,
             type="String",
             value=UNSET.to_json(),
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
