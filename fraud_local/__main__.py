@@ -2,13 +2,14 @@
 
     python -m fraud_local [--state-dir .local] [--port 8080] [--api-port 8081] [--aws-port 8082]
     python -m fraud_local demo [--weeks 1] [--transactions N] [--rate 50] [--seed 7] [--no-labels]
+    python -m fraud_local replay [--weeks 1] [--transactions N] [--seed 7] [--no-labels] [--model PATH]
     python -m fraud_local retrain [--train-days 21] [--eval-days 7]
     python -m fraud_local report [--date YYYY-MM-DD]
     python -m fraud_local traces [--last N]
 
 ``demo``, ``retrain`` and ``report`` use the local mode already running on the state folder;
 ``demo`` starts one for its own duration when none is. ``traces`` prints fraud-api's latest traces from the state
-folder, running or not.
+folder, running or not. ``replay`` needs no local mode: it scores the demo's traffic and labels in-process.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
+from fraud_common.api_config import DEFAULT_THRESHOLDS
 from fraud_local.config import (
     DEFAULT_API_PORT,
     DEFAULT_AWS_PORT,
@@ -43,6 +45,7 @@ from fraud_local.stack import (
     run_report_for,
 )
 from fraud_local.traces import last_traces, traces_path
+from fraud_scoring.types import Thresholds
 
 TRANSACTIONS_PER_WEEK = 2000
 
@@ -172,6 +175,28 @@ def retrain(args: argparse.Namespace, out: IO[str]) -> int:
     return 0 if outcome.promoted else EXIT_GATE_FAILED
 
 
+def replay(args: argparse.Namespace, out: IO[str]) -> int:
+    # The simulator needs pandas: imported only by this command.
+    from fraud_local.replay import run_replay
+    from fraud_scoring.model import ArtifactError
+    from fraud_scoring.scorer import Scorer
+
+    try:
+        scorer = Scorer.load(args.model, Thresholds.from_mapping(DEFAULT_THRESHOLDS))
+    except ArtifactError as exc:
+        out.write(f"refused: {exc}\n")
+        return 1
+    run_replay(
+        count=args.transactions or TRANSACTIONS_PER_WEEK * args.weeks,
+        seed=args.seed,
+        days=DEMO_DAYS * args.weeks,
+        labels=args.labels,
+        scorer=scorer,
+        out=out,
+    )
+    return 0
+
+
 def report(args: argparse.Namespace, out: IO[str]) -> int:
     running = attach(args.state_dir)
     if running is None:
@@ -225,6 +250,30 @@ def _add_common(parser: argparse.ArgumentParser, *, ports: bool, subcommand: boo
         parser.add_argument("--aws-port", type=int, default=default(DEFAULT_AWS_PORT), help="moto port (8082)")
 
 
+def _add_traffic(parser: argparse.ArgumentParser) -> None:
+    """The demo's traffic and label options (``demo`` and ``replay`` share them)."""
+    parser.add_argument(
+        "--weeks", type=_positive, default=1, help="simulated weeks (default 1; 4 or more let labels matter)"
+    )
+    parser.add_argument(
+        "--transactions", type=_positive, help=f"how many (default {TRANSACTIONS_PER_WEEK} per simulated week)"
+    )
+    parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
+    parser.add_argument(
+        "--no-labels", dest="labels", action="store_false", help="send no analyst review or chargeback back"
+    )
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return number
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(prog="python -m fraud_local", description="Run the fraud-detection system locally.")
     _add_common(main, ports=True, subcommand=False)
@@ -232,17 +281,13 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command")
     demo_parser = commands.add_parser("demo", help="replay simulated traffic through the gateway, then report")
     _add_common(demo_parser, ports=True, subcommand=True)
-    demo_parser.add_argument(
-        "--weeks", type=int, default=1, help="simulated weeks (default 1; 6 lets labels and a retrain matter)"
-    )
-    demo_parser.add_argument(
-        "--transactions", type=int, help=f"how many (default {TRANSACTIONS_PER_WEEK} per simulated week)"
-    )
+    _add_traffic(demo_parser)
     demo_parser.add_argument("--rate", type=float, default=50.0, help="at most this many per second (default 50)")
-    demo_parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
-    demo_parser.add_argument(
-        "--no-labels", dest="labels", action="store_false", help="send no analyst review or chargeback back"
+    replay_parser = commands.add_parser(
+        "replay", help="the demo's traffic and labels scored in-process, without the services (seconds)"
     )
+    _add_traffic(replay_parser)
+    replay_parser.add_argument("--model", type=Path, help="a model artifact (default: the shipped model)")
     retrain_parser = commands.add_parser("retrain", help="export, retrain, gate and promote into the local registry")
     _add_common(retrain_parser, ports=False, subcommand=True)
     retrain_parser.add_argument("--train-days", type=int, help="training window (default: the scheduled cycle's, 21)")
@@ -258,7 +303,9 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None, out: IO[str] = sys.stdout) -> int:
     args = parser().parse_args(argv)
-    command = {"demo": demo, "retrain": retrain, "report": report, "traces": traces}.get(args.command, run)
+    command = {"demo": demo, "replay": replay, "retrain": retrain, "report": report, "traces": traces}.get(
+        args.command, run
+    )
     try:
         return command(args, out)
     except (PortInUse, AlreadyRunning, ChildFailed) as exc:

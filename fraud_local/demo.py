@@ -349,20 +349,13 @@ def run_demo(
     decisions: Counter[str] = Counter()
     for result in reports:
         decisions.update(_report_json(result).get("decisions", {}))
-    caught = flagged & traffic.frauds.keys()
     summary = {
         "sent": len(traffic.bodies),
         "stored": sent.statuses.get(201, 0),
         "rejected": sum(n for status, n in sent.statuses.items() if status != 201),
         "scored": sum(decisions.values()),
         "decisions": dict(decisions),
-        "flagged": len(flagged),
-        "frauds": len(traffic.frauds),
-        "caught": len(caught),
-        "precision": len(caught) / len(flagged) if flagged else None,
-        "recall": len(caught) / len(traffic.frauds) if traffic.frauds else None,
-        "caught_by_kind": caught_by_kind(traffic.frauds, caught),
-        "weeks": by_week(traffic, flagged),
+        **detection(traffic, flagged),
         "labels": Counter(
             f"{label.body['source']} {'fraud' if label.body['fraud'] else 'legitimate'}" for label in sent.labels
         ),
@@ -375,6 +368,20 @@ def run_demo(
     }
     out.write(format_summary(summary))
     return summary
+
+
+def detection(traffic: Traffic, flagged: set[str]) -> dict[str, Any]:
+    """What the flagged transactions caught of the simulator's frauds: overall, per kind, per week."""
+    caught = flagged & traffic.frauds.keys()
+    return {
+        "flagged": len(flagged),
+        "frauds": len(traffic.frauds),
+        "caught": len(caught),
+        "precision": len(caught) / len(flagged) if flagged else None,
+        "recall": len(caught) / len(traffic.frauds) if traffic.frauds else None,
+        "caught_by_kind": caught_by_kind(traffic.frauds, caught),
+        "weeks": by_week(traffic, flagged),
+    }
 
 
 def caught_by_kind(frauds: dict[str, int], caught: set[str]) -> dict[str, tuple[int, int]]:
@@ -430,11 +437,6 @@ def format_summary(s: dict[str, Any]) -> str:
         f"  transactions   {s['sent']:,} sent, {s['stored']:,} stored, {s['rejected']:,} rejected, "
         f"{s['scored']:,} scored",
         f"  decisions      approve {d['approve']} · review {d['review']} · decline {d['decline']}",
-        f"  flagged        {s['flagged']:,} (review or decline)",
-        f"  frauds caught  {s['caught']:,} of {s['frauds']:,} frauds in the traffic (recall {_percent(s['recall'])})",
-        "                 by kind: "
-        + " · ".join(f"{name} {caught}/{total}" for name, (caught, total) in s["caught_by_kind"].items()),
-        f"  precision      {_percent(s['precision'])} of flagged transactions were fraud",
         "  labels sent    "
         + (
             " · ".join(f"{name} {n:,}" for name, n in sorted(s["labels"].items()))
@@ -442,13 +444,7 @@ def format_summary(s: dict[str, Any]) -> str:
             if s["labels"]
             else "none (a compromised terminal shows only through confirmed fraud labels)"
         ),
-        "  by week        (labels are known to the terminal features from 7 days after their transaction)",
-        *(
-            f"    week {w['week']:>2}  "
-            + " · ".join(f"{name} {caught}/{total}" for name, (caught, total) in w["caught_by_kind"].items())
-            + f" · flagged {w['flagged']}, precision {_percent(w['precision'])}"
-            for w in s["weeks"]
-        ),
+        *detection_lines(s),
         f"  throughput     {s['throughput_tps']:.1f} transactions/s from POST to decision",
         f"  reports        {len(reports)} days, {first.summary['date']} to {last.summary['date']}:",
         f"                 {bucket}/reports/YYYY/MM/DD/report.json (+ .csv) in moto",
@@ -456,6 +452,24 @@ def format_summary(s: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def detection_lines(s: dict[str, Any]) -> list[str]:
+    """``detection``'s figures as the summary prints them: overall, per kind, then per week."""
+    return [
+        f"  flagged        {s['flagged']:,} (review or decline)",
+        f"  frauds caught  {s['caught']:,} of {s['frauds']:,} frauds in the traffic (recall {_percent(s['recall'])})",
+        "                 by kind: "
+        + " · ".join(f"{name} {caught}/{total}" for name, (caught, total) in s["caught_by_kind"].items()),
+        f"  precision      {_percent(s['precision'])} of flagged transactions were fraud",
+        "  by week        (labels are known to the terminal features from 7 days after their transaction)",
+        *(
+            f"    week {w['week']:>2}  "
+            + " · ".join(f"{name} {caught}/{total}" for name, (caught, total) in w["caught_by_kind"].items())
+            + f" · flagged {w['flagged']}, precision {_percent(w['precision'])}"
+            for w in s["weeks"]
+        ),
+    ]
 
 
 def shown(path: Path) -> str:

@@ -6,14 +6,27 @@ from __future__ import annotations
 import io
 import json
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fraud_local.__main__ import main
 from fraud_local.aws import client
-from fraud_local.demo import CHARGEBACK, REVIEW, LabelCheck, Traffic, label_for, plan_label_checks, run_demo
+from fraud_local.demo import (
+    CHARGEBACK,
+    REVIEW,
+    LabelCheck,
+    Traffic,
+    flagged_ids,
+    label_for,
+    plan_label_checks,
+    run_demo,
+)
+from fraud_local.replay import replay
 from fraud_local.stack import StackHandles
+from fraud_scoring.scorer import Scorer
+from fraud_scoring.types import Thresholds
 
 HOUR, DAY = 3600.0, 86_400.0
 
@@ -115,6 +128,24 @@ def test_demo_sends_labels_through_the_label_route_on_the_simulated_clock(
         assert item["fraudLabel"] == {"BOOL": label.body["fraud"]}
         assert item["labelSource"] == {"S": label.body["source"]}
     assert set(stored) == {label.transaction_id for label in sent}
+
+
+def test_replay_decides_and_labels_the_demo_traffic_as_local_mode_did(
+    four_weeks: dict[str, Any], model_path: Path
+) -> None:
+    # GIVEN the demo's run through local mode: its traffic, its labels, the decisions in its reports
+    traffic: Traffic = four_weeks["traffic"]
+    live_flagged = set().union(*(flagged_ids(report) for report in four_weeks["reports"]))
+    live_labels = {
+        (label.transaction_id, json.dumps(label.body, sort_keys=True)) for label in four_weeks["sent_labels"]
+    }
+    # WHEN the same traffic is replayed in-process with local mode's model and seeded thresholds
+    scorer = Scorer.load(model_path, Thresholds(review=0.5, decline=0.85))
+    replayed = replay(traffic, scorer, plan_label_checks(traffic, seed=5))
+    # THEN it flags the same transactions and the fraud team sends back the same labels
+    assert {tid for tid, decision in replayed.decisions.items() if decision != "approve"} == live_flagged
+    assert {(tid, json.dumps(body, sort_keys=True)) for tid, body in replayed.labels} == live_labels
+    assert len(replayed.decisions) == four_weeks["sent"]
 
 
 def test_retrain_command_exports_trains_gates_and_publishes_into_the_local_registry(
