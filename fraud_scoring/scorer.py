@@ -63,7 +63,7 @@ class Scorer:
             reasons = [f"model score {score:.3f} < review threshold {th.review:.2f}"]
         fired: list[str] = []
         for rule in self.rules:
-            reason = rule.check(features)
+            reason = rule.check(features) if score >= rule.min_score else None  # no corroboration: silent
             if reason is not None:
                 fired.append(rule.rule_id)
                 reasons.append(reason)

@@ -73,7 +73,7 @@ def test_publish_same_version_different_artifact_refused(tmp_path: Path) -> None
     with pytest.raises(RegistryError, match="v1 already holds a different artifact"):
         publish(store, amount_model_artifact("v1", leaves=(3.0, 3.0, 3.0)), CARD)
     stored = json.loads((tmp_path / "registry" / "models" / "v1" / "model.json").read_text())
-    assert stored["trees"][0]["value"] == [-3.0, 0.0, 3.0]
+    assert stored["trees"][0]["value"] == [-2.0, 0.0, 3.0]
 
 
 def test_publish_version_with_path_separator_refused(tmp_path: Path) -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 from scoring_helpers import history, item, small_artifact, tx
 
 from fraud_scoring import Decision, Scorer, Thresholds
-from fraud_scoring.features import Features, compute_features
-from fraud_scoring.model import validate_artifact
+from fraud_scoring.features import FEATURE_NAMES, Features, compute_features
+from fraud_scoring.model import Model, validate_artifact
 from fraud_scoring.rules import DEFAULT_RULES
 
 
@@ -217,6 +219,36 @@ def test_card_with_known_recent_fraud_is_left_to_the_model() -> None:
     assert scorer.features(tx(), history(customer=[fraud])).customer_known_frauds == 1.0
     assert result.rule_ids == ()
     assert result.decision is Decision.APPROVE
+
+
+def _scoring(probability: float) -> Scorer:
+    """A scorer whose model answers ``probability`` for every payment, with the default rules."""
+    logit = math.log(probability / (1.0 - probability))
+    return Scorer(Model("gbdt-fixed", FEATURE_NAMES, 7.0, {}, lambda _features: logit), Thresholds(0.5, 0.85))
+
+
+@pytest.mark.parametrize(("probability", "decision"), [(0.099, Decision.APPROVE), (0.1001, Decision.REVIEW)])
+def test_terminal_streak_holds_a_payment_only_when_the_model_corroborates(
+    probability: float, decision: Decision
+) -> None:
+    # GIVEN a terminal whose latest confirmed transactions are fraud, and a model answering below review (0.5)
+    streak = _quiet_features(terminal_fraud_streak_days=10.0)
+    # WHEN the model's score is under a tenth, or just over it
+    result = _scoring(probability).score_features(streak)
+    # THEN the streak alone does not hold the payment (a stolen card's fraud at the terminal makes such streaks
+    # too, see rules.py); with the model's corroboration it goes to review
+    assert result.decision is decision
+    assert result.rule_ids == (() if decision is Decision.APPROVE else ("terminal_confirmed_fraud_streak",))
+
+
+def test_rule_without_a_minimum_score_fires_whatever_the_model_says() -> None:
+    # GIVEN a model answering almost nothing, and a card's fifth payment within the hour
+    burst = _quiet_features(customer_nb_tx_1h=5.0)
+    # WHEN scored
+    result = _scoring(0.001).score_features(burst)
+    # THEN the velocity rule (no minimum score) holds it
+    assert result.rule_ids == ("velocity_burst",)
+    assert result.decision is Decision.REVIEW
 
 
 def test_score_repeated_inflated_rule_fires_on_third_inflated_payment_in_two_weeks() -> None:

@@ -23,12 +23,12 @@ MODEL_VERSION = "test-amount-tree-1"
 
 
 def amount_model_artifact(
-    version: str = MODEL_VERSION, leaves: tuple[float, float, float] = (-3.0, 0.0, 3.0)
+    version: str = MODEL_VERSION, leaves: tuple[float, float, float] = (-2.0, 0.0, 3.0)
 ) -> dict[str, Any]:
     """A one-tree artifact scoring on the amount only, so decisions are predictable: with the
-    default leaves, amount <= 500 -> sigmoid(-3) = 0.047 (approve), <= 1000 -> 0.5 (review), else
-    0.953 (decline) with the thresholds above. Other leaves make a second, distinguishable model
-    (the registry tests)."""
+    default leaves, amount <= 500 -> sigmoid(-2) = 0.119 (approve, but enough for a rule asking the
+    model's corroboration, fraud_scoring.rules), <= 1000 -> 0.5 (review), else 0.953 (decline) with
+    the thresholds above. Other leaves make a second, distinguishable model (the registry tests)."""
     amount = FEATURE_NAMES.index("amount")
     return {
         "format": "fraud-scoring-model",
