@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from fraud_common import env
-from fraud_common.metrics import DECLINE_RATE, FEATURE_PSI, SCORE_PSI
+from fraud_common.metrics import DECLINE_RATE, FEATURE_PSI, MODEL_REFUSED, SCORE_PSI
 from fraud_scoring.drift import PSI_ACT
 
 _Query = aws.cloudwatch.MetricAlarmMetricQueryArgs
@@ -262,6 +262,16 @@ def alarm_specs(r: MonitoredResources, p99_threshold_ms: int) -> list[AlarmSpec]
                 _metric("decline", env.METRICS_NAMESPACE, DECLINE_RATE, drift, "Maximum", period=DAY),
                 _expression("outside", f"IF(decline < {low} OR decline > {high}, 1, 0)", "decline rate outside band"),
             ],
+        ),
+        AlarmSpec(
+            "model-refused",
+            "The analyzer or fraud-api refused the promoted (or shadow) model version: its artifact failed "
+            "validation and the previous model keeps deciding. Their log line 'model version refused' names the "
+            "version and the reason; roll the pointer back (python -m fraud_scoring.promote --rollback, README: "
+            "Promote / roll back a model) or publish a fixed artifact.",
+            0, "GreaterThanThreshold", "notBreaching", evaluation_periods=1, datapoints_to_alarm=1,
+            metric={"namespace": env.METRICS_NAMESPACE, "metric_name": MODEL_REFUSED, "statistic": "Sum",
+                    "period": 5 * MINUTE},
         ),
     ]  # fmt: skip
     for fn, function_name in r.function_names.items():

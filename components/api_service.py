@@ -49,6 +49,8 @@ class ApiServiceOutputs:
     service_name: pulumi.Output[str]
     web_acl_name: str
     log_group_names: Sequence[pulumi.Output[str]]
+    model_log_group_name: pulumi.Output[str]
+    """fraud-api's own: it loads the promoted model and logs a refused one."""
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,7 @@ class FraudApiService(pulumi.ComponentResource):
                 door.access_log_group.name,
                 door.execution_log_group.name,
             ],
+            model_log_group_name=self.log_group.name,
         )
         self.register_outputs(
             {

@@ -16,12 +16,22 @@ from components.dashboard import dashboard_body
 from components.data_plane import DataPlaneOutputs
 from components.naming import Kind, Namer
 from components.pipeline import PipelineOutputs
+from fraud_common import env
+from fraud_common.metrics import MODEL_REFUSED
+from fraud_scoring.registry import MODEL_REFUSED_MESSAGE
 
 # CloudWatch's managed identifiers for card data: the backstop behind the application's own masking.
 CARD_DATA_IDENTIFIERS = tuple(
     f"arn:aws:dataprotection::aws:data-identifier/{name}"
     for name in ("CreditCardNumber", "CreditCardSecurityCode", "CreditCardExpiration")
 )
+# Both services that load the promoted model log as JSON with the text under "message": fraud-api through
+# its JsonFormatter (fraud_api/app/core/logging.py), the analyzer because its functions use the Lambda
+# JSON log format, where the runtime writes standard-library records as {"timestamp", "level",
+# "message", "logger", "requestId", ...} (AWS Lambda Developer Guide, "Configuring JSON and plain text
+# log formats"). A JSON filter pattern matches that field exactly, not a line that merely quotes it
+# (CloudWatch Logs User Guide, "Using filter patterns to match terms in JSON log events").
+MODEL_REFUSED_PATTERN = '{ $.message = "' + MODEL_REFUSED_MESSAGE + '" }'
 # Services whose traces belong to this stack (the Lambdas and fraud-api name themselves fraud-*).
 TRACED_SERVICES = "fraud-*"
 SAMPLING_RATE = 0.05
@@ -99,6 +109,7 @@ class FraudObservability(pulumi.ComponentResource):
         self._child = pulumi.ResourceOptions(parent=self)
 
         self._resources = args.monitored()
+        self.model_refusals = self._count_model_refusals()
         self.topic = self._create_alarm_topic()
         self.alarms = [
             self._create_alarm(spec) for spec in alarm_specs(self._resources, args.observability.api_p99_threshold_ms)
@@ -153,6 +164,23 @@ class FraudObservability(pulumi.ComponentResource):
                 opts=self._child,
             )
         return topic
+
+    def _count_model_refusals(self) -> list[aws.cloudwatch.LogMetricFilter]:
+        """One metric, ModelRefused, counted from both services' refusal log lines (the model-refused alarm)."""
+        services = {"analyzer": self._args.pipeline.model_log_group_name, "api": self._args.api.model_log_group_name}
+        return [
+            aws.cloudwatch.LogMetricFilter(
+                f"{self._resource_name}-model-refused-{service}",
+                name="model-refused",
+                log_group_name=log_group,
+                pattern=MODEL_REFUSED_PATTERN,
+                metric_transformation=aws.cloudwatch.LogMetricFilterMetricTransformationArgs(
+                    name=MODEL_REFUSED, namespace=env.METRICS_NAMESPACE, value="1", unit="Count"
+                ),
+                opts=self._child,
+            )
+            for service, log_group in services.items()
+        ]
 
     def _create_alarm(self, spec: AlarmSpec) -> aws.cloudwatch.MetricAlarm:
         return aws.cloudwatch.MetricAlarm(

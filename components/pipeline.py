@@ -89,6 +89,8 @@ class PipelineOutputs:
     failure_queue_name: pulumi.Output[str]
     failure_queue_url: pulumi.Output[str]
     log_group_names: Sequence[pulumi.Output[str]]
+    model_log_group_name: pulumi.Output[str]
+    """The analyzer's: it loads the promoted model and logs a refused one."""
     stream_consumer: str = "analyzer"
 
 
@@ -122,7 +124,7 @@ class FraudPipeline(pulumi.ComponentResource):
         self._args = args
         self._resource_name = name
         self._child = pulumi.ResourceOptions(parent=self)
-        self._log_groups: list[aws.cloudwatch.LogGroup] = []
+        self._log_groups: dict[str, aws.cloudwatch.LogGroup] = {}
         self._roles: dict[str, WorkloadRole] = {}
 
         self._restrict_egress()
@@ -150,7 +152,8 @@ class FraudPipeline(pulumi.ComponentResource):
             processor_invoke_arn=self.processor.invoke_arn,
             failure_queue_name=self.failure_queue.name,
             failure_queue_url=self.failure_queue.url,
-            log_group_names=[log_group.name for log_group in self._log_groups],
+            log_group_names=[log_group.name for log_group in self._log_groups.values()],
+            model_log_group_name=self._log_groups["analyzer"].name,
         )
         self.register_outputs(
             {
@@ -352,7 +355,7 @@ class FraudPipeline(pulumi.ComponentResource):
             kms_key_id=a.data.logs_key_arn,
             opts=self._child,
         )
-        self._log_groups.append(log_group)
+        self._log_groups[fn] = log_group
         role = self._roles[fn] = create_workload_role(
             f"{resource_name}-role",
             purpose=fn,

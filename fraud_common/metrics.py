@@ -1,5 +1,5 @@
-"""Names of the drift job's CloudWatch metrics: the drift Lambda emits them (EMF) and the stack's
-alarms and dashboard read them, so both import them from here. Standard library only."""
+"""Names of CloudWatch metrics that the code emitting them and the stack's alarms and dashboard both
+use, so both import them from here. Standard library only."""
 
 from __future__ import annotations
 
@@ -14,3 +14,7 @@ REVIEW_RATE = "ReviewRate"
 """Percent of the day's scored transactions sent to review."""
 DECLINE_RATE = "DeclineRate"
 """Percent of the day's scored transactions declined."""
+MODEL_REFUSED = "ModelRefused"
+"""Promoted (or shadow) model versions the analyzer or fraud-api refused: the artifact failed validation
+and the previous model kept serving. Counted by a metric filter on their log groups (the registry's
+refusal log line), not emitted by the code."""

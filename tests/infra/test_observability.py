@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
+from pathlib import Path
 
+import pytest
+
+from fraud_api.app.core.logging import JsonFormatter
+from fraud_scoring.registry import ModelWatcher, PointerValue, local_registry
+from fraud_scoring.scorer import Scorer
+from tests.support.api_app import amount_model_artifact
 from tests.support.harness import ACCOUNT_ID, ProgramRun
 
 FUNCTIONS = ("processor", "analyzer", "reporter", "rotator", "labeler", "drift")
@@ -67,7 +76,7 @@ def test_observability_alarms_cover_latency_errors_capacity_and_backlog(run: Pro
         "api-latency-p99", "alb-latency-p99", "api-5xx-rate", "alb-5xx-rate", "ecs-tasks-below-desired",
         "alb-unhealthy-targets", "alb-certificate-expiry", "aurora-connections-high", "aurora-acu-at-max",
         "stream-iterator-age", "analyzer-failures-queued", *[f"{fn}-error-rate" for fn in FUNCTIONS],
-        "drift-score-psi", "drift-feature-psi", "drift-decline-rate",
+        "drift-score-psi", "drift-feature-psi", "drift-decline-rate", "model-refused",
     }  # fmt: skip
     assert set(_alarms(run)) == {f"alarm-{purpose}-{suffix}" for purpose in expected}
 
@@ -211,3 +220,51 @@ def test_observability_dashboard_has_a_drift_row(run: ProgramRun) -> None:
     assert psi["period"] == 86400
     rates = widgets["Review and decline rate (%, daily)"]["properties"]["metrics"]
     assert [m[1] for m in rates] == ["ReviewRate", "DeclineRate"]
+
+
+def test_observability_a_refused_model_version_alarms_from_either_service(run: ProgramRun) -> None:
+    # GIVEN the log groups of the two services that load the promoted model
+    filters = {
+        f.inputs["logGroupName"]: f.inputs for f in run.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")
+    }
+    assert set(filters) == {f"/aws/lambda/lambda-analyzer-{run.suffix}", f"/fraud/fraud-api-{run.suffix}"}
+    for log_filter in filters.values():
+        # THEN each counts its refusal log line into one metric
+        assert log_filter["pattern"] == '{ $.message = "model version refused; keeping the current model" }'
+        assert log_filter["metricTransformation"] == {
+            "name": "ModelRefused", "namespace": "FraudDetection", "value": "1", "unit": "Count"
+        }  # fmt: skip
+    # AND one refusal in five minutes fires the alarm; no refusals (no data) is quiet
+    alarm = _alarms(run)[f"alarm-model-refused-{run.suffix}"]
+    assert (alarm["namespace"], alarm["metricName"], alarm["statistic"], alarm["period"]) == (
+        "FraudDetection",
+        "ModelRefused",
+        "Sum",
+        300,
+    )
+    assert (alarm["comparisonOperator"], alarm["threshold"], alarm["evaluationPeriods"]) == (
+        "GreaterThanThreshold",
+        0,
+        1,
+    )
+    assert alarm["treatMissingData"] == "notBreaching"
+
+
+def test_observability_the_refusal_filter_matches_the_line_a_refusing_service_writes(
+    run: ProgramRun, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # GIVEN a registry whose promoted version is a truncated artifact
+    store, pointer = local_registry(tmp_path)
+    corrupt = tmp_path / "models" / "v2" / "model.json"
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_text(json.dumps(amount_model_artifact("v2"))[:-30], encoding="utf-8")
+    pointer.write(PointerValue("v2", None, None))
+    # WHEN a service's watcher reads it, and fraud-api's formatter writes what was logged
+    with caplog.at_level(logging.ERROR, logger="fraud_scoring.registry"):
+        ModelWatcher(store, pointer, Scorer.load())
+    [line] = [json.loads(JsonFormatter().format(r)) for r in caplog.records if r.levelno == logging.ERROR]
+    # THEN the deployed filter's JSON selector ({ $.message = "<text>" }: that field equals the text) holds
+    pattern = run.of_type("aws:cloudwatch/logMetricFilter:LogMetricFilter")[0].inputs["pattern"]
+    selector = re.fullmatch(r'\{ \$\.message = "([^"*]*)" \}', pattern)
+    assert selector is not None and line["message"] == selector.group(1)
+    assert line["refused_version"] == "v2"

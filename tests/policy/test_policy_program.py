@@ -37,6 +37,7 @@ OUT_OF_SCOPE = {
     "aws:s3/bucketNotification:BucketNotification": "which objects invoke the labeler; its permission is judged",
     "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": "retries; the queue it fails to is judged",
     "aws:cloudwatch/dashboard:Dashboard": "a view of metrics",
+    "aws:cloudwatch/logMetricFilter:LogMetricFilter": "counts log lines into a metric; reads nothing else",
     "aws:xray/samplingRule:SamplingRule": "no PCI DSS control applies to trace sampling",
     "aws:xray/group:Group": "no PCI DSS control applies to trace groups",
     "aws:sns/topicSubscription:TopicSubscription": "the on-call e-mail",
