@@ -36,6 +36,7 @@ from typing import IO, Any
 import httpx
 
 from fraud_common.card import random_letters
+from fraud_local.config import LAST_DEMO_FILE
 from fraud_local.reporter import ReportResult
 from fraud_local.stack import StackHandles, run_report_for
 
@@ -367,6 +368,8 @@ def run_demo(
         "traffic": traffic,
     }
     out.write(format_summary(summary))
+    options = {"count": count, "seed": seed, "days": days, "labels": labels}
+    (handles.state_dir / LAST_DEMO_FILE).write_text(json.dumps(options), encoding="utf-8")
     return summary
 
 
@@ -421,7 +424,7 @@ def _report_json(result: ReportResult) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _percent(value: float | None) -> str:
+def percent(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.1%}"
 
 
@@ -458,15 +461,15 @@ def detection_lines(s: dict[str, Any]) -> list[str]:
     """``detection``'s figures as the summary prints them: overall, per kind, then per week."""
     return [
         f"  flagged        {s['flagged']:,} (review or decline)",
-        f"  frauds caught  {s['caught']:,} of {s['frauds']:,} frauds in the traffic (recall {_percent(s['recall'])})",
+        f"  frauds caught  {s['caught']:,} of {s['frauds']:,} frauds in the traffic (recall {percent(s['recall'])})",
         "                 by kind: "
         + " · ".join(f"{name} {caught}/{total}" for name, (caught, total) in s["caught_by_kind"].items()),
-        f"  precision      {_percent(s['precision'])} of flagged transactions were fraud",
+        f"  precision      {percent(s['precision'])} of flagged transactions were fraud",
         "  by week        (labels are known to the terminal features from 7 days after their transaction)",
         *(
             f"    week {w['week']:>2}  "
             + " · ".join(f"{name} {caught}/{total}" for name, (caught, total) in w["caught_by_kind"].items())
-            + f" · flagged {w['flagged']}, precision {_percent(w['precision'])}"
+            + f" · flagged {w['flagged']}, precision {percent(w['precision'])}"
             for w in s["weeks"]
         ),
     ]

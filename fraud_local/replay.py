@@ -16,7 +16,7 @@ over several seeds needs.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import IO, Any
 
@@ -29,6 +29,7 @@ from fraud_local.demo import (
     detection_lines,
     epoch,
     label_for,
+    percent,
     plan_label_checks,
 )
 from fraud_scoring.features import HISTORY_DAYS
@@ -92,6 +93,37 @@ def replay(traffic: Traffic, scorer: Scorer, checks: Iterable[LabelCheck]) -> Re
     return Replayed(decisions, sent)
 
 
+def compare(scorers: Mapping[str, Scorer], *, count: int, seed: int, days: int, labels: bool) -> dict[str, Any]:
+    """``detection`` per model, each replaying the same traffic with its own feedback loop (the fraud team
+    reviews what that model flagged)."""
+    from datetime import UTC, datetime
+
+    traffic = build_traffic(count, seed, datetime.now(tz=UTC).date(), days)
+    checks = plan_label_checks(traffic, seed) if labels else []
+    return {name: detection(traffic, _flagged(replay(traffic, scorer, checks))) for name, scorer in scorers.items()}
+
+
+def comparison_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
+    """One column per model: flagged, precision, recall, then caught/total per fraud kind."""
+    names = list(results)
+    width = max(14, *(len(name) + 2 for name in names))
+    rows = [
+        ("flagged", [f"{r['flagged']:,}" for r in results.values()]),
+        ("precision", [percent(r["precision"]) for r in results.values()]),
+        ("recall", [percent(r["recall"]) for r in results.values()]),
+        *(
+            (kind, [f"{r['caught_by_kind'][kind][0]}/{r['caught_by_kind'][kind][1]}" for r in results.values()])
+            for kind in next(iter(results.values()))["caught_by_kind"]
+        ),
+    ]
+    header = f"  {'':<22}" + "".join(f"{name:>{width}}" for name in names)
+    return [header, *(f"  {label:<22}" + "".join(f"{v:>{width}}" for v in values) for label, values in rows)]
+
+
+def _flagged(result: Replayed) -> set[str]:
+    return {tid for tid, decision in result.decisions.items() if decision != "approve"}
+
+
 def run_replay(
     *, count: int, seed: int, days: int = DEMO_DAYS, labels: bool = True, scorer: Scorer, out: IO[str]
 ) -> dict[str, Any]:
@@ -100,8 +132,7 @@ def run_replay(
 
     traffic = build_traffic(count, seed, datetime.now(tz=UTC).date(), days)
     result = replay(traffic, scorer, plan_label_checks(traffic, seed) if labels else [])
-    flagged = {tid for tid, decision in result.decisions.items() if decision != "approve"}
-    summary = {**detection(traffic, flagged), "labels_sent": len(result.labels)}
+    summary = {**detection(traffic, _flagged(result)), "labels_sent": len(result.labels)}
     out.write(
         f"Replayed {len(traffic.bodies):,} simulated transactions (seed {seed}, {len(traffic.days)} days) with model "
         f"{scorer.model_version} at review {scorer.thresholds.review:g} / decline {scorer.thresholds.decline:g}, "

@@ -8,17 +8,20 @@ registry (``MODEL_REFRESH_S``), so a promotion reaches them without a restart.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from fraud_common import jobs
+from fraud_common.api_config import DEFAULT_THRESHOLDS
 from fraud_local.aws import aws_environment, client
-from fraud_local.config import MODEL_REFRESH_S, REGISTRY_DIR
+from fraud_local.config import LAST_DEMO_FILE, MODEL_REFRESH_S, REGISTRY_DIR
+from fraud_local.replay import compare, comparison_lines
 from fraud_local.stack import StackHandles
 from fraud_scoring.card import METRIC_KEYS
 from fraud_scoring.export import export_days
-from fraud_scoring.registry import local_registry
+from fraud_scoring.registry import load_scorer, local_registry
 from fraud_scoring.retrain import (
     RetrainConfig,
     RetrainOutcome,
@@ -28,6 +31,7 @@ from fraud_scoring.retrain import (
 )
 from fraud_scoring.retrain import export_days as cycle_days
 from fraud_scoring.scorer import Scorer
+from fraud_scoring.types import Thresholds
 
 EXPORTS_DIR = "exports"
 
@@ -52,17 +56,58 @@ def run_retrain(handles: StackHandles, config: RetrainConfig, out: IO[str]) -> R
     out.write(f"Exported {sum(written.values()):,} rows ({len(written)} days) to {exports}/\n")
     registry = handles.state_dir / REGISTRY_DIR
     store, pointer = local_registry(registry)
+    # What local mode serves while the pointer is unset: its --model artifact, else the shipped one.
+    shipped = Scorer.load(handles.model_path)
+    serving = pointer.read().version
     outcome = retrain(
         exported_frame(str(exports), config, now.date()),
         store,
         pointer,
-        shipped=Scorer.load(),
+        shipped=shipped,
         config=config,
         training_code_commit=code_commit(),
         created_at=now,
     )
     out.write(format_outcome(outcome, registry))
+    demo = last_demo(handles.state_dir, out)
+    if demo is not None:
+        thresholds = Thresholds.from_mapping(DEFAULT_THRESHOLDS)
+        before = shipped.model if serving is None else load_scorer(store, serving).model
+        scorers = {
+            f"serving {before.version}": Scorer(before, thresholds),
+            f"challenger {outcome.version}": Scorer(load_scorer(store, outcome.version).model, thresholds),
+        }
+        out.write(
+            f"Detection on the last demo's traffic (seed {demo['seed']}, {demo['count']:,} transactions, "
+            f"{demo['days']} days), replayed with each model and its own label loop:\n"
+            + "\n".join(comparison_lines(compare(scorers, **demo)))
+            + "\n"
+        )
     return outcome
+
+
+def last_demo(state_dir: Path, out: IO[str]) -> dict[str, Any] | None:
+    """The options ``make demo`` last ran with on this state folder, or None (never, or unreadable: said)."""
+    path = state_dir / LAST_DEMO_FILE
+    if not path.exists():
+        return None
+    try:
+        options = json.loads(path.read_text(encoding="utf-8"))
+        demo = {
+            "count": options["count"],
+            "seed": options["seed"],
+            "days": options["days"],
+            "labels": options["labels"],
+        }
+        valid = all(
+            isinstance(demo[k], int) and not isinstance(demo[k], bool) and demo[k] > 0 for k in ("count", "days")
+        )
+        if not (valid and isinstance(demo["seed"], int) and isinstance(demo["labels"], bool)):
+            raise ValueError("count and days must be positive whole numbers, seed a whole number, labels true or false")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        out.write(f"Not comparing the models on the last demo's traffic: {path} is unreadable ({exc!r})\n")
+        return None
+    return demo
 
 
 def format_outcome(outcome: RetrainOutcome, registry: Path) -> str:
@@ -81,7 +126,7 @@ def format_outcome(outcome: RetrainOutcome, registry: Path) -> str:
         f"  card: {registry}/models/{outcome.version}/",
     ]
     if outcome.promoted:
-        lines.append(f"  fraud-api and the analyzer load it within {MODEL_REFRESH_S:g} s, without a restart")
+        lines.append(f"  fraud-api and the analyzer load it within {MODEL_REFRESH_S} s, without a restart")
     return "\n".join(lines) + "\n"
 
 

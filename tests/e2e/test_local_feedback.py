@@ -24,6 +24,7 @@ from fraud_local.demo import (
     run_demo,
 )
 from fraud_local.replay import replay
+from fraud_local.retrain import last_demo
 from fraud_local.stack import StackHandles
 from fraud_scoring.scorer import Scorer
 from fraud_scoring.types import Thresholds
@@ -168,3 +169,28 @@ def test_retrain_command_exports_trains_gates_and_publishes_into_the_local_regis
     assert "average_precision" in text and "gate: " in text
     promoted = json.loads((handles.state_dir / "registry" / "promoted.json").read_text()) if code == 0 else None
     assert (code, promoted and promoted["version"]) in {(0, version), (3, None)}
+    assert ("fraud-api and the analyzer load it within 5 s, without a restart" in text) is (code == 0)
+    # AND detection before and after, per fraud kind, on the demo's traffic replayed with each model: the
+    # serving model's column is what the live demo measured
+    assert "Detection on the last demo's traffic (seed 5, 500 transactions, 28 days)" in text
+    header, *rows = text.split("own label loop:\n", 1)[1].splitlines()
+    assert header.split() == ["serving", "test-amount-tree-1", "challenger", version]
+    table = {row[:24].strip(): row[24:].split() for row in rows}
+    assert table["flagged"][0] == f"{four_weeks['flagged']:,}"
+    assert {kind: table[kind][0] for kind in four_weeks["caught_by_kind"]} == {
+        kind: f"{caught}/{total}" for kind, (caught, total) in four_weeks["caught_by_kind"].items()
+    }
+    assert len(rows) == 6 and all(len(values) == 2 for values in table.values())
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["{not json", '{"count": 500, "seed": 5, "days": 0, "labels": true}', '{"count": 500}', "[1, 2]"],
+)
+def test_retrain_says_why_it_skips_an_unreadable_last_demo_record(tmp_path: Path, content: str) -> None:
+    # GIVEN a state folder whose record of the last demo is damaged
+    (tmp_path / "last-demo.json").write_text(content, encoding="utf-8")
+    out = io.StringIO()
+    # WHEN retrain looks for it THEN it names the file and goes on without the comparison
+    assert last_demo(tmp_path, out) is None
+    assert f"{tmp_path / 'last-demo.json'} is unreadable" in out.getvalue()
