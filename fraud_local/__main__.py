@@ -15,10 +15,12 @@ folder, running or not. ``replay`` needs no local mode: it scores the demo's tra
 from __future__ import annotations
 
 import argparse
+import math
 import signal
 import sys
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO
@@ -48,6 +50,8 @@ from fraud_local.traces import last_traces, traces_path
 from fraud_scoring.types import Thresholds
 
 TRANSACTIONS_PER_WEEK = 2000
+MAX_WEEKS = 26
+MAX_TRANSACTIONS = 100_000
 
 
 def _curl_example(h: StackHandles) -> str:
@@ -252,11 +256,14 @@ def _add_common(parser: argparse.ArgumentParser, *, ports: bool, subcommand: boo
 
 def _add_traffic(parser: argparse.ArgumentParser) -> None:
     """The demo's traffic and label options (``demo`` and ``replay`` share them)."""
+    # The simulator builds the whole traffic in memory first; past these a run is hours, not a demo.
     parser.add_argument(
-        "--weeks", type=_positive, default=1, help="simulated weeks (default 1; 4 or more let labels matter)"
+        "--weeks", type=_whole(MAX_WEEKS), default=1, help="simulated weeks (default 1; 4 or more let labels matter)"
     )
     parser.add_argument(
-        "--transactions", type=_positive, help=f"how many (default {TRANSACTIONS_PER_WEEK} per simulated week)"
+        "--transactions",
+        type=_whole(MAX_TRANSACTIONS),
+        help=f"how many (default {TRANSACTIONS_PER_WEEK} per simulated week)",
     )
     parser.add_argument("--seed", type=int, default=7, help="simulator seed (default 7)")
     parser.add_argument(
@@ -264,13 +271,28 @@ def _add_traffic(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive(value: str) -> int:
+def _whole(most: int) -> Callable[[str], int]:
+    """An argparse type: a whole number from 1 to ``most``."""
+
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            number = 0
+        if not 1 <= number <= most:
+            raise argparse.ArgumentTypeError(f"expected a whole number from 1 to {most:,}, got {value!r}")
+        return number
+
+    return parse
+
+
+def _rate(value: str) -> float:
     try:
-        number = int(value)
+        number = float(value)
     except ValueError:
-        number = 0
-    if number < 1:
-        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+        number = math.nan
+    if not (math.isfinite(number) and number > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of transactions per second, got {value!r}")
     return number
 
 
@@ -282,7 +304,7 @@ def parser() -> argparse.ArgumentParser:
     demo_parser = commands.add_parser("demo", help="replay simulated traffic through the gateway, then report")
     _add_common(demo_parser, ports=True, subcommand=True)
     _add_traffic(demo_parser)
-    demo_parser.add_argument("--rate", type=float, default=50.0, help="at most this many per second (default 50)")
+    demo_parser.add_argument("--rate", type=_rate, default=50.0, help="at most this many per second (default 50)")
     replay_parser = commands.add_parser(
         "replay", help="the demo's traffic and labels scored in-process, without the services (seconds)"
     )

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from fraud_local.__main__ import main
+from fraud_local.__main__ import main, parser
 from fraud_local.aws import client
 from fraud_local.demo import (
     CHARGEBACK,
@@ -194,3 +194,31 @@ def test_retrain_says_why_it_skips_an_unreadable_last_demo_record(tmp_path: Path
     # WHEN retrain looks for it THEN it names the file and goes on without the comparison
     assert last_demo(tmp_path, out) is None
     assert f"{tmp_path / 'last-demo.json'} is unreadable" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["replay", "--weeks", "0"], "argument --weeks: expected a whole number from 1 to 26, got '0'"),
+        (["replay", "--weeks", "27"], "argument --weeks: expected a whole number from 1 to 26, got '27'"),
+        (["demo", "--transactions", "100001"], "from 1 to 100,000, got '100001'"),
+        (["demo", "--transactions", "1e3"], "from 1 to 100,000, got '1e3'"),
+        (["demo", "--rate", "0"], "argument --rate: expected a positive number of transactions per second, got '0'"),
+        (["demo", "--rate", "nan"], "transactions per second, got 'nan'"),
+        (["demo", "--rate", "inf"], "transactions per second, got 'inf'"),
+    ],
+)
+def test_traffic_options_out_of_range_are_refused_naming_what_is_allowed(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # WHEN an option is out of its range THEN argparse's usage error (exit 2) says what is allowed
+    with pytest.raises(SystemExit) as exited:
+        parser().parse_args(argv)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_traffic_options_at_their_bounds_are_accepted() -> None:
+    args = parser().parse_args(["replay", "--weeks", "26", "--transactions", "100000"])
+    assert (args.weeks, args.transactions) == (26, 100_000)
+    assert parser().parse_args(["demo", "--rate", "0.5"]).rate == 0.5
