@@ -11,8 +11,8 @@ from typing import Any
 import pulumi
 
 from components.alarms import DAY, DECLINE_BAND_PERCENT, MonitoredResources
-from fraud_common.env import METRICS_NAMESPACE, SERVICE_NAMES
-from fraud_common.metrics import DECLINE_RATE, FEATURE, FEATURE_PSI, REVIEW_RATE, SCORE_PSI
+from fraud_common.env import METRIC_SHADOW_FAILURES, METRICS_NAMESPACE, SERVICE_NAMES
+from fraud_common.metrics import DECLINE_RATE, FEATURE, FEATURE_PSI, MODEL_REFUSED, REVIEW_RATE, SCORE_PSI
 from fraud_scoring.drift import PSI_ACT, PSI_WATCH
 
 WIDTH = 24
@@ -127,6 +127,13 @@ def dashboard_body(r: MonitoredResources, region: str, alarm_arns: Sequence[pulu
              [[METRICS_NAMESPACE, m, *drift, {"stat": "Maximum"}] for m in (REVIEW_RATE, DECLINE_RATE)],
              {**daily, "annotations": {"horizontal": [{"label": "decline band", "value": v}
                                                       for v in DECLINE_BAND_PERCENT]}}),
+            # The model registry (README: Promote / roll back, Shadow scoring): promoted or shadow versions
+            # refused (the model-refused alarm) and shadow scores that failed, per version.
+            ("Model versions refused, shadow failures (per 5 min)",
+             [[METRICS_NAMESPACE, MODEL_REFUSED, {"stat": "Sum", "label": "refused"}],
+              [{"expression": f"SEARCH('Namespace=\"{METRICS_NAMESPACE}\" MetricName=\"{METRIC_SHADOW_FAILURES}\"', "
+                              "'Sum', 300)", "id": "shadow", "label": ""}]],
+             {**region_prop, "period": 300}),
         ),
     ]  # fmt: skip
     return {"widgets": widgets}

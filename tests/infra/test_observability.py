@@ -268,3 +268,12 @@ def test_observability_the_refusal_filter_matches_the_line_a_refusing_service_wr
     selector = re.fullmatch(r'\{ \$\.message = "([^"*]*)" \}', pattern)
     assert selector is not None and line["message"] == selector.group(1)
     assert line["refused_version"] == "v2"
+
+
+def test_observability_dashboard_shows_model_refusals_and_shadow_failures(run: ProgramRun) -> None:
+    widgets = {w["properties"].get("title"): w for w in _dashboard(run)["widgets"]}
+    model = widgets["Model versions refused, shadow failures (per 5 min)"]["properties"]
+    refused, [shadow] = model["metrics"]
+    assert refused == ["FraudDetection", "ModelRefused", {"stat": "Sum", "label": "refused"}]
+    assert shadow["expression"] == "SEARCH('Namespace=\"FraudDetection\" MetricName=\"ShadowFailures\"', 'Sum', 300)"
+    assert model["period"] == 300
