@@ -40,11 +40,11 @@ SECRETS_FILE = "local.json"
 RUN_FILE = "run.json"
 LOCK_FILE = "lock"
 REGISTRY_DIR = "registry"
-LAST_DEMO_FILE = "last-demo.json"
-"""The last demo's traffic options (seed, transactions, days, labels): ``retrain`` replays that traffic."""
 """The local model registry under the state folder (fraud_scoring.registry: models/, promoted.json);
 a directory, not moto's S3 and SSM, so promotions outlive a restart. Promote with
 ``python -m fraud_scoring.promote --local .local/registry --version V``."""
+LAST_DEMO_FILE = "last-demo.json"
+"""The last demo's traffic options (seed, transactions, days, labels): ``retrain`` replays that traffic."""
 MODEL_REFRESH_S = "5"
 """Locally a promotion shows within seconds (each read is one small file), not AWS's 60 s."""
 API_KEY_ID = "local-api-key"

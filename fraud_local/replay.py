@@ -18,10 +18,12 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import IO, Any
 
 from fraud_local.demo import (
     DEMO_DAYS,
+    FLAGGED,
     LabelCheck,
     Traffic,
     build_traffic,
@@ -96,8 +98,6 @@ def replay(traffic: Traffic, scorer: Scorer, checks: Iterable[LabelCheck]) -> Re
 def compare(scorers: Mapping[str, Scorer], *, count: int, seed: int, days: int, labels: bool) -> dict[str, Any]:
     """``detection`` per model, each replaying the same traffic with its own feedback loop (the fraud team
     reviews what that model flagged)."""
-    from datetime import UTC, datetime
-
     traffic = build_traffic(count, seed, datetime.now(tz=UTC).date(), days)
     checks = plan_label_checks(traffic, seed) if labels else []
     return {name: detection(traffic, _flagged(replay(traffic, scorer, checks))) for name, scorer in scorers.items()}
@@ -121,15 +121,13 @@ def comparison_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
 
 
 def _flagged(result: Replayed) -> set[str]:
-    return {tid for tid, decision in result.decisions.items() if decision != "approve"}
+    return {tid for tid, decision in result.decisions.items() if decision in FLAGGED}
 
 
 def run_replay(
     *, count: int, seed: int, days: int = DEMO_DAYS, labels: bool = True, scorer: Scorer, out: IO[str]
 ) -> dict[str, Any]:
     """Replay the demo's traffic for these options; print and return the detection summary."""
-    from datetime import UTC, datetime
-
     traffic = build_traffic(count, seed, datetime.now(tz=UTC).date(), days)
     result = replay(traffic, scorer, plan_label_checks(traffic, seed) if labels else [])
     summary = {**detection(traffic, _flagged(result)), "labels_sent": len(result.labels)}
