@@ -224,7 +224,10 @@ async def send(
     checks: list[LabelCheck] | None = None,
 ) -> SendOutcome:
     """POST every transaction to the gateway, at most ``rate`` per second, ``CONCURRENCY`` in flight;
-    each label check runs when the simulated clock reaches it (``label_for`` decides what is sent)."""
+    each label check runs when the simulated clock reaches it (``label_for`` decides what is sent), and a
+    later transaction of the same card or terminal (whose history holds the labelled one) waits until the
+    label is stored: in real time an analyst's label is in place before the payments that follow it, and a
+    rule may read a label hours old."""
     bodies = traffic.bodies
     outcome = SendOutcome()
     started = time.monotonic()
@@ -232,6 +235,7 @@ async def send(
     label_slots = asyncio.Semaphore(CONCURRENCY)
     headers = {"x-api-key": handles.api_key}
     moments = [epoch(body["timestamp"]) for body in bodies]
+    by_id = {body["transactionId"]: body for body in bodies}
     clock = [moments[0] if moments else 0.0]
     answered: dict[str, int] = {}
     """HTTP status of each transaction's POST, once it came back."""
@@ -241,9 +245,12 @@ async def send(
             delay = started + index / rate - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
+            clock[0] = max(clock[0], moments[index])
+            for entity in (body["customerId"], body["terminalId"]):
+                indexes, tasks = labels_of.get(entity, ([], []))
+                await asyncio.gather(*tasks[: bisect.bisect_right(indexes, index)])
             async with slots:
                 outcome.sent_at[body["transactionId"]] = time.time()
-                clock[0] = max(clock[0], moments[index])
                 begun = time.perf_counter()
                 response = await client.post("/transactions", json=body)
                 outcome.post_seconds.append(time.perf_counter() - begun)
@@ -273,7 +280,19 @@ async def send(
             outcome.label_statuses[response.status_code] += 1
             outcome.labels.append(SentLabel(item.transaction_id, body, clock[0]))
 
-        await asyncio.gather(*(one(i, body) for i, body in enumerate(bodies)), *(check(item) for item in checks or []))
+        # Per card and per terminal: the label checks of its transactions, each with the index of the first
+        # transaction at or after its label time (checks are in time order, so those indexes are too).
+        labels_of: dict[str, tuple[list[int], list[asyncio.Future[None]]]] = {}
+        label_tasks = []
+        for item in checks or []:
+            task = asyncio.ensure_future(check(item))
+            label_tasks.append(task)
+            labelled = by_id[item.transaction_id]
+            for entity in (labelled["customerId"], labelled["terminalId"]):
+                indexes, tasks = labels_of.setdefault(entity, ([], []))
+                indexes.append(bisect.bisect_left(moments, item.due))
+                tasks.append(task)
+        await asyncio.gather(*(one(i, body) for i, body in enumerate(bodies)), *label_tasks)
     outcome.seconds = time.monotonic() - started
     progress.close()
     return outcome
@@ -286,7 +305,7 @@ async def decision_of(client: httpx.AsyncClient, transaction_id: str) -> str:
         response = await client.get(f"/transactions/{transaction_id}")
         if response.status_code == 200 and response.json().get("status") == "SCORED":
             return str(response.json().get("decision"))
-        await asyncio.sleep(0.5)
+        await asyncio.sleep(0.1)  # the payments after the label's time wait for it: ask often
     raise TimeoutError(f"{transaction_id} still unscored after {SCORING_TIMEOUT_S:.0f} s; see the poller's log")
 
 

@@ -6,11 +6,10 @@ at the thresholds local mode seeds. Each transaction is scored in time order fro
 replay keeps, after every label due by its timestamp has been applied, as the gateway's label route
 would have stored it.
 
-What it leaves out is the services' timing: in the live demo a label falls due when the sender
-reaches it, and may land a moment after the analyzer scored a transaction it could have informed.
-The e2e tier compares both on the same traffic. Five simulated weeks take seconds here against
-about 18 minutes through local mode, which is what comparing rules, thresholds or a candidate model
-over several seeds needs.
+The live demo keeps the same order (a transaction is sent only once every label due by its timestamp is
+stored), so both decide alike; the e2e tier compares them on the same traffic. Four simulated weeks take
+seconds here against many minutes through local mode, which is what comparing rules, thresholds or a
+candidate model over several seeds needs.
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from fraud_scoring.features import (
     HISTORY_DAYS,
     LABEL_DELAY_DAYS,
     Features,
+    RuleFacts,
     compute_features,
 )
 from fraud_scoring.model import ArtifactError, Model, load_model
@@ -34,6 +35,7 @@ __all__ = [
     "HistoryItem",
     "Model",
     "Rule",
+    "RuleFacts",
     "ScoreResult",
     "Scorer",
     "Thresholds",

@@ -348,3 +348,42 @@ def compute_features(
         streak_min,
         unseen,
     )
+
+
+class RuleFacts(NamedTuple):
+    """What the rule layer may know beyond the model's features: labels the model's delay hides.
+
+    The model sees a label only once its transaction is ``L`` days old, because that is how it was
+    trained; a rule is not trained, so it may use every label known at the moment of the decision.
+    """
+
+    terminal_latest_label_legit: bool = False
+    """The terminal's newest transaction whose label is known at ``t`` (whatever its age) was confirmed
+    legitimate."""
+
+
+NO_RULE_FACTS = RuleFacts()
+"""Nothing known beyond the features (features computed without the history, as in the gate)."""
+
+
+def compute_rule_facts(
+    transaction: Transaction, history: History, label_delay_days: float = LABEL_DELAY_DAYS
+) -> RuleFacts:
+    """``RuleFacts`` of ``transaction`` from the same history window ``compute_features`` reads.
+
+    A label is known at ``t`` when its ``label_time`` is <= t; without one, from timestamp + ``L``
+    (the module's convention).
+    """
+    t = transaction.timestamp
+    start = t - (CUSTOMER_WINDOW_DAYS + max(label_delay_days, LABEL_DELAY_DAYS)) * DAY
+    ts, _, _, frauds, label_times = _window(
+        history.terminal, start, t, transaction.transaction_id, _TERMINAL_ID, transaction.terminal_id
+    )
+    delay = label_delay_days * DAY
+    # Newest first, stopping at the first known label: most payments are never labelled, so the walk
+    # is over the few newest ones unless the terminal has no known label at all.
+    for i in range(len(ts) - 1, -1, -1):
+        fraud, label_time = frauds[i], label_times[i]
+        if fraud is not None and (ts[i] + delay if label_time is None else label_time) <= t:
+            return RuleFacts(terminal_latest_label_legit=not fraud)
+    return NO_RULE_FACTS

@@ -246,11 +246,18 @@ def _canonical(document: dict[str, Any]) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
 
 
+def _model_of(artifact: dict[str, Any]) -> bytes:
+    """What makes an artifact score as it does: all but when and how it was trained."""
+    return _canonical({k: v for k, v in artifact.items() if k not in ("created_at", "training", "metrics")})
+
+
 def publish(store: Store, artifact: dict[str, Any], card: dict[str, Any]) -> str:
     """Validate ``artifact`` and write it with its card under ``models/<model_version>/``.
 
-    Publishing the same artifact again is a no-op for the artifact (the card is rewritten);
-    a different artifact under an existing version is refused, so a version names one model.
+    Publishing the same model again is a no-op for the artifact (the card is rewritten), even from
+    another training run (its ``created_at``, ``training`` and ``metrics`` differ: a retraining cycle
+    on the same window trains the same trees, hence the same version); a different model under an
+    existing version is refused, so a version names one model.
     """
     try:
         model = validate_artifact(artifact, "artifact to publish")
@@ -259,7 +266,7 @@ def publish(store: Store, artifact: dict[str, Any], card: dict[str, Any]) -> str
     version = check_version(model.version)
     data = _canonical(artifact)
     existing = store.read(version, MODEL_FILE)
-    if existing is not None and _canonical(json.loads(existing)) != data:
+    if existing is not None and _model_of(json.loads(existing)) != _model_of(artifact):
         raise RegistryError(f"version {version} already holds a different artifact; publish under a new version")
     # The card first: a version is visible (model.json present) only once its card is there too.
     store.write(version, CARD_FILE, json.dumps(card, indent=2, sort_keys=True).encode())

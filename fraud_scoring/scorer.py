@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from fraud_scoring.features import Features, compute_features
+from fraud_scoring.features import NO_RULE_FACTS, Features, RuleFacts, compute_features, compute_rule_facts
 from fraud_scoring.model import Model, load_model
 from fraud_scoring.rules import DEFAULT_RULES, Rule
 from fraud_scoring.types import Decision, History, ScoreResult, Thresholds, Transaction
@@ -40,18 +41,32 @@ class Scorer:
 
     def score(self, transaction: Transaction, history: History, thresholds: Thresholds | None = None) -> ScoreResult:
         """Compute features from ``history`` (filtered for leakage here) and score them."""
-        return self.score_features(self.features(transaction, history), thresholds)
+        return self.score_features(
+            self.features(transaction, history), thresholds, self.rule_facts(transaction, history)
+        )
 
     def features(self, transaction: Transaction, history: History) -> Features:
         """The features of ``transaction`` as this model sees them (its label delay filters ``history``)."""
         return compute_features(transaction, history, self.model.label_delay_days)
 
+    def rule_facts(self, transaction: Transaction, history: History) -> Callable[[], RuleFacts]:
+        """What the rules may know beyond the features (labels newer than the model's delay), computed on
+        first use and kept: only a rule that fired and can be cleared reads them, so most scores never pay
+        for a second walk over the terminal's history."""
+        return functools.cache(lambda: compute_rule_facts(transaction, history, self.model.label_delay_days))
+
     def probability(self, features: Features) -> float:
         """The model's fraud probability alone (no rules, no decision)."""
         return self.model.predict(features)
 
-    def score_features(self, features: Features, thresholds: Thresholds | None = None) -> ScoreResult:
-        """Decision for precomputed features: thresholds on the model score, raised by rules."""
+    def score_features(
+        self,
+        features: Features,
+        thresholds: Thresholds | None = None,
+        facts: Callable[[], RuleFacts] = lambda: NO_RULE_FACTS,
+    ) -> ScoreResult:
+        """Decision for precomputed features: thresholds on the model score, raised by rules (which may also
+        read ``facts``, what ``rule_facts`` returns; by default nothing is known and no rule is cleared)."""
         th = thresholds or self.thresholds
         score = self.model.predict(features)
         decision = th.decide(score)
@@ -63,10 +78,11 @@ class Scorer:
             reasons = [f"model score {score:.3f} < review threshold {th.review:.2f}"]
         fired: list[str] = []
         for rule in self.rules:
-            reason = rule.check(features) if score >= rule.min_score else None  # no corroboration: silent
-            if reason is not None:
-                fired.append(rule.rule_id)
-                reasons.append(reason)
-                if rule.floor.severity > decision.severity:
-                    decision = rule.floor
+            reason = rule.check(features) if score >= rule.min_score else None  # the model must corroborate
+            if reason is None or (rule.cleared_by is not None and rule.cleared_by(facts())):
+                continue  # silent, or cleared by a label newer than the model's delay
+            fired.append(rule.rule_id)
+            reasons.append(reason)
+            if rule.floor.severity > decision.severity:
+                decision = rule.floor
         return ScoreResult(score, decision, tuple(reasons), self.model.version, th, tuple(fired))

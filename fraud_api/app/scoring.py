@@ -21,7 +21,7 @@ from fraud_common.card import tokenize
 from fraud_common.identity import StoredIdentity, same_transaction
 from fraud_common.labels import BEFORE_TRANSACTION_MESSAGE
 from fraud_common.transaction import parse_transaction
-from fraud_scoring import Features, Scorer, ScoreResult, Thresholds, Transaction
+from fraud_scoring import Features, RuleFacts, Scorer, ScoreResult, Thresholds, Transaction
 
 logger = logging.getLogger(__name__)
 
@@ -102,12 +102,13 @@ class ScoringService:
             with span("score: features + model") as scored:
                 scorer = self.scorer()
                 features = scorer.features(transaction, history)
-                result = scorer.score_features(features, thresholds)
+                facts = scorer.rule_facts(transaction, history)
+                result = scorer.score_features(features, thresholds, facts)
                 if scored is not None:
                     scored.set_attributes(
                         {"fraud.decision": result.decision.value, "fraud.model_version": result.model_version}
                     )
-            shadow = self._score_shadow(features, thresholds)
+            shadow = self._score_shadow(features, facts, thresholds)
             ensure_not_abandoned()  # the caller already got a 503: do not store a decision nobody saw
             record = NewTransaction(
                 transaction_id=request.transaction_id,
@@ -154,7 +155,9 @@ class ScoringService:
             raise TransactionConflict(request.transaction_id)
         return ScoreOutcome(_decision(outcome), replayed=True)
 
-    def _score_shadow(self, features: Features, thresholds: Thresholds) -> ScoreResult | None:
+    def _score_shadow(
+        self, features: Features, facts: Callable[[], RuleFacts], thresholds: Thresholds
+    ) -> ScoreResult | None:
         """The shadow model's result from the live model's features, computed after the live decision
         and never used for it; None without a shadow, or when it fails (logged and counted: a shadow
         must never fail the request).
@@ -168,7 +171,7 @@ class ScoringService:
             return None
         try:
             with span("score: shadow model"):
-                return shadow.score_features(features, thresholds)
+                return shadow.score_features(features, thresholds, facts)
         except Exception:
             logger.exception("shadow scoring failed", extra={"shadow_model_version": shadow.model_version})
             self.metrics.record_shadow_failure(shadow.model_version)

@@ -103,6 +103,20 @@ def test_score_terminal_confirmed_fraud_streak_is_reviewed(client: TestClient) -
     assert any("terminal's latest confirmed transactions are fraud" in r for r in result["reasons"])
 
 
+def test_score_terminal_streak_is_cleared_by_a_recent_payment_confirmed_legitimate(client: TestClient) -> None:
+    # GIVEN a terminal whose transactions 12 and 10 days ago were confirmed fraud, then a payment there
+    # 2 days ago that an analyst confirmed legitimate yesterday (too recent for the model's 7-day delay)
+    terminal = new_id("term")
+    for days in (12, 10):
+        _label(client, _score(client, terminalId=terminal, timestamp=iso(ago(days=days))), True, days_ago=2)
+    _label(client, _score(client, terminalId=terminal, timestamp=iso(ago(days=2))), False, days_ago=1)
+    # WHEN a new transaction at that terminal is scored
+    result = client.post("/api/v1/score", json=transaction(terminalId=terminal)).json()
+    # THEN fraud-api reads that label for the rules: the streak rule is silent, the model alone approves
+    assert result["decision"] == "approve"
+    assert len(result["reasons"]) == 1
+
+
 def test_score_fresh_fraud_label_is_ignored_within_label_delay(client: TestClient) -> None:
     # GIVEN a terminal whose only fraud is 3 days old (younger than the 7-day label delay)
     terminal = new_id("term")

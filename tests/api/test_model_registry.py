@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from fraud_api.app.core.config import Settings
 from fraud_api.app.runtime import Runtime
-from fraud_scoring import Features, Scorer, ScoreResult, Thresholds
+from fraud_scoring import Scorer, ScoreResult
 from fraud_scoring.registry import (
     MODEL_REFUSED_MESSAGE,
     PointerValue,
@@ -172,7 +172,7 @@ def test_shadow_scores_beside_the_decision_never_changing_it_and_stops_when_clea
 
 
 class _FailingScorer(Scorer):
-    def score_features(self, features: Features, thresholds: Thresholds | None = None) -> ScoreResult:
+    def score_features(self, *_: object, **__: object) -> ScoreResult:
         raise RuntimeError("shadow model broke")
 
 

@@ -76,6 +76,19 @@ def test_publish_same_version_different_artifact_refused(tmp_path: Path) -> None
     assert stored["trees"][0]["value"] == [-2.0, 0.0, 3.0]
 
 
+def test_publish_same_model_from_another_training_run_keeps_the_first_artifact(tmp_path: Path) -> None:
+    # GIVEN v1 published by one training run
+    store, _ = _registry(tmp_path)
+    publish(store, amount_model_artifact("v1"), CARD)
+    first = (tmp_path / "registry" / "models" / "v1" / "model.json").read_bytes()
+    # WHEN a second run trained the same trees (same version) at another time, on the same window
+    again = {**amount_model_artifact("v1"), "created_at": "2026-02-02T00:00:00Z", "training": {"run": 2}}
+    assert publish(store, again, {**CARD, "run": 2}) == "v1"
+    # THEN the artifact stays as first written, and the card is the second run's
+    assert (tmp_path / "registry" / "models" / "v1" / "model.json").read_bytes() == first
+    assert json.loads((tmp_path / "registry" / "models" / "v1" / "card.json").read_text())["run"] == 2
+
+
 def test_publish_version_with_path_separator_refused(tmp_path: Path) -> None:
     store, _ = _registry(tmp_path)
     with pytest.raises(RegistryError, match=r"'\.\./evil' is not valid"):

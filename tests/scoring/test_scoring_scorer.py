@@ -5,10 +5,10 @@ from __future__ import annotations
 import math
 
 import pytest
-from scoring_helpers import history, item, small_artifact, tx
+from scoring_helpers import DAY, T0, history, item, small_artifact, tx
 
 from fraud_scoring import Decision, Scorer, Thresholds
-from fraud_scoring.features import FEATURE_NAMES, Features, compute_features
+from fraud_scoring.features import FEATURE_NAMES, Features, RuleFacts, compute_features
 from fraud_scoring.model import Model, validate_artifact
 from fraud_scoring.rules import DEFAULT_RULES
 
@@ -227,18 +227,46 @@ def _scoring(probability: float) -> Scorer:
     return Scorer(Model("gbdt-fixed", FEATURE_NAMES, 7.0, {}, lambda _features: logit), Thresholds(0.5, 0.85))
 
 
-@pytest.mark.parametrize(("probability", "decision"), [(0.099, Decision.APPROVE), (0.1001, Decision.REVIEW)])
+@pytest.mark.parametrize(("probability", "decision"), [(0.079, Decision.APPROVE), (0.0801, Decision.REVIEW)])
 def test_terminal_streak_holds_a_payment_only_when_the_model_corroborates(
     probability: float, decision: Decision
 ) -> None:
     # GIVEN a terminal whose latest confirmed transactions are fraud, and a model answering below review (0.5)
     streak = _quiet_features(terminal_fraud_streak_days=10.0)
-    # WHEN the model's score is under a tenth, or just over it
+    # WHEN the model's score is under 0.08, or just over it
     result = _scoring(probability).score_features(streak)
     # THEN the streak alone does not hold the payment (a stolen card's fraud at the terminal makes such streaks
     # too, see rules.py); with the model's corroboration it goes to review
     assert result.decision is decision
     assert result.rule_ids == (() if decision is Decision.APPROVE else ("terminal_confirmed_fraud_streak",))
+
+
+@pytest.mark.parametrize(("cleared", "decision"), [(True, Decision.APPROVE), (False, Decision.REVIEW)])
+def test_terminal_streak_is_cleared_by_a_newer_payment_confirmed_legitimate(cleared: bool, decision: Decision) -> None:
+    # GIVEN a streak the model corroborates (0.3: above 0.08, below review)
+    streak = _quiet_features(terminal_fraud_streak_days=10.0)
+    # WHEN an analyst has (or has not) confirmed a newer payment at the terminal legitimate
+    result = _scoring(0.3).score_features(streak, facts=lambda: RuleFacts(terminal_latest_label_legit=cleared))
+    # THEN a cleared terminal holds nothing; the other rules do not look at it
+    assert result.decision is decision
+    velocity = _scoring(0.3).score_features(
+        _quiet_features(customer_nb_tx_1h=5.0), facts=lambda: RuleFacts(terminal_latest_label_legit=True)
+    )
+    assert velocity.rule_ids == ("velocity_burst",)
+
+
+def test_score_reads_labels_younger_than_the_model_delay_to_clear_a_terminal() -> None:
+    # GIVEN frauds 12 and 10 days ago at the terminal (known to the model's features: older than 7 days)
+    frauds = [item(12.0, fraud=True, customer="a"), item(10.0, fraud=True, customer="b")]
+    legit = item(2.0, fraud=False, customer="c", label_time=T0 - DAY)  # confirmed yesterday, 2 days old
+    scorer = _scoring(0.3)
+    # WHEN a payment is scored there, before and after the analyst's label
+    held = scorer.score(tx(), history(terminal=frauds))
+    cleared = scorer.score(tx(), history(terminal=[*frauds, legit]))
+    # THEN the streak holds it until the newer legitimate label, which the model's features cannot see yet
+    assert scorer.features(tx(), history(terminal=[*frauds, legit])).terminal_fraud_streak_days == 12.0
+    assert (held.decision, held.rule_ids) == (Decision.REVIEW, ("terminal_confirmed_fraud_streak",))
+    assert (cleared.decision, cleared.rule_ids) == (Decision.APPROVE, ())
 
 
 def test_rule_without_a_minimum_score_fires_whatever_the_model_says() -> None:
