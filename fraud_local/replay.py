@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from fraud_common.transaction import InvalidTransaction, parse_transaction
 from fraud_local.demo import (
     DEMO_DAYS,
     FLAGGED,
@@ -74,11 +75,17 @@ def replay(traffic: Traffic, scorer: Scorer, checks: Iterable[LabelCheck]) -> Re
     for body in traffic.bodies:
         t = epoch(body["timestamp"])
         while due is not None and due.due <= t:
-            label = label_for(due, decisions[due.transaction_id], traffic.frauds)
+            # A transaction the gateway refused has no decision and gets no label, as in the live demo.
+            decision = decisions.get(due.transaction_id)
+            label = None if decision is None else label_for(due, decision, traffic.frauds)
             if label is not None:
                 known[due.transaction_id] = (label["fraud"], due.due)
                 sent.append((due.transaction_id, label))
             due = next(pending, None)
+        try:
+            parse_transaction(body)  # what the processor would refuse (an amount rounded to 0.00) is not scored
+        except InvalidTransaction:
+            continue
         transaction = Transaction(
             body["transactionId"], t, body["customerId"], body["terminalId"], float(body["amount"])
         )

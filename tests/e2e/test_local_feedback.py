@@ -18,6 +18,7 @@ from fraud_local.demo import (
     REVIEW,
     LabelCheck,
     Traffic,
+    build_traffic,
     flagged_ids,
     label_for,
     plan_label_checks,
@@ -222,3 +223,16 @@ def test_traffic_options_at_their_bounds_are_accepted() -> None:
     args = parser().parse_args(["replay", "--weeks", "26", "--transactions", "100000"])
     assert (args.weeks, args.transactions) == (26, 100_000)
     assert parser().parse_args(["demo", "--rate", "0.5"]).rate == 0.5
+
+
+def test_replay_skips_what_the_processor_refuses_as_the_live_demo_does() -> None:
+    # GIVEN the demo's traffic with one amount the simulator rounded to 0.00, which the processor refuses
+    traffic = build_traffic(300, seed=5, today=date(2026, 12, 1), days=7)
+    refused = traffic.bodies[10]["transactionId"]
+    traffic.bodies[10]["amount"] = "0.00"
+    traffic.frauds[refused] = 1  # a fraud: the fraud team would file a chargeback for it if it had a decision
+    # WHEN it is replayed with the fraud team's labels
+    result = replay(traffic, Scorer.load(), plan_label_checks(traffic, seed=5))
+    # THEN it has no decision and no label; every other transaction was decided
+    assert refused not in result.decisions and len(result.decisions) == 299
+    assert refused not in {transaction_id for transaction_id, _ in result.labels}
