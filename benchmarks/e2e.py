@@ -7,7 +7,7 @@ Starts local mode (``fraud_local.LocalStack``: moto, embedded PostgreSQL, fraud-
 with the real processor, the stream poller with the real analyzer and the shipped model) in a
 temporary state folder on free ports, then:
 
-1. Throughput: the demo's simulated traffic (``fraud_local.demo``, realistic customer and
+1. Throughput: the demo's simulated traffic (``fraud_local.traffic``, realistic customer and
    terminal histories) sent as fast as the gateway accepts it (8 requests in flight); the figure
    is transactions / (first POST to last decision).
 2. Delay: more traffic at a fixed rate well under that capacity, so the figure is the pipeline's
@@ -36,8 +36,9 @@ sys.path.insert(0, str(ROOT))
 
 from fraud_local.aws import client  # noqa: E402
 from fraud_local.config import Ports  # noqa: E402
-from fraud_local.demo import Progress, SendOutcome, build_traffic, send, wait_until_scored  # noqa: E402
+from fraud_local.demo import Progress, SendOutcome, send, wait_until_scored  # noqa: E402
 from fraud_local.stack import LocalStack, StackHandles  # noqa: E402
+from fraud_local.traffic import build_traffic  # noqa: E402
 
 
 def percentiles(values: list[float]) -> str:

@@ -35,7 +35,7 @@ from fraud_local.config import (
     Ports,
     validate_api_key,
 )
-from fraud_local.demo import DEMO_DAYS, run_demo, shown
+from fraud_local.demo import run_demo, shown
 from fraud_local.processes import ChildFailed
 from fraud_local.stack import (
     AlreadyRunning,
@@ -47,6 +47,7 @@ from fraud_local.stack import (
     run_report_for,
 )
 from fraud_local.traces import last_traces, traces_path
+from fraud_local.traffic import DEMO_DAYS
 from fraud_scoring.types import Thresholds
 
 TRANSACTIONS_PER_WEEK = 2000

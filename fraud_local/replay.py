@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from typing import IO, Any
 
 from fraud_common.transaction import InvalidTransaction, parse_transaction
-from fraud_local.demo import (
+from fraud_local.traffic import (
     DEMO_DAYS,
     FLAGGED,
     LabelCheck,
@@ -104,8 +104,7 @@ def replay(traffic: Traffic, scorer: Scorer, checks: Iterable[LabelCheck]) -> Re
 def compare(scorers: Mapping[str, Scorer], *, count: int, seed: int, days: int, labels: bool) -> dict[str, Any]:
     """``detection`` per model, each replaying the same traffic with its own feedback loop (the fraud team
     reviews what that model flagged)."""
-    traffic = build_traffic(count, seed, datetime.now(tz=UTC).date(), days)
-    checks = plan_label_checks(traffic, seed) if labels else []
+    traffic, checks = _demo_traffic(count, seed, days, labels)
     return {name: detection(traffic, _flagged(replay(traffic, scorer, checks))) for name, scorer in scorers.items()}
 
 
@@ -126,6 +125,12 @@ def comparison_lines(results: Mapping[str, dict[str, Any]]) -> list[str]:
     return [header, *(f"  {label:<22}" + "".join(f"{v:>{width}}" for v in values) for label, values in rows)]
 
 
+def _demo_traffic(count: int, seed: int, days: int, labels: bool) -> tuple[Traffic, list[LabelCheck]]:
+    """The traffic the demo sends for these options (ending yesterday, as the demo's) and its label plan."""
+    traffic = build_traffic(count, seed, datetime.now(tz=UTC).date(), days)
+    return traffic, plan_label_checks(traffic, seed) if labels else []
+
+
 def _flagged(result: Replayed) -> set[str]:
     return {tid for tid, decision in result.decisions.items() if decision in FLAGGED}
 
@@ -134,8 +139,8 @@ def run_replay(
     *, count: int, seed: int, days: int = DEMO_DAYS, labels: bool = True, scorer: Scorer, out: IO[str]
 ) -> dict[str, Any]:
     """Replay the demo's traffic for these options; print and return the detection summary."""
-    traffic = build_traffic(count, seed, datetime.now(tz=UTC).date(), days)
-    result = replay(traffic, scorer, plan_label_checks(traffic, seed) if labels else [])
+    traffic, checks = _demo_traffic(count, seed, days, labels)
+    result = replay(traffic, scorer, checks)
     summary = {**detection(traffic, _flagged(result)), "labels_sent": len(result.labels)}
     out.write(
         f"Replayed {len(traffic.bodies):,} simulated transactions (seed {seed}, {len(traffic.days)} days) with model "

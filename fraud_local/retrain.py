@@ -93,16 +93,9 @@ def last_demo(state_dir: Path, out: IO[str]) -> dict[str, Any] | None:
         return None
     try:
         options = json.loads(path.read_text(encoding="utf-8"))
-        demo = {
-            "count": options["count"],
-            "seed": options["seed"],
-            "days": options["days"],
-            "labels": options["labels"],
-        }
-        valid = all(
-            isinstance(demo[k], int) and not isinstance(demo[k], bool) and demo[k] > 0 for k in ("count", "days")
-        )
-        if not (valid and isinstance(demo["seed"], int) and isinstance(demo["labels"], bool)):
+        demo = {key: options[key] for key in ("count", "seed", "days", "labels")}
+        whole = all(type(demo[key]) is int for key in ("count", "seed", "days"))  # bool is not a count
+        if not (whole and demo["count"] > 0 and demo["days"] > 0 and type(demo["labels"]) is bool):
             raise ValueError("count and days must be positive whole numbers, seed a whole number, labels true or false")
     except (OSError, ValueError, KeyError, TypeError) as exc:
         out.write(f"Not comparing the models on the last demo's traffic: {path} is unreadable ({exc!r})\n")

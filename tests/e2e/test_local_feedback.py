@@ -13,20 +13,11 @@ import pytest
 
 from fraud_local.__main__ import main, parser
 from fraud_local.aws import client
-from fraud_local.demo import (
-    CHARGEBACK,
-    REVIEW,
-    LabelCheck,
-    Traffic,
-    build_traffic,
-    flagged_ids,
-    label_for,
-    plan_label_checks,
-    run_demo,
-)
+from fraud_local.demo import flagged_ids, run_demo
 from fraud_local.replay import replay
 from fraud_local.retrain import last_demo
 from fraud_local.stack import StackHandles
+from fraud_local.traffic import CHARGEBACK, REVIEW, LabelCheck, Traffic, build_traffic, label_for, plan_label_checks
 from fraud_scoring.scorer import Scorer
 from fraud_scoring.types import Thresholds
 

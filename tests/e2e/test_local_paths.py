@@ -18,8 +18,9 @@ import pytest
 
 from fraud_common.card import contains_pan
 from fraud_local.aws import client
-from fraud_local.demo import build_traffic, run_demo
+from fraud_local.demo import run_demo
 from fraud_local.stack import LocalStack, StackHandles
+from fraud_local.traffic import build_traffic
 from tests.e2e.support import (
     AMEX,
     MASTERCARD,
