@@ -21,7 +21,7 @@ from fraud_scoring.features import (
 from fraud_scoring.model import ArtifactError, Model, load_model
 from fraud_scoring.rules import DEFAULT_RULES, Rule
 from fraud_scoring.scorer import Scorer
-from fraud_scoring.types import Decision, History, HistoryItem, ScoreResult, Thresholds, Transaction
+from fraud_scoring.types import Decision, History, HistoryItem, HistoryRow, ScoreResult, Thresholds, Transaction
 
 __all__ = [
     "DEFAULT_RULES",
@@ -33,6 +33,7 @@ __all__ = [
     "Features",
     "History",
     "HistoryItem",
+    "HistoryRow",
     "Model",
     "Rule",
     "RuleFacts",

@@ -27,10 +27,10 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
-from operator import attrgetter
+from operator import itemgetter
 from typing import NamedTuple, cast
 
-from fraud_scoring.types import History, HistoryItem, Transaction
+from fraud_scoring.types import History, HistoryItem, HistoryRow, Transaction
 
 DAY = 86_400.0
 LABEL_DELAY_DAYS = 7
@@ -131,7 +131,9 @@ class Features(NamedTuple):
 FEATURE_NAMES: tuple[str, ...] = Features._fields
 HANDBOOK_FEATURES: tuple[str, ...] = FEATURE_NAMES[:15]
 
-_TS = attrgetter("timestamp")
+# Items are read by position, never by name: they may be plain tuples (``HistoryRow``).
+_ID = HistoryItem._fields.index("transaction_id")
+_TS = itemgetter(HistoryItem._fields.index("timestamp"))
 _CUSTOMER_ID = HistoryItem._fields.index("customer_id")
 _TERMINAL_ID = HistoryItem._fields.index("terminal_id")
 _Columns = tuple[
@@ -140,7 +142,7 @@ _Columns = tuple[
 _NO_COLUMNS: _Columns = ((), (), (), (), ())
 
 
-def _window(items: Sequence[HistoryItem], start: float, t: float, tx_id: str, owner: int, entity: str) -> _Columns:
+def _window(items: Sequence[HistoryRow], start: float, t: float, tx_id: str, owner: int, entity: str) -> _Columns:
     """The columns of ``entity``'s items in (start, t] other than the scored transaction, oldest
     first: timestamps, amounts, customer ids, fraud labels, label times.
 
@@ -161,7 +163,7 @@ def _window(items: Sequence[HistoryItem], start: float, t: float, tx_id: str, ow
     if owners.count(entity) == hi - lo and tx_id not in ids[bisect_left(ts, t, lo, hi) : hi]:
         return ts[lo:hi], amounts[lo:hi], customers[lo:hi], frauds[lo:hi], label_times[lo:hi]
     # Sorted, inside the window and all the entity's: the call below takes the path above.
-    kept = [it for it in items[lo:hi] if it[owner] == entity and it.transaction_id != tx_id]
+    kept = [it for it in items[lo:hi] if it[owner] == entity and it[_ID] != tx_id]
     return _window(kept, start, t, tx_id, owner, entity)
 
 

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 
 from fraud_api.app import repository
 from fraud_api.app.core.config import Settings
-from fraud_scoring import HISTORY_DAYS, History
+from fraud_scoring import HISTORY_DAYS, History, HistoryItem
 from tests.api.utils import ago, iso, new_id, transaction
 
 
@@ -53,9 +53,11 @@ def test_fetch_history_returns_customer_and_terminal_windows_with_labels(
     now = ago(seconds=0).timestamp()
     history = _history(settings, customer, terminal, now)
     # THEN the customer side holds its two recent transactions, the terminal side its two, and the
-    # terminal's label came with its label time (order is the scorer's business: it sorts)
-    customer_side = sorted(history.customer, key=lambda h: h.timestamp)
-    terminal_side = sorted(history.terminal, key=lambda h: h.timestamp)
+    # terminal's label came with its label time (order is the scorer's business: it sorts); each
+    # row has exactly HistoryItem's fields, in its order (the scorer reads them by position)
+    assert {len(row) for row in history.customer + history.terminal} == {7}
+    customer_side = sorted(map(HistoryItem._make, history.customer), key=lambda h: h.timestamp)
+    terminal_side = sorted(map(HistoryItem._make, history.terminal), key=lambda h: h.timestamp)
     assert [h.transaction_id for h in customer_side] == [own_1, both]
     assert [h.transaction_id for h in terminal_side] == [at_terminal, both]
     labelled = terminal_side[0]
@@ -74,7 +76,7 @@ def test_fetch_history_excludes_transactions_after_the_scored_one(client: TestCl
     # WHEN the history is fetched for a (late-arriving) transaction 3 days ago
     history = _history(settings, customer, new_id("term"), ago(days=3).timestamp())
     # THEN only the earlier one is returned: no future data leaks into a score
-    assert [h.transaction_id for h in history.customer] == [older]
+    assert [HistoryItem._make(h).transaction_id for h in history.customer] == [older]
     assert history.terminal == ()
 
 

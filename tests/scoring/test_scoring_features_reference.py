@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 import pytest
 from scoring_helpers import DAY, T0
 
-from fraud_scoring.features import compute_features
+from fraud_scoring.features import compute_features, compute_rule_facts
 from fraud_scoring.types import History, HistoryItem, Transaction
 
 
@@ -140,6 +140,21 @@ def test_features_equal_reference_on_random_histories(seed: int) -> None:
         features = compute_features(tx, history, delay_days)
         # THEN every one equals the reference computation's, exactly
         assert tuple(features) == reference_features(tx, history, delay_days), (tx, history, delay_days)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_features_read_plain_tuples_as_history_items(seed: int) -> None:
+    # fraud-api passes database rows (plain tuples in HistoryItem's field order), not HistoryItems
+    rng = random.Random(1000 + seed)
+    for _ in range(150):
+        # GIVEN a random case, and the same history as plain tuples
+        tx, history, delay_days = _random_case(rng)
+        plain = History(tuple(map(tuple, history.customer)), tuple(map(tuple, history.terminal)))
+        assert not any(isinstance(row, HistoryItem) for row in plain.customer + plain.terminal)
+        # WHEN the features and rule facts are computed from both
+        # THEN they are the same (the reference reads the named items)
+        assert tuple(compute_features(tx, plain, delay_days)) == reference_features(tx, history, delay_days)
+        assert compute_rule_facts(tx, plain, delay_days) == compute_rule_facts(tx, history, delay_days)
 
 
 def test_reference_features_worked_example() -> None:

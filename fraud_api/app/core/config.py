@@ -88,7 +88,7 @@ class Settings(BaseSettings):
     """Longest wait for an admission slot: a request whose expected wait is longer is refused at
     once (503 ``overloaded``), one that waited this long without a slot is refused then. With
     DB_REQUEST_TIMEOUT_MS it bounds an admitted request's time in the service."""
-    ADMISSION_REFUSAL_DELAY_MS: int = Field(default=250, ge=0, le=10_000)
+    ADMISSION_REFUSAL_DELAY_MS: int = Field(default=500, ge=0, le=10_000)
     """A request refused at arrival is answered this much later (a timer; nothing is held), so
     clients that resend a refused request at once cannot keep the worker busy refusing; 0: at once.
     Keep it well under the callers' timeout (API Gateway's integration: 3 s)."""

