@@ -15,8 +15,10 @@ from fastapi import FastAPI
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from fraud_api.app.api.admission import AdmissionMiddleware
+from fraud_api.app.api.direct import DirectRoute
 from fraud_api.app.api.errors import declare_actual_responses, install_error_handlers
 from fraud_api.app.api.main import include_routes
+from fraud_api.app.api.routes.score import SCORE_PATH, score_transaction
 from fraud_api.app.core.config import Settings, load_settings
 from fraud_api.app.core.logging import configure_logging
 from fraud_api.app.core.middleware import RequestIdMiddleware
@@ -31,9 +33,12 @@ def create_app(
     *,
     secret_reader: SecretReader | None = None,
     span_exporter: SpanExporter | None = None,
+    direct_score_route: bool = True,
 ) -> FastAPI:
     """Build the application. ``settings`` default to the environment (read at startup);
-    ``secret_reader`` replaces Secrets Manager, ``span_exporter`` the configured trace exporter (tests)."""
+    ``secret_reader`` replaces Secrets Manager, ``span_exporter`` the configured trace exporter (tests).
+    ``direct_score_route=False`` serves the scoring endpoint through FastAPI's router like the others
+    (the test that both answer alike)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -71,6 +76,9 @@ def create_app(
         docs_url="/api/docs",
         redoc_url=None,
     )
+    if direct_score_route:
+        # Innermost: the request id, access log and admission apply as they do to routed requests.
+        app.add_middleware(DirectRoute, method="POST", path=SCORE_PATH, endpoint=score_transaction)
     app.add_middleware(RequestIdMiddleware)
     # Added last, so outermost: a refusal costs no request-id, access-log or routing work.
     app.add_middleware(AdmissionMiddleware)
