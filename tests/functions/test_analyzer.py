@@ -159,9 +159,10 @@ def test_analyzer_history_comes_from_both_indexes_within_the_window(aws, lambda_
     # THEN both history indexes were queried and only in-window items were passed, labels mapped
     assert {q["IndexName"] for q in queries} == {"customer-time", "terminal-time"}
     [history] = recorder.histories
-    assert {h.transaction_id for h in history.customer} == {"lab-1", "tx-0001"}
-    assert {h.transaction_id for h in history.terminal} == {"lab-1", "tx-0001"}
-    labelled = next(h for h in history.terminal if h.transaction_id == "lab-1")
+    customer, terminal = ([HistoryItem._make(h) for h in side] for side in (history.customer, history.terminal))
+    assert {h.transaction_id for h in customer} == {"lab-1", "tx-0001"}
+    assert {h.transaction_id for h in terminal} == {"lab-1", "tx-0001"}
+    labelled = next(h for h in terminal if h.transaction_id == "lab-1")
     assert labelled.fraud is True and labelled.label_time == pytest.approx((now_ms - 2 * DAY_MS) / 1000)
 
 

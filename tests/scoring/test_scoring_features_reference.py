@@ -18,7 +18,7 @@ import pytest
 from scoring_helpers import DAY, T0
 
 from fraud_scoring.features import compute_features, compute_rule_facts
-from fraud_scoring.types import History, HistoryItem, Transaction
+from fraud_scoring.types import History, HistoryItem, HistoryRow, Transaction
 
 
 def _day(ts: float) -> datetime:
@@ -29,10 +29,10 @@ def reference_features(tx: Transaction, history: History, delay_days: float = 7)
     t, amount, delay = tx.timestamp, tx.amount, delay_days * DAY
     start = t - (30 + max(delay_days, 7)) * DAY
 
-    def own(items: tuple[HistoryItem, ...], field: str, entity: str) -> list[HistoryItem]:
+    def own(rows: tuple[HistoryRow, ...], field: str, entity: str) -> list[HistoryItem]:
         kept = [
             it
-            for it in items
+            for it in map(HistoryItem._make, rows)
             if getattr(it, field) == entity and it.transaction_id != tx.transaction_id and start < it.timestamp <= t
         ]
         return sorted(kept, key=lambda it: it.timestamp)
@@ -149,7 +149,7 @@ def test_features_read_plain_tuples_as_history_items(seed: int) -> None:
     for _ in range(150):
         # GIVEN a random case, and the same history as plain tuples
         tx, history, delay_days = _random_case(rng)
-        plain = History(tuple(map(tuple, history.customer)), tuple(map(tuple, history.terminal)))
+        plain = History(tuple(row[:] for row in history.customer), tuple(row[:] for row in history.terminal))
         assert not any(isinstance(row, HistoryItem) for row in plain.customer + plain.terminal)
         # WHEN the features and rule facts are computed from both
         # THEN they are the same (the reference reads the named items)

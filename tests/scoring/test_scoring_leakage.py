@@ -11,7 +11,7 @@ from fraud_scoring.dataset import _items, feature_matrix
 from fraud_scoring.features import HISTORY_DAYS, compute_features
 from fraud_scoring.model import validate_artifact
 from fraud_scoring.scorer import Scorer
-from fraud_scoring.types import History
+from fraud_scoring.types import History, HistoryItem
 
 
 def _base_history() -> History:
@@ -36,15 +36,14 @@ def test_score_future_transactions_ignored() -> None:
 def test_score_labels_younger_than_delay_ignored() -> None:
     scorer = Scorer(validate_artifact(small_artifact()))
     base = _base_history()
+    terminal, customer = (tuple(map(HistoryItem._make, side)) for side in (base.terminal, base.customer))
     before = scorer.score(tx(), base)
     # Flip every label of transactions younger than 7 days, and add a label arriving after t.
-    flipped = tuple(i._replace(fraud=not i.fraud) if i.timestamp > T0 - 7 * DAY else i for i in base.terminal)
-    late = tuple(
-        i._replace(fraud=True, label_time=T0 + 60) if i.timestamp <= T0 - 7 * DAY else i for i in base.customer
-    )
+    flipped = tuple(i._replace(fraud=not i.fraud) if i.timestamp > T0 - 7 * DAY else i for i in terminal)
+    late = tuple(i._replace(fraud=True, label_time=T0 + 60) if i.timestamp <= T0 - 7 * DAY else i for i in customer)
     assert scorer.score(tx(), History(base.customer, flipped)) == before
     # Labels arriving after t are not known at t: the same as no label at all.
-    unlabelled = tuple(i._replace(fraud=None) for i in base.customer)
+    unlabelled = tuple(i._replace(fraud=None) for i in customer)
     assert compute_features(tx(), History(late, base.terminal)) == compute_features(
         tx(), History(unlabelled, base.terminal)
     )
