@@ -124,3 +124,24 @@ def test_logging_repeated_503_warnings_are_sampled(
     records = [r for r in caplog.records if r.message == "database unavailable"]
     assert len(records) == 2
     assert records[1].similar_since_last == 49  # type: ignore[attr-defined]
+
+
+def test_logging_timestamps_are_utc_iso_with_milliseconds_across_seconds() -> None:
+    # GIVEN records made in one second, the next, and one from earlier still (another thread's)
+    formatter = JsonFormatter()
+    made_at = [1767225600.125, 1767225600.875, 1767225601.5, 1767225599.0625, 1767225601.5]  # exact in binary
+
+    def line(created: float) -> str:
+        record = logging.LogRecord("fraud_api.test", logging.INFO, __file__, 1, "m", None, None)
+        record.created, record.msecs = created, (created - int(created)) * 1000
+        return str(json.loads(formatter.format(record))["ts"])
+
+    # WHEN each is formatted, in that order
+    # THEN each carries its own second and millisecond (2026-01-01T00:00:00Z is 1767225600)
+    assert [line(t) for t in made_at] == [
+        "2026-01-01T00:00:00.125Z",
+        "2026-01-01T00:00:00.875Z",
+        "2026-01-01T00:00:01.500Z",
+        "2025-12-31T23:59:59.062Z",
+        "2026-01-01T00:00:01.500Z",
+    ]
