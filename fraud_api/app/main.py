@@ -17,8 +17,8 @@ from opentelemetry.sdk.trace.export import SpanExporter
 from fraud_api.app.api.admission import AdmissionMiddleware
 from fraud_api.app.api.direct import DirectRoute
 from fraud_api.app.api.errors import declare_actual_responses, install_error_handlers
-from fraud_api.app.api.main import include_routes
-from fraud_api.app.api.routes.score import SCORE_PATH, score_transaction
+from fraud_api.app.api.main import SCORE_PATH, include_routes
+from fraud_api.app.api.routes.score import score_transaction
 from fraud_api.app.core.config import Settings, load_settings
 from fraud_api.app.core.logging import configure_logging
 from fraud_api.app.core.middleware import RequestIdMiddleware

@@ -8,6 +8,8 @@ from fraud_api.app.api.routes import decisions, feedback, health, score
 
 API_PREFIX = "/api"
 API_V1_PREFIX = "/api/v1"
+SCORE_PATH = API_V1_PREFIX + score.router.prefix
+"""The scoring endpoint, served by ``api/direct.py`` (declared by its router for the document)."""
 
 # (router, prefix) in match order: the scoring endpoint first, since nearly every request is one.
 _ROUTERS: tuple[tuple[APIRouter, str], ...] = (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import httpx
@@ -11,9 +12,11 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from fraud_api.app.api.direct import DirectRoute, exception_handler_for
+from fraud_api.app.api.main import SCORE_PATH
 from fraud_api.app.api.routes import score
 from fraud_api.app.api.routes.score import score_transaction
 from fraud_api.app.core.config import Settings
+from fraud_api.app.core.db import DatabaseUnavailable
 from fraud_api.app.main import create_app
 from fraud_api.app.scoring import ScoringService
 from fraud_common.card import random_letters
@@ -27,12 +30,10 @@ _COMPARED_HEADERS = ("content-type", "retry-after", "idempotent-replayed", "allo
 def both(settings: Settings) -> Iterator[dict[str, TestClient]]:
     """The app as served (direct route) and the same app with every route through FastAPI's router."""
     apps = {"direct": create_app(settings), "router": create_app(settings, direct_score_route=False)}
-    clients = {name: TestClient(app, raise_server_exceptions=False) for name, app in apps.items()}
-    for client in clients.values():
-        client.__enter__()
-    yield clients
-    for client in clients.values():
-        client.__exit__(None, None, None)
+    with ExitStack() as running:
+        yield {
+            name: running.enter_context(TestClient(app, raise_server_exceptions=False)) for name, app in apps.items()
+        }
 
 
 def _outcome(response: httpx.Response, ids: dict[str, str]) -> tuple[int, Any, dict[str, str | None], bool]:
@@ -61,7 +62,7 @@ def test_direct_route_serves_the_endpoint_fastapi_declares(both: dict[str, TestC
         {"method": "POST", "path": "/api/v1/score", "endpoint": score_transaction}
     ]
     assert not [m for m in both["router"].app.user_middleware if m.cls is DirectRoute]  # type: ignore[attr-defined]
-    assert score.SCORE_PATH == "/api/v1/score"
+    assert SCORE_PATH == "/api/v1/score"
     assert "post" in document["paths"]["/api/v1/score"]
 
 
@@ -125,8 +126,6 @@ def test_direct_route_replays_and_refuses_conflicts_as_the_router_does(both: dic
 def test_direct_route_answers_failures_as_the_router_does(
     both: dict[str, TestClient], monkeypatch: pytest.MonkeyPatch, failure: str
 ) -> None:
-    from fraud_api.app.core.db import DatabaseUnavailable
-
     # GIVEN scoring that fails: a mapped error (503 by its handler) or one nothing maps (500)
     error = DatabaseUnavailable("down") if failure == "database unavailable" else RuntimeError("boom")
 

@@ -12,8 +12,6 @@ from fraud_api.app.models import ScorePublic
 from fraud_common.transaction import MAX_BODY_BYTES, TRANSACTION_JSON_SCHEMA, FieldError, InvalidTransaction
 
 router = APIRouter(prefix="/score", tags=["scoring"])
-SCORE_PATH = "/api/v1/score"
-"""Where ``api/main.py`` mounts this router (its test checks); served by ``api/direct.py``."""
 
 REPLAY_HEADER = "Idempotent-Replayed"
 
