@@ -81,6 +81,7 @@ TARGETS: dict[str, Target] = {
         ("fraud_api/app/scoring.py",),
         ("tests/api/routes", "tests/api/core/test_metrics.py"),
     ),
+    "direct-route": Target(("fraud_api/app/api/direct.py",), ("tests/api/routes/test_score_direct.py",)),
     "admission": Target(
         ("fraud_api/app/core/overload.py", "fraud_api/app/api/admission.py"),
         ("tests/api/core/test_overload.py", "tests/api/test_admission.py"),

@@ -47,7 +47,7 @@ class DirectRoute:
         if scope["type"] != "http" or scope["path"] != self.path or scope["method"] != self.method:
             await self.app(scope, receive, send)
             return
-        request = Request(scope, receive, send)
+        request = Request(scope, receive)
         try:
             response = await self.endpoint(request)
         except Exception as exc:

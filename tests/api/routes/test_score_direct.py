@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
 
 from fraud_api.app.api.direct import DirectRoute, exception_handler_for
 from fraud_api.app.api.main import SCORE_PATH
@@ -66,18 +71,18 @@ def test_direct_route_serves_the_endpoint_fastapi_declares(both: dict[str, TestC
     assert "post" in document["paths"]["/api/v1/score"]
 
 
-Send = Callable[[TestClient, dict[str, str]], httpx.Response]
+Sender = Callable[[TestClient, dict[str, str]], httpx.Response]
 
 
-def _score(**fields: Any) -> Send:
+def _score(**fields: Any) -> Sender:
     return lambda client, ids: client.post("/api/v1/score", json=transaction(**{**fields, **ids}))
 
 
-def _raw(content: bytes, headers: dict[str, str] | None = None) -> Send:
+def _raw(content: bytes, headers: dict[str, str] | None = None) -> Sender:
     return lambda client, _: client.post("/api/v1/score", content=content, headers=headers or {})
 
 
-CASES: dict[str, Send] = {
+CASES: dict[str, Sender] = {
     "new transaction": _score(amount="42.50"),
     "large amount": _score(amount="9000.00"),
     "not JSON": _raw(b"{not json"),
@@ -154,3 +159,89 @@ def test_exception_handler_for_takes_the_nearest_registered_class() -> None:
     assert exception_handler_for(handlers, KeyError("k")) is on_key
     assert exception_handler_for(handlers, IndexError(0)) is on_lookup
     assert exception_handler_for(handlers, ValueError("v")) is None
+
+
+# --- DirectRoute on its own: which requests it takes, and what it hands on.
+
+
+Calls = list[tuple[str, Scope, Receive, Send]]
+
+
+class _Recorded(Response):
+    """A response that records what it was called with instead of sending."""
+
+    def __init__(self, name: str, calls: Calls) -> None:
+        super().__init__()
+        self.name, self.calls = name, calls
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        self.calls.append((self.name, scope, receive, send))
+
+
+class _Mapped(Exception):
+    pass
+
+
+def _call(
+    calls: Calls, raises: Exception | None = None, kind: str = "http", method: str = "POST", path: str = "/x"
+) -> tuple[Scope, Receive, Send]:
+    """One request through DirectRoute for POST /x, over an app that records, in an app that maps
+    _Mapped to a handler; returns the request's scope, receive and send."""
+
+    async def inner(scope: Scope, receive: Receive, send: Send) -> None:
+        calls.append(("app", scope, receive, send))
+
+    async def endpoint(request: Request) -> Response:
+        assert request.method == "POST" and request.url.path == "/x"
+        if raises is not None:
+            raise raises
+        return _Recorded("endpoint", calls)
+
+    async def on_mapped(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, _Mapped) and request.url.path == "/x"
+        return _Recorded("handler", calls)
+
+    app = SimpleNamespace(exception_handlers={_Mapped: on_mapped})
+    scope: Scope = {"type": kind, "method": method, "path": path, "headers": [], "query_string": b"", "app": app}
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b""}
+
+    async def send(_: Message) -> None:
+        raise AssertionError("the recorded responses send nothing")
+
+    asyncio.run(DirectRoute(inner, method="POST", path="/x", endpoint=endpoint)(scope, receive, send))
+    return scope, receive, send
+
+
+@pytest.mark.parametrize(
+    ("kind", "method", "path"),
+    [("http", "GET", "/x"), ("http", "POST", "/y"), ("http", "POST", "/x/"), ("websocket", "POST", "/x")],
+)
+def test_direct_route_passes_on_what_it_does_not_serve(kind: str, method: str, path: str) -> None:
+    # GIVEN a direct route for POST /x
+    calls: Calls = []
+    # WHEN another method, path or scope type arrives
+    scope, receive, send = _call(calls, kind=kind, method=method, path=path)
+    # THEN the app behind it gets it, untouched
+    assert calls == [("app", scope, receive, send)]
+
+
+def test_direct_route_serves_its_request_with_the_endpoint() -> None:
+    # GIVEN a direct route for POST /x
+    calls: Calls = []
+    # WHEN POST /x arrives
+    scope, receive, send = _call(calls)
+    # THEN the endpoint's response is sent with the request's own scope, receive and send
+    assert calls == [("endpoint", scope, receive, send)]
+
+
+def test_direct_route_answers_a_mapped_error_with_its_handler_and_raises_the_rest() -> None:
+    # GIVEN an endpoint that raises an exception the app maps, then one it does not
+    calls: Calls = []
+    # WHEN each is raised
+    scope, receive, send = _call(calls, raises=_Mapped())
+    # THEN the first is answered by its handler (given the request), the second propagates
+    assert calls == [("handler", scope, receive, send)]
+    with pytest.raises(KeyError):
+        _call(calls, raises=KeyError("unmapped"))
