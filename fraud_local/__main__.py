@@ -25,7 +25,6 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from fraud_common.api_config import DEFAULT_THRESHOLDS
 from fraud_local.config import (
     DEFAULT_API_PORT,
     DEFAULT_AWS_PORT,
@@ -48,7 +47,6 @@ from fraud_local.stack import (
 )
 from fraud_local.traces import last_traces, traces_path
 from fraud_local.traffic import DEMO_DAYS
-from fraud_scoring.types import Thresholds
 
 TRANSACTIONS_PER_WEEK = 2000
 MAX_WEEKS = 26
@@ -182,12 +180,12 @@ def retrain(args: argparse.Namespace, out: IO[str]) -> int:
 
 def replay(args: argparse.Namespace, out: IO[str]) -> int:
     # The simulator needs pandas: imported only by this command.
-    from fraud_local.replay import run_replay
+    from fraud_local.replay import SEEDED_THRESHOLDS, run_replay
     from fraud_scoring.model import ArtifactError
     from fraud_scoring.scorer import Scorer
 
     try:
-        scorer = Scorer.load(args.model, Thresholds.from_mapping(DEFAULT_THRESHOLDS))
+        scorer = Scorer.load(args.model, SEEDED_THRESHOLDS)
     except ArtifactError as exc:
         out.write(f"refused: {exc}\n")
         return 1

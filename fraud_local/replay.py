@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from fraud_common.api_config import DEFAULT_THRESHOLDS
 from fraud_common.transaction import InvalidTransaction, parse_transaction
 from fraud_local.traffic import (
     DEMO_DAYS,
@@ -36,9 +37,11 @@ from fraud_local.traffic import (
 )
 from fraud_scoring.features import HISTORY_DAYS
 from fraud_scoring.scorer import Scorer
-from fraud_scoring.types import History, HistoryItem, Transaction
+from fraud_scoring.types import History, HistoryItem, Thresholds, Transaction
 
 _DAY = 86_400.0
+SEEDED_THRESHOLDS = Thresholds.from_mapping(DEFAULT_THRESHOLDS)
+"""The thresholds local mode seeds its API configuration with: what a replay scores at."""
 
 
 @dataclass(frozen=True)

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import IO, Any
 
 from fraud_common import jobs
-from fraud_common.api_config import DEFAULT_THRESHOLDS
 from fraud_local.aws import aws_environment, client
 from fraud_local.config import LAST_DEMO_FILE, MODEL_REFRESH_S, REGISTRY_DIR
-from fraud_local.replay import compare, comparison_lines
+from fraud_local.replay import SEEDED_THRESHOLDS, compare, comparison_lines
 from fraud_local.stack import StackHandles
 from fraud_scoring.card import METRIC_KEYS
 from fraud_scoring.export import export_days
@@ -31,7 +30,6 @@ from fraud_scoring.retrain import (
 )
 from fraud_scoring.retrain import export_days as cycle_days
 from fraud_scoring.scorer import Scorer
-from fraud_scoring.types import Thresholds
 
 EXPORTS_DIR = "exports"
 
@@ -71,11 +69,10 @@ def run_retrain(handles: StackHandles, config: RetrainConfig, out: IO[str]) -> R
     out.write(format_outcome(outcome, registry))
     demo = last_demo(handles.state_dir, out)
     if demo is not None:
-        thresholds = Thresholds.from_mapping(DEFAULT_THRESHOLDS)
         before = shipped.model if serving is None else load_scorer(store, serving).model
         scorers = {
-            f"serving {before.version}": Scorer(before, thresholds),
-            f"challenger {outcome.version}": Scorer(load_scorer(store, outcome.version).model, thresholds),
+            f"serving {before.version}": Scorer(before, SEEDED_THRESHOLDS),
+            f"challenger {outcome.version}": Scorer(load_scorer(store, outcome.version).model, SEEDED_THRESHOLDS),
         }
         out.write(
             f"Detection on the last demo's traffic (seed {demo['seed']}, {demo['count']:,} transactions, "

@@ -64,7 +64,7 @@ class HistoryItem(NamedTuple):
 
     ``fraud`` is ``None`` while no label exists. ``label_time`` is when the label became known
     (epoch seconds); the scorer ignores a label until both ``label_time`` has passed and the
-    transaction is older than the label delay (see ``features.label_is_known``).
+    transaction is older than the label delay (the conventions in ``features``' module docstring).
 
     A NamedTuple, not a dataclass: the features read items by position only (``HistoryRow``), so a
     caller holding database rows in this field order passes them as they are (fraud-api's request
