@@ -359,9 +359,12 @@ class RuleFacts(NamedTuple):
     trained; a rule is not trained, so it may use every label known at the moment of the decision.
     """
 
-    terminal_latest_label_legit: bool = False
-    """The terminal's newest transaction whose label is known at ``t`` (whatever its age) was confirmed
-    legitimate."""
+    terminal_fraud_run_days: float = -1.0
+    """The terminal's newest known labels (known at ``t``, whatever their age) are frauds: days from the
+    first fraud of that run to t. -1 when the newest known label is legitimate, or none is known."""
+    terminal_fraud_run_amount_ratio: float = -1.0
+    """Smallest amount among that run's frauds divided by the median amount of the terminal's payments in
+    the history window. -1 without a run."""
 
 
 NO_RULE_FACTS = RuleFacts()
@@ -374,18 +377,24 @@ def compute_rule_facts(
     """``RuleFacts`` of ``transaction`` from the same history window ``compute_features`` reads.
 
     A label is known at ``t`` when its ``label_time`` is <= t; without one, from timestamp + ``L``
-    (the module's convention).
+    (the module's convention). Unknown labels are skipped; the first known legitimate one ends the run.
     """
     t = transaction.timestamp
     start = t - (CUSTOMER_WINDOW_DAYS + max(label_delay_days, LABEL_DELAY_DAYS)) * DAY
-    ts, _, _, frauds, label_times = _window(
+    ts, amounts, _, frauds, label_times = _window(
         history.terminal, start, t, transaction.transaction_id, _TERMINAL_ID, transaction.terminal_id
     )
     delay = label_delay_days * DAY
-    # Newest first, stopping at the first known label: most payments are never labelled, so the walk
-    # is over the few newest ones unless the terminal has no known label at all.
+    first, smallest = -1, 0.0
+    # Newest first, stopping at the first known legitimate label.
     for i in range(len(ts) - 1, -1, -1):
         fraud, label_time = frauds[i], label_times[i]
-        if fraud is not None and (ts[i] + delay if label_time is None else label_time) <= t:
-            return RuleFacts(terminal_latest_label_legit=not fraud)
-    return NO_RULE_FACTS
+        if fraud is None or (ts[i] + delay if label_time is None else label_time) > t:
+            continue
+        if not fraud:
+            break
+        smallest = amounts[i] if first < 0 else min(smallest, amounts[i])
+        first = i
+    if first < 0:
+        return NO_RULE_FACTS
+    return RuleFacts((t - ts[first]) / DAY, smallest / max(_median(amounts), _MIN_MEDIAN))

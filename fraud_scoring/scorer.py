@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from fraud_scoring.features import NO_RULE_FACTS, Features, RuleFacts, compute_features, compute_rule_facts
@@ -49,11 +48,9 @@ class Scorer:
         """The features of ``transaction`` as this model sees them (its label delay filters ``history``)."""
         return compute_features(transaction, history, self.model.label_delay_days)
 
-    def rule_facts(self, transaction: Transaction, history: History) -> Callable[[], RuleFacts]:
-        """What the rules may know beyond the features (labels newer than the model's delay), computed on
-        first use and kept: only a rule that fired and can be cleared reads them, so most scores never pay
-        for a second walk over the terminal's history."""
-        return functools.cache(lambda: compute_rule_facts(transaction, history, self.model.label_delay_days))
+    def rule_facts(self, transaction: Transaction, history: History) -> RuleFacts:
+        """What the rules may know beyond the features: labels newer than the model's delay."""
+        return compute_rule_facts(transaction, history, self.model.label_delay_days)
 
     def probability(self, features: Features) -> float:
         """The model's fraud probability alone (no rules, no decision)."""
@@ -63,10 +60,10 @@ class Scorer:
         self,
         features: Features,
         thresholds: Thresholds | None = None,
-        facts: Callable[[], RuleFacts] = lambda: NO_RULE_FACTS,
+        facts: RuleFacts = NO_RULE_FACTS,
     ) -> ScoreResult:
-        """Decision for precomputed features: thresholds on the model score, raised by rules (which may also
-        read ``facts``, what ``rule_facts`` returns; by default nothing is known and no rule is cleared)."""
+        """Decision for precomputed features: thresholds on the model score, raised by rules (which also read
+        ``facts``, what ``rule_facts`` returns; by default no label beyond the features is known)."""
         th = thresholds or self.thresholds
         score = self.model.predict(features)
         decision = th.decide(score)
@@ -78,9 +75,9 @@ class Scorer:
             reasons = [f"model score {score:.3f} < review threshold {th.review:.2f}"]
         fired: list[str] = []
         for rule in self.rules:
-            reason = rule.check(features) if score >= rule.min_score else None  # the model must corroborate
-            if reason is None or (rule.cleared_by is not None and rule.cleared_by(facts())):
-                continue  # silent, or cleared by a label newer than the model's delay
+            reason = rule.check(features, facts)
+            if reason is None:
+                continue
             fired.append(rule.rule_id)
             reasons.append(reason)
             if rule.floor.severity > decision.severity:

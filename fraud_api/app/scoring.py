@@ -155,9 +155,7 @@ class ScoringService:
             raise TransactionConflict(request.transaction_id)
         return ScoreOutcome(_decision(outcome), replayed=True)
 
-    def _score_shadow(
-        self, features: Features, facts: Callable[[], RuleFacts], thresholds: Thresholds
-    ) -> ScoreResult | None:
+    def _score_shadow(self, features: Features, facts: RuleFacts, thresholds: Thresholds) -> ScoreResult | None:
         """The shadow model's result from the live model's features, computed after the live decision
         and never used for it; None without a shadow, or when it fails (logged and counted: a shadow
         must never fail the request).

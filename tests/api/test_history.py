@@ -119,16 +119,18 @@ def test_score_terminal_streak_is_cleared_by_a_recent_payment_confirmed_legitima
     assert len(result["reasons"]) == 1
 
 
-def test_score_fresh_fraud_label_is_ignored_within_label_delay(client: TestClient) -> None:
-    # GIVEN a terminal whose only fraud is 3 days old (younger than the 7-day label delay)
+def test_score_fresh_chargeback_holds_the_terminal_at_once(client: TestClient) -> None:
+    # GIVEN a terminal whose only fraud is 3 days old (younger than the model's 7-day label delay), confirmed
+    # by a chargeback yesterday
     terminal = new_id("term")
     tx_id = _score(client, terminalId=terminal, timestamp=iso(ago(days=3)))
     _label(client, tx_id, True, days_ago=1)
     # WHEN a new transaction at that terminal is scored
     result = client.post("/api/v1/score", json=transaction(terminalId=terminal)).json()
-    # THEN the label is not used yet: approved on the model alone
-    assert result["decision"] == "approve"
-    assert len(result["reasons"]) == 1
+    # THEN the model cannot use the label yet, but the terminal rule reads it: review
+    assert result["decision"] == "review"
+    expected = "terminal's latest confirmed transactions are fraud (run began 3 days ago"
+    assert any(reason.startswith(expected) for reason in result["reasons"])
 
 
 def test_history_query_is_two_index_only_scans(client: TestClient, settings: Settings) -> None:

@@ -148,18 +148,6 @@ def _quiet_features(**changes: float) -> Features:
             "repeated_inflated_amounts",
             "card made 2 other payments above 3x its median in the last 14 days, and this one is too",
         ),
-        (
-            {"terminal_fraud_streak_days": 0.0},
-            "terminal_confirmed_fraud_streak",
-            "terminal's latest confirmed transactions are fraud (run began 0 days ago, no confirmed legitimate use "
-            "since)",
-        ),
-        (
-            {"terminal_fraud_streak_days": 35.0},
-            "terminal_confirmed_fraud_streak",
-            "terminal's latest confirmed transactions are fraud (run began 35 days ago, no confirmed legitimate use "
-            "since)",
-        ),
         ({"customer_nb_tx_1h": 5.0}, "velocity_burst", "5 payments by this card within one hour"),
     ],
 )
@@ -182,8 +170,7 @@ def test_rule_at_threshold_fires_with_reason(changes: dict[str, float], rule_id:
         {"customer_amount_to_median_30d": 5.0, "customer_nb_tx_30d": 5.0},  # too few prior payments for a norm
         {"customer_nb_high_ratio_prior_14d": 1.0, "customer_amount_to_median_30d": 4.99},  # one inflated before
         {"customer_nb_high_ratio_prior_14d": 2.0, "customer_amount_to_median_30d": 2.99},  # this one is not inflated
-        {"terminal_fraud_streak_days": -0.01},  # no streak (-1) or anything below 0
-        {"terminal_fraud_streak_days": 35.01},  # the run began too long ago
+        {"terminal_fraud_streak_days": 10.0, "terminal_streak_min_amount": 50.0},  # the model's streak: its own
         {"customer_known_frauds": 0.0, "customer_days_since_known_fraud": 0.0},  # no fraud, however recent
         {"customer_known_frauds": 1.0, "customer_days_since_known_fraud": 1.0},  # a card's fraud alone: no rule
         {"customer_nb_tx_1h": 4.0},
@@ -194,6 +181,46 @@ def test_rule_silent_just_below_its_threshold(changes: dict[str, float]) -> None
     assert result.rule_ids == ()
     assert len(result.reasons) == 1
     assert result.decision is Decision.APPROVE
+
+
+@pytest.mark.parametrize(
+    ("facts", "reason"),
+    [
+        (
+            RuleFacts(terminal_fraud_run_days=0.0, terminal_fraud_run_amount_ratio=1.5),
+            "terminal's latest confirmed transactions are fraud (run began 0 days ago, one of them at 1.5x the "
+            "terminal's median amount; no confirmed legitimate use since)",
+        ),
+        (
+            RuleFacts(terminal_fraud_run_days=28.0, terminal_fraud_run_amount_ratio=0.0),
+            "terminal's latest confirmed transactions are fraud (run began 28 days ago, one of them at 0.0x the "
+            "terminal's median amount; no confirmed legitimate use since)",
+        ),
+    ],
+)
+def test_terminal_rule_at_its_edges_fires_with_reason(facts: RuleFacts, reason: str) -> None:
+    # GIVEN quiet features and a model that never reaches review, WHEN the terminal's run is at an edge
+    result = _scorer(Thresholds(review=1.0, decline=1.0)).score_features(_quiet_features(), facts=facts)
+    # THEN the terminal rule alone fires, says why, and escalates to review
+    assert result.rule_ids == ("terminal_confirmed_fraud_streak",)
+    assert result.reasons[1:] == (reason,)
+    assert result.decision is Decision.REVIEW
+
+
+@pytest.mark.parametrize(
+    ("days", "ratio", "why"),
+    [
+        (-1.0, -1.0, "no run: the newest known label is legitimate, or none is known"),
+        (28.01, 1.0, "the run began more than 28 days ago"),
+        (-0.01, 1.0, "a run cannot begin after the payment"),
+        (3.0, 1.51, "every fraud of the run above 1.5x the terminal's median amount: a stolen card's"),
+        (3.0, -0.01, "no ratio"),
+    ],
+)
+def test_terminal_rule_silent_outside_its_edges(days: float, ratio: float, why: str) -> None:
+    facts = RuleFacts(terminal_fraud_run_days=days, terminal_fraud_run_amount_ratio=ratio)
+    result = _scorer(Thresholds(review=1.0, decline=1.0)).score_features(_quiet_features(), facts=facts)
+    assert (result.rule_ids, result.decision) == ((), Decision.APPROVE), why
 
 
 def test_score_velocity_rule_fires_on_fifth_payment_within_an_hour() -> None:
@@ -227,46 +254,41 @@ def _scoring(probability: float) -> Scorer:
     return Scorer(Model("gbdt-fixed", FEATURE_NAMES, 7.0, {}, lambda _features: logit), Thresholds(0.5, 0.85))
 
 
-@pytest.mark.parametrize(("probability", "decision"), [(0.079, Decision.APPROVE), (0.0801, Decision.REVIEW)])
-def test_terminal_streak_holds_a_payment_only_when_the_model_corroborates(
-    probability: float, decision: Decision
-) -> None:
-    # GIVEN a terminal whose latest confirmed transactions are fraud, and a model answering below review (0.5)
-    streak = _quiet_features(terminal_fraud_streak_days=10.0)
-    # WHEN the model's score is under 0.08, or just over it
-    result = _scoring(probability).score_features(streak)
-    # THEN the streak alone does not hold the payment (a stolen card's fraud at the terminal makes such streaks
-    # too, see rules.py); with the model's corroboration it goes to review
-    assert result.decision is decision
-    assert result.rule_ids == (() if decision is Decision.APPROVE else ("terminal_confirmed_fraud_streak",))
+def test_terminal_rule_holds_a_payment_whatever_the_model_says() -> None:
+    # GIVEN a model answering almost nothing, and a terminal whose newest confirmed labels are frauds
+    facts = RuleFacts(terminal_fraud_run_days=3.0, terminal_fraud_run_amount_ratio=1.0)
+    # WHEN scored, THEN the rule holds the payment: the model cannot know labels younger than its delay
+    result = _scoring(0.001).score_features(_quiet_features(), facts=facts)
+    assert (result.decision, result.rule_ids) == (Decision.REVIEW, ("terminal_confirmed_fraud_streak",))
 
 
-@pytest.mark.parametrize(("cleared", "decision"), [(True, Decision.APPROVE), (False, Decision.REVIEW)])
-def test_terminal_streak_is_cleared_by_a_newer_payment_confirmed_legitimate(cleared: bool, decision: Decision) -> None:
-    # GIVEN a streak the model corroborates (0.3: above 0.08, below review)
-    streak = _quiet_features(terminal_fraud_streak_days=10.0)
-    # WHEN an analyst has (or has not) confirmed a newer payment at the terminal legitimate
-    result = _scoring(0.3).score_features(streak, facts=lambda: RuleFacts(terminal_latest_label_legit=cleared))
-    # THEN a cleared terminal holds nothing; the other rules do not look at it
-    assert result.decision is decision
-    velocity = _scoring(0.3).score_features(
-        _quiet_features(customer_nb_tx_1h=5.0), facts=lambda: RuleFacts(terminal_latest_label_legit=True)
-    )
-    assert velocity.rule_ids == ("velocity_burst",)
-
-
-def test_score_reads_labels_younger_than_the_model_delay_to_clear_a_terminal() -> None:
-    # GIVEN frauds 12 and 10 days ago at the terminal (known to the model's features: older than 7 days)
-    frauds = [item(12.0, fraud=True, customer="a"), item(10.0, fraud=True, customer="b")]
-    legit = item(2.0, fraud=False, customer="c", label_time=T0 - DAY)  # confirmed yesterday, 2 days old
-    scorer = _scoring(0.3)
+def test_score_reads_labels_younger_than_the_model_delay_for_the_terminal_rule() -> None:
+    # GIVEN payments at the terminal 5 and 3 days ago, at its usual amount, confirmed fraud by chargebacks
+    # yesterday (too young for the model's 7-day delay), after a legitimate payment 20 days ago
+    usual = [item(20.0, fraud=False, customer="a", label_time=T0 - 19 * DAY)]
+    frauds = [item(d, fraud=True, customer=c, label_time=T0 - DAY) for d, c in ((5.0, "b"), (3.0, "c"))]
+    cleared = item(2.0, fraud=False, customer="d", label_time=T0 - 3600.0)  # an analyst cleared one an hour ago
+    scorer = _scoring(0.001)
     # WHEN a payment is scored there, before and after the analyst's label
-    held = scorer.score(tx(), history(terminal=frauds))
-    cleared = scorer.score(tx(), history(terminal=[*frauds, legit]))
-    # THEN the streak holds it until the newer legitimate label, which the model's features cannot see yet
-    assert scorer.features(tx(), history(terminal=[*frauds, legit])).terminal_fraud_streak_days == 12.0
+    held = scorer.score(tx(), history(terminal=usual + frauds))
+    after = scorer.score(tx(), history(terminal=[*usual, *frauds, cleared]))
+    # THEN the rule holds it although the model's features see no streak; the newer legitimate label ends it
+    assert scorer.features(tx(), history(terminal=usual + frauds)).terminal_fraud_streak_days == -1.0
     assert (held.decision, held.rule_ids) == (Decision.REVIEW, ("terminal_confirmed_fraud_streak",))
-    assert (cleared.decision, cleared.rule_ids) == (Decision.APPROVE, ())
+    assert (after.decision, after.rule_ids) == (Decision.APPROVE, ())
+
+
+def test_a_stolen_cards_fraud_at_a_terminal_does_not_implicate_it() -> None:
+    # GIVEN a terminal where payments are usually 40.00, and a confirmed fraud there of 300.00 (a stolen card
+    # spending 7.5x) yesterday, then the same at 60.00 (1.5x: an ordinary amount there)
+    usual = [item(d, 40.0, fraud=None, customer=f"u{d}") for d in (1.5, 4.0, 9.0, 15.0)]
+    big = item(1.0, 300.0, fraud=True, customer="thief", label_time=T0 - 3600.0)
+    ordinary = item(1.0, 60.0, fraud=True, customer="victim", label_time=T0 - 3600.0)
+    scorer = _scoring(0.001)
+    # WHEN a payment is scored there
+    # THEN the stolen card's fraud alone holds nothing; a fraud at an ordinary amount holds it
+    assert scorer.score(tx(), history(terminal=[*usual, big])).rule_ids == ()
+    assert scorer.score(tx(), history(terminal=[*usual, ordinary])).rule_ids == ("terminal_confirmed_fraud_streak",)
 
 
 def test_rule_without_a_minimum_score_fires_whatever_the_model_says() -> None:

@@ -363,6 +363,6 @@ def test_score_reads_the_terminal_history_confirmed_fraud_escalates(client: Test
     result = client.post("/api/v1/score", json=transaction(terminalId=terminal)).json()
     assert result["decision"] == "review"
     assert (
-        "terminal's latest confirmed transactions are fraud (run began 20 days ago, no confirmed legitimate use since)"
-        in (result["reasons"])
-    )
+        "terminal's latest confirmed transactions are fraud (run began 20 days ago, one of them at 1.0x the "
+        "terminal's median amount; no confirmed legitimate use since)"
+    ) in result["reasons"]
