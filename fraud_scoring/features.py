@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
+from itertools import takewhile
 from operator import itemgetter
 from typing import NamedTuple, cast
 
@@ -136,6 +137,7 @@ _ID = HistoryItem._fields.index("transaction_id")
 _TS = itemgetter(HistoryItem._fields.index("timestamp"))
 _CUSTOMER_ID = HistoryItem._fields.index("customer_id")
 _TERMINAL_ID = HistoryItem._fields.index("terminal_id")
+_FRAUD = itemgetter(HistoryItem._fields.index("fraud"))
 _Columns = tuple[
     tuple[float, ...], tuple[float, ...], tuple[str, ...], tuple[bool | None, ...], tuple[float | None, ...]
 ]
@@ -379,22 +381,20 @@ def compute_rule_facts(
     A label is known at ``t`` when its ``label_time`` is <= t; without one, from timestamp + ``L``
     (the module's convention). Unknown labels are skipped; the first known legitimate one ends the run.
     """
+    if True not in map(_FRAUD, history.terminal):  # most terminals: no fraud label at all, checked in C
+        return NO_RULE_FACTS
     t = transaction.timestamp
     start = t - (CUSTOMER_WINDOW_DAYS + max(label_delay_days, LABEL_DELAY_DAYS)) * DAY
     ts, amounts, _, frauds, label_times = _window(
         history.terminal, start, t, transaction.transaction_id, _TERMINAL_ID, transaction.terminal_id
     )
     delay = label_delay_days * DAY
-    first, smallest = -1, 0.0
-    # Newest first, stopping at the first known legitimate label.
-    for i in range(len(ts) - 1, -1, -1):
-        fraud, label_time = frauds[i], label_times[i]
-        if fraud is None or (ts[i] + delay if label_time is None else label_time) > t:
-            continue
-        if not fraud:
-            break
-        smallest = amounts[i] if first < 0 else min(smallest, amounts[i])
-        first = i
-    if first < 0:
+    known = (
+        i
+        for i in reversed(range(len(ts)))
+        if frauds[i] is not None and (ts[i] + delay if label_times[i] is None else label_times[i]) <= t
+    )
+    run = list(takewhile(frauds.__getitem__, known))  # newest first, up to the first known legitimate label
+    if not run:
         return NO_RULE_FACTS
-    return RuleFacts((t - ts[first]) / DAY, smallest / max(_median(amounts), _MIN_MEDIAN))
+    return RuleFacts((t - ts[run[-1]]) / DAY, min(map(amounts.__getitem__, run)) / max(_median(amounts), _MIN_MEDIAN))

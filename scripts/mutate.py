@@ -75,6 +75,7 @@ TARGETS: dict[str, Target] = {
             "tests/scoring/test_scoring_features.py",
             "tests/scoring/test_scoring_features_reference.py",
             "tests/scoring/test_scoring_leakage.py",
+            "tests/scoring/test_scoring_rule_facts.py",
         ),
     ),
     "api-scoring": Target(

@@ -50,6 +50,14 @@ def test_what_is_not_a_fraud_known_now_at_this_terminal_makes_no_run(label: Hist
     assert _facts(label) == RuleFacts(), why
 
 
+def test_a_terminal_with_frauds_only_runs_back_to_its_oldest_payment() -> None:
+    # GIVEN a terminal whose every payment in the window is a known fraud (36 days is inside the 37-day history)
+    frauds = [item(d, a, fraud=True, label_time=T0 - DAY) for d, a in ((36.0, 30.0), (5.0, 60.0), (2.0, 90.0))]
+    facts = compute_rule_facts(tx(), history(terminal=frauds))
+    # THEN the run began with the oldest, and its smallest amount is under the median (30 / 60)
+    assert facts == RuleFacts(terminal_fraud_run_days=36.0, terminal_fraud_run_amount_ratio=0.5)
+
+
 def test_a_label_known_exactly_at_the_payment_counts() -> None:
     assert _facts(item(2.0, fraud=True, label_time=T0)).terminal_fraud_run_days == 2.0
 

@@ -26,8 +26,7 @@ def amount_model_artifact(
     version: str = MODEL_VERSION, leaves: tuple[float, float, float] = (-2.0, 0.0, 3.0)
 ) -> dict[str, Any]:
     """A one-tree artifact scoring on the amount only, so decisions are predictable: with the
-    default leaves, amount <= 500 -> sigmoid(-2) = 0.119 (approve, but enough for a rule asking the
-    model's corroboration, fraud_scoring.rules), <= 1000 -> 0.5 (review), else 0.953 (decline) with
+    default leaves, amount <= 500 -> sigmoid(-2) = 0.119 (approve), <= 1000 -> 0.5 (review), else 0.953 (decline) with
     the thresholds above. Other leaves make a second, distinguishable model (the registry tests)."""
     amount = FEATURE_NAMES.index("amount")
     return {
