@@ -389,11 +389,8 @@ def compute_rule_facts(
         history.terminal, start, t, transaction.transaction_id, _TERMINAL_ID, transaction.terminal_id
     )
     delay = label_delay_days * DAY
-    known = (
-        i
-        for i in reversed(range(len(ts)))
-        if frauds[i] is not None and (ts[i] + delay if label_times[i] is None else label_times[i]) <= t
-    )
+    newest_first = zip(reversed(range(len(ts))), reversed(ts), reversed(frauds), reversed(label_times), strict=True)
+    known = (i for i, s, f, lt in newest_first if f is not None and (s + delay if lt is None else lt) <= t)
     run = list(takewhile(frauds.__getitem__, known))  # newest first, up to the first known legitimate label
     if not run:
         return NO_RULE_FACTS
