@@ -170,7 +170,7 @@ def test_rule_at_threshold_fires_with_reason(changes: dict[str, float], rule_id:
         {"customer_amount_to_median_30d": 5.0, "customer_nb_tx_30d": 5.0},  # too few prior payments for a norm
         {"customer_nb_high_ratio_prior_14d": 1.0, "customer_amount_to_median_30d": 4.99},  # one inflated before
         {"customer_nb_high_ratio_prior_14d": 2.0, "customer_amount_to_median_30d": 2.99},  # this one is not inflated
-        {"terminal_fraud_streak_days": 10.0, "terminal_streak_min_amount": 50.0},  # the model's streak: its own
+        {"terminal_fraud_streak_days": 10.0, "terminal_streak_min_amount": 50.0},  # the model reads these, no rule
         {"customer_known_frauds": 0.0, "customer_days_since_known_fraud": 0.0},  # no fraud, however recent
         {"customer_known_frauds": 1.0, "customer_days_since_known_fraud": 1.0},  # a card's fraud alone: no rule
         {"customer_nb_tx_1h": 4.0},
@@ -280,7 +280,7 @@ def test_score_reads_labels_younger_than_the_model_delay_for_the_terminal_rule()
 
 def test_a_stolen_cards_fraud_at_a_terminal_does_not_implicate_it() -> None:
     # GIVEN a terminal where payments are usually 40.00, and a confirmed fraud there of 300.00 (a stolen card
-    # spending 7.5x) yesterday, then the same at 60.00 (1.5x: an ordinary amount there)
+    # spending 7.5x) yesterday, or instead one of 60.00 (1.5x: an ordinary amount there)
     usual = [item(d, 40.0, fraud=None, customer=f"u{d}") for d in (1.5, 4.0, 9.0, 15.0)]
     big = item(1.0, 300.0, fraud=True, customer="thief", label_time=T0 - 3600.0)
     ordinary = item(1.0, 60.0, fraud=True, customer="victim", label_time=T0 - 3600.0)
