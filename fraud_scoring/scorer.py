@@ -76,10 +76,9 @@ class Scorer:
         fired: list[str] = []
         for rule in self.rules:
             reason = rule.check(features, facts)
-            if reason is None:
-                continue
-            fired.append(rule.rule_id)
-            reasons.append(reason)
-            if rule.floor.severity > decision.severity:
-                decision = rule.floor
+            if reason is not None:
+                fired.append(rule.rule_id)
+                reasons.append(reason)
+                if rule.floor.severity > decision.severity:
+                    decision = rule.floor
         return ScoreResult(score, decision, tuple(reasons), self.model.version, th, tuple(fired))
