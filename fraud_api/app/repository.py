@@ -6,12 +6,12 @@ the server side are cheaper than building a ``datetime`` per history row in Pyth
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import compress
 from operator import itemgetter, not_
-
-from psycopg.types.json import Jsonb
+from typing import NamedTuple
 
 from fraud_api.app.core.db import AsyncConnection
 from fraud_scoring import HISTORY_DAYS, History, HistoryItem
@@ -81,9 +81,11 @@ SELECT extract(epoch FROM cur.ts)::float8, upd.label_fraud, upd.label_epoch, upd
 """
 
 
-@dataclass(frozen=True)
-class NewTransaction:
-    """A scored transaction as stored: no PAN, only its keyed hash, BIN and last four."""
+class NewTransaction(NamedTuple):
+    """A scored transaction as stored: no PAN, only its keyed hash, BIN and last four.
+
+    A NamedTuple rather than a frozen dataclass: one is built per decision, and a frozen
+    dataclass sets its 23 fields one ``object.__setattr__`` call at a time."""
 
     transaction_id: str
     timestamp: float
@@ -106,9 +108,9 @@ class NewTransaction:
     review_threshold: float
     decline_threshold: float
     request_id: str | None
-    shadow_score: float | None = None
+    shadow_score: float | None
     """The shadow model's score (never used for the decision); None without a shadow or when it failed."""
-    shadow_model_version: str | None = None
+    shadow_model_version: str | None
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,9 @@ async def insert_transaction(conn: AsyncConnection, tx: NewTransaction) -> bool:
             tx.card_pan_length,
             tx.score,
             tx.decision,
-            Jsonb(list(tx.reasons)),
+            # JSON text rather than psycopg's Jsonb wrapper (~10 us more per decision under load):
+            # bound untyped, it is parsed by the server into the jsonb column, as Jsonb's is.
+            json.dumps(list(tx.reasons)),
             list(tx.rule_ids),
             tx.model_version,
             tx.review_threshold,

@@ -12,13 +12,12 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fraud_api.app.core.logging import ACCESS_LOGGER, request_id_var
+from fraud_api.app.core.logging import log_access, request_id_var
 from fraud_common.card import contains_pan, redact_pans
 
 REQUEST_ID_HEADER = "x-request-id"
 # Accept a caller's id (API Gateway's, the ALB's trace id) only if it is short and inert.
 _VALID_ID = re.compile(r"^[A-Za-z0-9._:=/+-]{1,128}$")
-access_logger = logging.getLogger(ACCESS_LOGGER)
 logger = logging.getLogger("fraud_api.errors")
 _INTERNAL_START: Message = {
     "type": "http.response.start",
@@ -105,15 +104,7 @@ class RequestIdMiddleware:
             await send_with_id({"type": "http.response.body", "body": _internal_body(request_id)})
         finally:
             path = self._loggable_path(scope)
-            access_logger.info(
-                "request",
-                extra={
-                    "method": scope["method"],
-                    "path": path,
-                    "status": status,
-                    "duration_ms": round((time.perf_counter() - started) * 1000.0, 3),
-                },
-            )
+            log_access(scope["method"], path, status, round((time.perf_counter() - started) * 1000.0, 3))
             if traced is not None:
                 traced.end(scope["method"], path, status)
             request_id_var.reset(token)

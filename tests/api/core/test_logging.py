@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 
 from fraud_api.app.api import errors
 from fraud_api.app.api.errors import _Sampled
-from fraud_api.app.core.logging import JsonFormatter, configure_logging
+from fraud_api.app.core.logging import JsonFormatter, configure_logging, log_access, request_id_var
 from fraud_common.card import PanRedactingFilter
 from tests.api.utils import TEST_PAN, running_app, transaction
 from tests.support.api_app import make_settings
@@ -145,3 +145,67 @@ def test_logging_timestamps_are_utc_iso_with_milliseconds_across_seconds() -> No
         "2025-12-31T23:59:59.062Z",
         "2026-01-01T00:00:01.500Z",
     ]
+
+
+def test_logging_access_line_has_the_shape_of_every_other_line(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN the service's logging setup and a request id in context
+    configure_logging("INFO")
+    token = request_id_var.set("req-7")
+    try:
+        # WHEN the access line is written, and the same fields are logged through `logging`
+        log_access("POST", "/api/v1/decisions/{transaction_id}", 404, 2.5)
+        logging.getLogger("fraud_api.access").info(
+            "request",
+            extra={"method": "POST", "path": "/api/v1/decisions/{transaction_id}", "status": 404, "duration_ms": 2.5},
+        )
+    finally:
+        request_id_var.reset(token)
+    fast, logged = _json_lines(capsys.readouterr().out)
+    # THEN both carry the same keys in the same order and the same values (the time aside)
+    assert list(fast) == ["ts", "level", "logger", "message", "request_id", "method", "path", "status", "duration_ms"]
+    assert list(fast) == list(logged)
+    assert {**fast, "ts": None} == {**logged, "ts": None}
+    assert fast["request_id"] == "req-7" and fast["status"] == 404 and fast["logger"] == "fraud_api.access"
+
+
+def test_logging_access_line_follows_the_access_loggers_level(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN an operator who turned the access log down (its level), then the service to WARNING
+    configure_logging("INFO")
+    access = logging.getLogger("fraud_api.access")
+    access.setLevel(logging.WARNING)
+    try:
+        log_access("GET", "/api/health", 200, 0.1)
+    finally:
+        access.setLevel(logging.NOTSET)
+    configure_logging("WARNING")
+    log_access("GET", "/api/health", 200, 0.1)
+    # THEN no access line was written either time
+    assert "fraud_api.access" not in capsys.readouterr().out
+    # AND at INFO it is written again
+    configure_logging("INFO")
+    log_access("GET", "/api/health", 200, 0.1)
+    assert '"fraud_api.access"' in capsys.readouterr().out
+
+
+def test_logging_access_line_is_still_redacted_and_a_failed_write_does_not_raise(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    configure_logging("INFO")
+    # GIVEN a card number where no sanitized value should ever hold one
+    log_access(TEST_PAN, "/api/v1/score", 200, 1.0)
+    line = capsys.readouterr().out
+    # THEN the line's last layer masks it
+    assert TEST_PAN not in line and "411111******1111" in line
+
+    # GIVEN a stdout that fails (a closed pipe) WHEN a line is written THEN the request goes on
+    class Broken:
+        def write(self, _: str) -> int:
+            raise OSError("broken pipe")
+
+        def flush(self) -> None:
+            pass
+
+    [ours] = [h for h in logging.getLogger().handlers if getattr(h, "_fraud_api", False)]
+    ours.stream = Broken()  # type: ignore[attr-defined]
+    log_access("POST", "/api/v1/score", 200, 1.0)
+    assert "broken pipe" in capsys.readouterr().err  # reported as logging reports its own failures

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+import json
+
+from fastapi import APIRouter, Request, Response
 
 from fraud_api.app.api.deps import service_of
 from fraud_api.app.api.errors import ERROR_RESPONSES
@@ -14,6 +15,9 @@ from fraud_common.transaction import MAX_BODY_BYTES, TRANSACTION_JSON_SCHEMA, Fi
 router = APIRouter(prefix="/score", tags=["scoring"])
 
 REPLAY_HEADER = "Idempotent-Replayed"
+# Starlette's JSONResponse options, in one encoder for every answer (json.dumps with options builds
+# a new encoder per call).
+_ENCODE = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode
 
 
 async def _read_body(request: Request) -> bytes:
@@ -36,7 +40,7 @@ async def _read_body(request: Request) -> bytes:
         "requestBody": {"required": True, "content": {"application/json": {"schema": TRANSACTION_JSON_SCHEMA}}}
     },
 )
-async def score_transaction(request: Request) -> JSONResponse:
+async def score_transaction(request: Request) -> Response:
     """Score a transaction and store it with its decision.
 
     Idempotent by transactionId: a retry with the same payload gets the first decision (header
@@ -56,4 +60,4 @@ async def score_transaction(request: Request) -> JSONResponse:
         "modelVersion": d.model_version,
     }
     headers = {REPLAY_HEADER: "true"} if outcome.replayed else None
-    return JSONResponse(content, headers=headers)
+    return Response(_ENCODE(content).encode(), headers=headers, media_type="application/json")
