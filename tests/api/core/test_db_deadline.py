@@ -20,7 +20,8 @@ from tests.support.api_app import make_settings
 DEADLINE_MS = 150
 
 
-def _database(pool_has_connection: asyncio.Event, deadline_ms: int = DEADLINE_MS) -> Database:
+def _database(pool_has_connection: asyncio.Event | None = None, deadline_ms: int = DEADLINE_MS) -> Database:
+    """A Database whose pool hands out a connection once ``pool_has_connection`` is set (None: at once)."""
     settings = make_settings(
         "postgresql://unused.invalid/db", None, DB_REQUEST_TIMEOUT_MS=deadline_ms, DB_POOL_TIMEOUT_MS=100
     )
@@ -28,7 +29,8 @@ def _database(pool_has_connection: asyncio.Event, deadline_ms: int = DEADLINE_MS
 
     @asynccontextmanager
     async def connection() -> AsyncIterator[Any]:
-        await pool_has_connection.wait()
+        if pool_has_connection is not None:
+            await pool_has_connection.wait()
         yield "conn"
 
     db.connection = connection  # type: ignore[method-assign]
@@ -41,10 +43,8 @@ def _run(scenario: Callable[[], Awaitable[None]]) -> None:
 
 def test_db_deadline_work_in_time_returns_its_result_and_its_error_without_waiting_for_the_deadline() -> None:
     async def scenario() -> None:
-        ready = asyncio.Event()
-        ready.set()
         # A deadline past the scenario's own 10 s limit: waiting for it fails the test.
-        db = _database(ready, deadline_ms=60_000)
+        db = _database(deadline_ms=60_000)
 
         async def ok(conn: Any) -> str:
             return f"scored on {conn}"
@@ -62,9 +62,7 @@ def test_db_deadline_work_in_time_returns_its_result_and_its_error_without_waiti
 
 def test_db_deadline_passed_holding_a_connection_answers_503_and_the_work_stops_before_its_next_statement() -> None:
     async def scenario() -> None:
-        ready = asyncio.Event()
-        ready.set()
-        db = _database(ready)
+        db = _database()
         first_statement_done = asyncio.Event()
         stopped: list[type[BaseException]] = []
 
@@ -121,9 +119,7 @@ def test_db_deadline_passed_waiting_for_a_connection_cancels_the_work() -> None:
 
 def test_db_deadline_a_cancelled_request_leaves_its_work_running() -> None:
     async def scenario() -> None:
-        ready = asyncio.Event()
-        ready.set()
-        db = _database(ready)
+        db = _database()
         release = asyncio.Event()
         finished: list[str] = []
 
