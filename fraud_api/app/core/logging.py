@@ -75,10 +75,11 @@ def log_access(method: str, path: str, status: int, duration_ms: float) -> None:
 
     It skips the ``logging`` machinery between a call and its handler (LogRecord, filters, the
     formatter's walk of the record): the line cost ~43 us of a decision's ~740 us of CPU through
-    ``logging``, ~20 us this way (py-spy under ``benchmarks/goodput.py``, 8 connections). Skipping the redacting filter is safe: the fields are built from
-    sanitized values only (route template, validated request id, status, duration), and the line
-    still goes through ``redact_pans``. The access logger's level and ``disabled`` flag are
-    honoured; before ``configure_logging`` it is a plain log call.
+    ``logging``, ~20 us this way (py-spy under ``benchmarks/goodput.py``, 8 connections).
+    Skipping the redacting filter is safe: the fields are built from sanitized values only (route
+    template, validated request id, status, duration), and the line still goes through
+    ``redact_pans``. The access logger's level and ``disabled`` flag are honoured; before
+    ``configure_logging`` it is a plain log call.
     """
     if not _access_logger.isEnabledFor(logging.INFO):
         return
