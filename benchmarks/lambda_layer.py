@@ -42,6 +42,9 @@ LAMBDA_ENV = {
     **PIPELINE_LAMBDA_ENV,
     "REPORTS_BUCKET": "s3-reports-bench",
     "REPORTS_KMS_KEY_ARN": "arn:aws:kms:us-east-2:123456789012:key/bench",
+    # The drift job checks at import that it can find the promoted model (fraud_common/env.py).
+    "MODEL_BUCKET": "s3-models-bench",
+    "MODEL_POINTER_PARAMETER": "/fraud-detection/bench/model/promoted",
     "LOG_LEVEL": "INFO",
     "PYTHONDONTWRITEBYTECODE": "1",
 }
@@ -49,8 +52,12 @@ LAMBDA_ENV = {
 
 def _seconds(command: list[str], env: dict[str, str], cwd: Path) -> float:
     start = time.perf_counter()
-    subprocess.run(command, env=env, cwd=cwd, check=True, capture_output=True)
-    return time.perf_counter() - start
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if done.returncode:
+        # A cold start that fails (a variable the function now requires, a missing module) says why.
+        raise SystemExit(f"{' '.join(command[1:])} failed (exit {done.returncode}):\n{done.stderr[-2000:]}")
+    return elapsed
 
 
 def _task_root(fn: str, into: Path) -> Path:
