@@ -83,6 +83,11 @@ TARGETS: dict[str, Target] = {
         ("tests/api/routes", "tests/api/core/test_metrics.py"),
     ),
     "direct-route": Target(("fraud_api/app/api/direct.py",), ("tests/api/routes/test_score_direct.py",)),
+    "api-logging": Target(("fraud_api/app/core/logging.py",), ("tests/api/core/test_logging.py",)),
+    "api-tracing": Target(
+        ("fraud_api/app/core/tracing.py",),
+        ("tests/api/core/test_trace_sampling.py", "tests/api/core/test_trace_settings.py", "tests/api/test_tracing.py"),
+    ),
     "admission": Target(
         ("fraud_api/app/core/overload.py", "fraud_api/app/api/admission.py"),
         ("tests/api/core/test_overload.py", "tests/api/test_admission.py"),

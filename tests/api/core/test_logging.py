@@ -130,6 +130,7 @@ def test_logging_timestamps_are_utc_iso_with_milliseconds_across_seconds() -> No
     # GIVEN records made in one second, the next, and one from earlier still (another thread's)
     formatter = JsonFormatter()
     made_at = [1767225600.125, 1767225600.875, 1767225601.5, 1767225599.0625, 1767225601.5]  # exact in binary
+    made_at.append(1767225601 + 1023 / 1024)  # .99902...: the last millisecond of a second, not the next one
 
     def line(created: float) -> str:
         record = logging.LogRecord("fraud_api.test", logging.INFO, __file__, 1, "m", None, None)
@@ -144,6 +145,7 @@ def test_logging_timestamps_are_utc_iso_with_milliseconds_across_seconds() -> No
         "2026-01-01T00:00:01.500Z",
         "2025-12-31T23:59:59.062Z",
         "2026-01-01T00:00:01.500Z",
+        "2026-01-01T00:00:01.999Z",
     ]
 
 
@@ -207,5 +209,74 @@ def test_logging_access_line_is_still_redacted_and_a_failed_write_does_not_raise
 
     [ours] = [h for h in logging.getLogger().handlers if getattr(h, "_fraud_api", False)]
     ours.stream = Broken()  # type: ignore[attr-defined]
+    failed: list[logging.LogRecord] = []
+    report = ours.handleError
+
+    def keep(record: logging.LogRecord) -> None:
+        failed.append(record)
+        report(record)
+
+    ours.handleError = keep  # type: ignore[method-assign]
     log_access("POST", "/api/v1/score", 200, 1.0)
-    assert "broken pipe" in capsys.readouterr().err  # reported as logging reports its own failures
+    # the failure is handed to the handler's error hook as the access logger's "request" record
+    assert [(r.name, r.msg) for r in failed] == [("fraud_api.access", "request")]
+    # reported as logging reports its own failures, naming the line that was lost
+    err = capsys.readouterr().err
+    assert "broken pipe" in err and "Message: 'request'" in err
+
+
+def test_logging_an_explicit_request_id_wins_over_the_context_and_keeps_its_place(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # GIVEN lines about a given request (background work logs the id it is for), given after
+    # another field, with no request in context and then with another one in context
+    configure_logging("INFO")
+    log = logging.getLogger("fraud_api.test")
+    log.warning("late", extra={"attempt": 2, "request_id": "req-other"})
+    token = request_id_var.set("req-ctx")
+    try:
+        log.warning("late", extra={"attempt": 3, "request_id": "req-other"})
+    finally:
+        request_id_var.reset(token)
+    lines = _json_lines(capsys.readouterr().out)
+    # THEN each names the request it is about, once, in the request id's usual place
+    for line in lines:
+        assert list(line) == ["ts", "level", "logger", "message", "request_id", "attempt"]
+        assert line["request_id"] == "req-other"
+    assert [line["attempt"] for line in lines] == [2, 3]
+
+
+def test_logging_configure_keeps_handlers_it_did_not_install() -> None:
+    # GIVEN a handler someone else put on the root logger (a log shipper, pytest's capture)
+    foreign = logging.NullHandler()
+    root = logging.getLogger()
+    root.addHandler(foreign)
+    try:
+        # WHEN the service configures its logging twice (a reload)
+        configure_logging("INFO")
+        configure_logging("INFO")
+        # THEN that handler is still there, and the service's own handler is there once
+        assert foreign in root.handlers
+        assert sum(getattr(h, "_fraud_api", False) for h in root.handlers) == 1
+    finally:
+        root.removeHandler(foreign)
+
+
+def test_logging_access_line_makes_no_log_record(capsys: pytest.CaptureFixture[str]) -> None:
+    # GIVEN the service's logging and a handler that sees every record reaching the root logger
+    configure_logging("INFO")
+    seen: list[logging.LogRecord] = []
+
+    class Seen(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record)
+
+    watcher = Seen()
+    logging.getLogger().addHandler(watcher)
+    try:
+        log_access("POST", "/api/v1/score", 200, 1.0)
+    finally:
+        logging.getLogger().removeHandler(watcher)
+    # THEN the line is written without a LogRecord (the per-request cost this path exists to avoid)
+    assert '"fraud_api.access"' in capsys.readouterr().out
+    assert seen == []

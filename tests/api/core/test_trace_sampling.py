@@ -1,9 +1,13 @@
-"""Which requests start a trace: the caller's decision when it sent a valid trace header, else the
-rate, drawn before the OpenTelemetry SDK is called (no database needed here)."""
+"""Which requests start a trace (the caller's decision when it sent a valid trace header, else the
+rate, drawn before the OpenTelemetry SDK is called) and where the spans go. No database needed."""
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,3 +98,73 @@ def test_trace_sampling_a_malformed_header_is_a_root_under_the_rate(
         assert exporter.get_finished_spans() == ()
     finally:
         t.shutdown()
+
+
+def test_trace_sampling_is_not_overridden_by_the_sdks_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the SDK's own sampler variable set to drop everything (an image default, a stray export)
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    t, exporter = _tracing(1.0)
+    try:
+        # THEN the service's rate still decides: a chosen request is recorded
+        assert _started(t)
+        assert t.provider is not None and t.provider.force_flush(5_000)
+        assert len(exporter.get_finished_spans()) == 1
+    finally:
+        t.shutdown()
+
+
+def test_trace_sampling_a_completed_wait_span_starts_when_the_wait_began() -> None:
+    t, exporter = _tracing(1.0)
+    try:
+        request = t.start_request("POST", [], "req-1")
+        assert request is not None
+        began = time.time_ns() - 5_000_000  # a pool checkout that began 5 ms ago
+        tracing.completed_span("pool checkout", began)
+        request.end("POST", "/api/v1/score", 200)
+        assert t.provider is not None and t.provider.force_flush(5_000)
+        [checkout] = [s for s in exporter.get_finished_spans() if s.name == "pool checkout"]
+        assert checkout.start_time == began and (checkout.end_time or 0) > began
+    finally:
+        t.shutdown()
+
+
+class _Collector(BaseHTTPRequestHandler):
+    paths: list[str] = []
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        _Collector.paths.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_trace_sampling_otlp_spans_go_to_the_collectors_traces_path() -> None:
+    # GIVEN a collector on 127.0.0.1 behind a path prefix, configured with a trailing slash
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Collector.paths = []
+    endpoint = f"http://127.0.0.1:{server.server_address[1]}/collectorX/"
+    t = Tracing.build(Settings(**LOCAL, TRACE_EXPORTER="otlp", TRACE_OTLP_ENDPOINT=endpoint, TRACE_SAMPLE_RATE=1.0))
+    try:
+        # WHEN a request is traced and the spans are flushed
+        assert _started(t)
+        assert t.provider is not None and t.provider.force_flush(10_000)
+    finally:
+        t.shutdown()
+        server.shutdown()
+        server.server_close()
+    # THEN they were posted to the OTLP/HTTP traces path under that prefix, once
+    assert _Collector.paths == ["/collectorX/v1/traces"]
+
+
+def test_trace_sampling_file_sink_is_line_buffered_and_closed_at_shutdown(tmp_path: Path) -> None:
+    sink = tmp_path / "traces.jsonl"
+    t = Tracing.build(Settings(**LOCAL, TRACE_EXPORTER="file", TRACE_FILE=sink, TRACE_SAMPLE_RATE=1.0))
+    # Workers share the file: each span line must reach it in one write, never split by a buffer.
+    assert t._sink is not None and t._sink.line_buffering
+    t.shutdown()
+    assert t._sink.closed
