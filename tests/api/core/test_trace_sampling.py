@@ -3,6 +3,7 @@ rate, drawn before the OpenTelemetry SDK is called) and where the spans go. No d
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Iterator
@@ -165,6 +166,7 @@ def test_trace_sampling_file_sink_is_line_buffered_and_closed_at_shutdown(tmp_pa
     sink = tmp_path / "traces.jsonl"
     t = Tracing.build(Settings(**LOCAL, TRACE_EXPORTER="file", TRACE_FILE=sink, TRACE_SAMPLE_RATE=1.0))
     # Workers share the file: each span line must reach it in one write, never split by a buffer.
-    assert t._sink is not None and t._sink.line_buffering
+    opened = t._sink
+    assert isinstance(opened, io.TextIOWrapper) and opened.line_buffering
     t.shutdown()
-    assert t._sink.closed
+    assert opened.closed
