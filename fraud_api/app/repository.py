@@ -13,7 +13,7 @@ from itertools import compress
 from operator import itemgetter, not_
 from typing import NamedTuple
 
-from fraud_api.app.core.db import AsyncConnection
+from fraud_api.app.core.connect import AsyncConnection
 from fraud_scoring import HISTORY_DAYS, History, HistoryItem
 
 DAY_S = 86_400.0

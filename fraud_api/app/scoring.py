@@ -12,7 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from fraud_api.app import repository
-from fraud_api.app.core.db import AsyncConnection, Database, DatabaseUnavailable, ensure_not_abandoned
+from fraud_api.app.core.connect import AsyncConnection
+from fraud_api.app.core.db import Database, DatabaseUnavailable, ensure_not_abandoned
 from fraud_api.app.core.metrics import DecisionMetrics
 from fraud_api.app.core.tracing import db_span, span
 from fraud_api.app.repository import LabelOutcome, NewTransaction, StoredTransaction

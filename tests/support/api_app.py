@@ -20,6 +20,8 @@ API_CONFIG = {
     "panHashKeyVersion": "1",
 }
 MODEL_VERSION = "test-amount-tree-1"
+LOCAL_SETTINGS: dict[str, Any] = {"ENVIRONMENT": "local", "DATABASE_URL": "postgresql:///x", "API_CONFIG_JSON": "{}"}
+"""The least a ``Settings`` needs in local mode, for tests that never reach a database."""
 
 
 def amount_model_artifact(

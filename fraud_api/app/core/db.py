@@ -23,7 +23,8 @@ Recovery never needs a restart of the process:
   turned read-only (the demoted writer) is closed and the pool drained, so the next ones are
   made to the new writer;
 * credential rotation: a connection attempt that fails authentication re-reads the RDS secret
-  and tries again; the probe keeps trying until the secret holds the new password.
+  and tries again (``core/connect.py``); the probe keeps trying until the secret holds the new
+  password.
 """
 
 from __future__ import annotations
@@ -41,17 +42,22 @@ from time import monotonic, time_ns
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from fraud_api.app.core.config import Settings
+from fraud_api.app.core.connect import (
+    AsyncConnection,
+    Connection,
+    async_connection_class,
+    connect_kwargs,
+    conninfo,
+    sync_connection_class,
+)
 from fraud_api.app.core.secrets import CredentialsSource
 from fraud_api.app.core.tracing import completed_span
 
 logger = logging.getLogger(__name__)
 
-Connection = psycopg.Connection[TupleRow]
-AsyncConnection = psycopg.AsyncConnection[TupleRow]
 T = TypeVar("T")
 
 RECOVERY_PROBE_S = 0.5
@@ -65,8 +71,6 @@ CHECK_BYPASS_S = 0.5
 round trip (HikariCP's aliveBypassWindowMs idea): under load that saves one round trip per
 request, and a connection idle for longer (e.g. across a database restart) is still checked."""
 
-# SQLSTATE class 28 (invalid authorization): the password changed (rotation) or the user is wrong.
-_AUTH_SQLSTATES = frozenset({"28P01", "28000"})
 # 25006 read_only_sql_transaction: the server this connection reaches no longer takes writes (a
 # demoted writer after a failover, a reader behind a stale DNS answer).
 _READ_ONLY_SQLSTATE = "25006"
@@ -111,14 +115,6 @@ class DatabaseUnavailable(Exception):
         self.pool = pool or {}
 
 
-def is_auth_failure(exc: psycopg.OperationalError) -> bool:
-    if exc.sqlstate in _AUTH_SQLSTATES:
-        return True
-    # libpq reports connection-time authentication failures without a SQLSTATE.
-    text = str(exc).lower()
-    return "password authentication failed" in text or "authentication failed for user" in text
-
-
 def server_read_only(conn: AsyncConnection | Connection) -> bool:
     """Whether the server last reported itself read-only (a reader, or a writer being demoted).
 
@@ -130,94 +126,6 @@ def server_read_only(conn: AsyncConnection | Connection) -> bool:
         pgconn.parameter_status(b"in_hot_standby") == b"on"
         or pgconn.parameter_status(b"default_transaction_read_only") == b"on"
     )
-
-
-def sync_connection_class(credentials: CredentialsSource | None) -> type[Connection]:
-    """A Connection class whose ``connect`` adds the current secret credentials (migrations)."""
-    if credentials is None:
-        return psycopg.Connection
-    provider: CredentialsSource = credentials
-
-    class SecretCredentialsConnection(psycopg.Connection[TupleRow]):
-        @classmethod
-        def connect(cls, conninfo: str = "", **kwargs: Any) -> Any:
-            creds = provider.get()
-            try:
-                return super().connect(conninfo, **kwargs, user=creds.username, password=creds.password)
-            except psycopg.OperationalError as exc:
-                if not is_auth_failure(exc):
-                    raise
-                logger.warning("database authentication failed; re-reading the database secret")
-                provider.invalidate()
-                creds = provider.get()
-                return super().connect(conninfo, **kwargs, user=creds.username, password=creds.password)
-
-    return SecretCredentialsConnection
-
-
-def async_connection_class(credentials: CredentialsSource | None) -> type[AsyncConnection]:
-    """The pool's AsyncConnection class, with the same credential handling.
-
-    psycopg_pool calls ``connection_class.connect(conninfo, **kwargs)`` for every new connection,
-    so rotation is handled on that one path. Reading the secret (boto3, blocking) happens in a
-    thread so a reconnection never stalls the event loop that serves requests.
-    """
-    if credentials is None:
-        return psycopg.AsyncConnection
-    provider: CredentialsSource = credentials
-
-    class SecretCredentialsAsyncConnection(psycopg.AsyncConnection[TupleRow]):
-        @classmethod
-        async def connect(cls, conninfo: str = "", **kwargs: Any) -> Any:
-            creds = await asyncio.to_thread(provider.get)
-            try:
-                return await super().connect(conninfo, **kwargs, user=creds.username, password=creds.password)
-            except psycopg.OperationalError as exc:
-                if not is_auth_failure(exc):
-                    raise
-                logger.warning("database authentication failed; re-reading the database secret")
-                provider.invalidate()
-                creds = await asyncio.to_thread(provider.get)
-                return await super().connect(conninfo, **kwargs, user=creds.username, password=creds.password)
-
-    return SecretCredentialsAsyncConnection
-
-
-def conninfo(settings: Settings) -> str:
-    if settings.DATABASE_URL is not None:
-        return settings.DATABASE_URL.get_secret_value()
-    return psycopg.conninfo.make_conninfo(host=settings.DB_HOST, port=settings.DB_PORT, dbname=settings.DB_NAME)
-
-
-def connect_kwargs(settings: Settings, statement_timeout_ms: int) -> dict[str, Any]:
-    """libpq parameters shared by the pool and the migration connection.
-
-    Session settings travel in ``options`` so they cost no extra round trip per connection.
-    """
-    kwargs: dict[str, Any] = {
-        "sslmode": settings.DB_SSLMODE,
-        "connect_timeout": settings.DB_CONNECT_TIMEOUT_S,
-        "application_name": settings.DB_APPLICATION_NAME,
-        "options": (
-            f"-c statement_timeout={statement_timeout_ms} -c lock_timeout={statement_timeout_ms} "
-            "-c idle_in_transaction_session_timeout=10000 -c TimeZone=UTC "
-            f"-c synchronous_commit={settings.DB_SYNCHRONOUS_COMMIT}"
-        ),
-        # A peer that vanishes without closing (AZ failure, failover) is detected in seconds
-        # instead of the kernel's default two hours.
-        "keepalives": 1,
-        "keepalives_idle": 5,
-        "keepalives_interval": 2,
-        "keepalives_count": 3,
-        "tcp_user_timeout": 5000,
-        # Only a server that takes writes: during a failover the cluster endpoint can still name
-        # the demoted writer for a few seconds; such a connection attempt fails and is retried.
-        "target_session_attrs": "read-write",
-        "autocommit": True,
-    }
-    if settings.DB_SSLMODE.startswith("verify"):
-        kwargs["sslrootcert"] = settings.DB_SSLROOTCERT
-    return kwargs
 
 
 class Database:

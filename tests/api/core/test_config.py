@@ -10,7 +10,7 @@ import pytest
 from pydantic import SecretStr, ValidationError
 
 from fraud_api.app.core.config import Settings
-from fraud_api.app.core.db import connect_kwargs
+from fraud_api.app.core.connect import connect_kwargs
 from tests.support.api_app import API_CONFIG
 
 DB_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:rds!cluster-abc-123456"

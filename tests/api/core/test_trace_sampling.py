@@ -1,15 +1,12 @@
 """Which requests start a trace (the caller's decision when it sent a valid trace header, else the
-rate, drawn before the OpenTelemetry SDK is called) and where the spans go. No database needed."""
+rate, drawn before the OpenTelemetry SDK is called) and the spans a traced request sends. No database needed."""
 
 from __future__ import annotations
 
-import io
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -17,14 +14,14 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from fraud_api.app.core import tracing
 from fraud_api.app.core.config import Settings
 from fraud_api.app.core.tracing import Tracing
+from tests.support.api_app import LOCAL_SETTINGS
 
-LOCAL: dict[str, Any] = {"ENVIRONMENT": "local", "DATABASE_URL": "postgresql:///x", "API_CONFIG_JSON": "{}"}
 EDGE = "Root=1-67891233-abcdef012345678912345678;Parent=53995c3f42cd8ad8;Sampled="
 
 
 def _tracing(rate: float) -> tuple[Tracing, InMemorySpanExporter]:
     exporter = InMemorySpanExporter()
-    return Tracing.build(Settings(**LOCAL, TRACE_SAMPLE_RATE=rate), exporter), exporter
+    return Tracing.build(Settings(**LOCAL_SETTINGS, TRACE_SAMPLE_RATE=rate), exporter), exporter
 
 
 def _draws(monkeypatch: pytest.MonkeyPatch, values: list[float]) -> list[float]:
@@ -149,7 +146,9 @@ def test_trace_sampling_otlp_spans_go_to_the_collectors_traces_path() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     _Collector.paths = []
     endpoint = f"http://127.0.0.1:{server.server_address[1]}/collectorX/"
-    t = Tracing.build(Settings(**LOCAL, TRACE_EXPORTER="otlp", TRACE_OTLP_ENDPOINT=endpoint, TRACE_SAMPLE_RATE=1.0))
+    t = Tracing.build(
+        Settings(**LOCAL_SETTINGS, TRACE_EXPORTER="otlp", TRACE_OTLP_ENDPOINT=endpoint, TRACE_SAMPLE_RATE=1.0)
+    )
     try:
         # WHEN a request is traced and the spans are flushed
         assert _started(t)
@@ -160,13 +159,3 @@ def test_trace_sampling_otlp_spans_go_to_the_collectors_traces_path() -> None:
         server.server_close()
     # THEN they were posted to the OTLP/HTTP traces path under that prefix, once
     assert _Collector.paths == ["/collectorX/v1/traces"]
-
-
-def test_trace_sampling_file_sink_is_line_buffered_and_closed_at_shutdown(tmp_path: Path) -> None:
-    sink = tmp_path / "traces.jsonl"
-    t = Tracing.build(Settings(**LOCAL, TRACE_EXPORTER="file", TRACE_FILE=sink, TRACE_SAMPLE_RATE=1.0))
-    # Workers share the file: each span line must reach it in one write, never split by a buffer.
-    opened = t._sink
-    assert isinstance(opened, io.TextIOWrapper) and opened.line_buffering
-    t.shutdown()
-    assert opened.closed

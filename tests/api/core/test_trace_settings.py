@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
@@ -11,18 +12,17 @@ from pydantic import ValidationError
 
 from fraud_api.app.core.config import Settings
 from fraud_api.app.core.tracing import Tracing
-
-LOCAL: dict[str, Any] = {"ENVIRONMENT": "local", "DATABASE_URL": "postgresql:///x", "API_CONFIG_JSON": "{}"}
+from tests.support.api_app import LOCAL_SETTINGS
 
 
 def _error(**values: Any) -> str:
     with pytest.raises(ValidationError) as info:
-        Settings(**LOCAL, **values)
+        Settings(**LOCAL_SETTINGS, **values)
     return str(info.value)
 
 
 def test_trace_settings_defaults_are_off_at_five_percent_to_the_sidecar() -> None:
-    settings = Settings(**LOCAL)
+    settings = Settings(**LOCAL_SETTINGS)
     assert (settings.TRACE_EXPORTER, settings.TRACE_SAMPLE_RATE, settings.TRACE_OTLP_ENDPOINT) == (
         "none",
         0.05,
@@ -33,7 +33,7 @@ def test_trace_settings_defaults_are_off_at_five_percent_to_the_sidecar() -> Non
 
 @pytest.mark.parametrize("rate", [0.0, 1.0])
 def test_trace_settings_accept_the_ends_of_the_range(rate: float) -> None:
-    assert rate == Settings(**LOCAL, TRACE_SAMPLE_RATE=rate).TRACE_SAMPLE_RATE
+    assert rate == Settings(**LOCAL_SETTINGS, TRACE_SAMPLE_RATE=rate).TRACE_SAMPLE_RATE
 
 
 @pytest.mark.parametrize("rate", [-0.01, 1.01, 5.0, float("nan")])
@@ -51,7 +51,7 @@ def test_trace_settings_reject_a_rate_that_is_not_a_number_and_a_file_sink_witho
 def test_trace_settings_file_sink_writes_one_json_span_per_line(tmp_path: Path) -> None:
     # GIVEN local mode's sink
     sink = tmp_path / "traces.jsonl"
-    tracing = Tracing.build(Settings(**LOCAL, TRACE_EXPORTER="file", TRACE_FILE=sink, TRACE_SAMPLE_RATE=1.0))
+    tracing = Tracing.build(Settings(**LOCAL_SETTINGS, TRACE_EXPORTER="file", TRACE_FILE=sink, TRACE_SAMPLE_RATE=1.0))
     # WHEN a request is traced and the process stops
     request = tracing.start_request("GET", [], "r-1")
     assert request is not None
@@ -64,3 +64,13 @@ def test_trace_settings_file_sink_writes_one_json_span_per_line(tmp_path: Path) 
     assert span["kind"] == "SpanKind.SERVER"
     assert span["attributes"]["fraud.request_id"] == "r-1"
     assert span["resource"]["attributes"]["service.name"] == "fraud-api"
+
+
+def test_trace_settings_file_sink_is_line_buffered_and_closed_at_shutdown(tmp_path: Path) -> None:
+    sink = tmp_path / "traces.jsonl"
+    t = Tracing.build(Settings(**LOCAL_SETTINGS, TRACE_EXPORTER="file", TRACE_FILE=sink, TRACE_SAMPLE_RATE=1.0))
+    # Workers share the file: each span line must reach it in one write, never split by a buffer.
+    opened = t._sink
+    assert isinstance(opened, io.TextIOWrapper) and opened.line_buffering
+    t.shutdown()
+    assert opened.closed
