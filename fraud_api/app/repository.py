@@ -48,7 +48,6 @@ INSERT INTO transactions (
     shadow_score, shadow_model_version)
 VALUES (%s, to_timestamp(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
 ON CONFLICT (transaction_id) DO NOTHING
-RETURNING 1
 """
 
 _GET_SQL = """
@@ -195,7 +194,9 @@ async def insert_transaction(conn: AsyncConnection, tx: NewTransaction) -> bool:
             # JSON text rather than psycopg's Jsonb wrapper (~10 us more per decision under load):
             # bound untyped, it is parsed by the server into the jsonb column, as Jsonb's is.
             json.dumps(list(tx.reasons)),
-            list(tx.rule_ids),
+            # Most decisions fire no rule: the empty array's literal skips psycopg's list dumper,
+            # which inspects the list in Python. Rule ids themselves go through it.
+            list(tx.rule_ids) if tx.rule_ids else "{}",
             tx.model_version,
             tx.review_threshold,
             tx.decline_threshold,
@@ -204,7 +205,8 @@ async def insert_transaction(conn: AsyncConnection, tx: NewTransaction) -> bool:
             tx.shadow_model_version,
         ),
     )
-    return await cur.fetchone() is not None
+    # The command tag says it, no RETURNING row to fetch: "INSERT 0 1", or "INSERT 0 0" on conflict.
+    return cur.rowcount == 1
 
 
 async def get_transaction(conn: AsyncConnection, transaction_id: str) -> StoredTransaction | None:

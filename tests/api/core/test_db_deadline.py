@@ -1,15 +1,14 @@
 """``Database.run``'s deadline: the request is answered at it, and what happens to the work then.
 
-No PostgreSQL here: ``Database.connection`` is replaced by a fake that hands out a connection at
-once or only when the test says so (a saturated pool), so every case is decided by the test's
-events, not by the machine's speed.
+No PostgreSQL here: the pool is replaced by a fake that hands out a connection at once or only
+when the test says so (a saturated pool), so every case is decided by the test's events, not by
+the machine's speed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -20,20 +19,45 @@ from tests.support.api_app import make_settings
 DEADLINE_MS = 150
 
 
+class _FakeConnection:
+    """What ``Database`` reads of a connection around the work: a server that takes writes."""
+
+    closed = False
+
+    class pgconn:  # psycopg's attribute name
+        @staticmethod
+        def parameter_status(_: bytes) -> bytes:
+            return b"off"
+
+    def __str__(self) -> str:
+        return "conn"
+
+
+class _FakePool:
+    def __init__(self, has_connection: asyncio.Event | None) -> None:
+        self.has_connection = has_connection
+        self.out = 0
+
+    async def getconn(self) -> _FakeConnection:
+        if self.has_connection is not None:
+            await self.has_connection.wait()
+        self.out += 1
+        return _FakeConnection()
+
+    async def putconn(self, _: _FakeConnection) -> None:
+        self.out -= 1
+
+    def get_stats(self) -> dict[str, int]:
+        return {}
+
+
 def _database(pool_has_connection: asyncio.Event | None = None, deadline_ms: int = DEADLINE_MS) -> Database:
     """A Database whose pool hands out a connection once ``pool_has_connection`` is set (None: at once)."""
     settings = make_settings(
         "postgresql://unused.invalid/db", None, DB_REQUEST_TIMEOUT_MS=deadline_ms, DB_POOL_TIMEOUT_MS=100
     )
     db = Database(settings, migration_credentials=None)
-
-    @asynccontextmanager
-    async def connection() -> AsyncIterator[Any]:
-        if pool_has_connection is not None:
-            await pool_has_connection.wait()
-        yield "conn"
-
-    db.connection = connection  # type: ignore[method-assign]
+    db.pool = _FakePool(pool_has_connection)  # type: ignore[assignment]
     return db
 
 
@@ -56,6 +80,8 @@ def test_db_deadline_work_in_time_returns_its_result_and_its_error_without_waiti
         with pytest.raises(KeyError, match="not a database problem"):
             await db.run(broken)
         assert db.in_flight == 0 and not db._abandoned
+        # AND both connections went back to the pool, the failed work's too
+        assert db.pool.out == 0  # type: ignore[attr-defined]
 
     _run(scenario)
 
@@ -90,6 +116,8 @@ def test_db_deadline_passed_holding_a_connection_answers_503_and_the_work_stops_
             await asyncio.sleep(0)
         assert stopped == [WorkAbandoned]
         assert db.in_flight == 0 and not db._abandoned
+        # AND its connection went back to the pool
+        assert db.pool.out == 0  # type: ignore[attr-defined]
 
     _run(scenario)
 
