@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[2]
 FRAUD_API = "fraud_api.app.main:app"
 FLOOR_HTTP = "benchmarks.floors.http:app"
 FLOOR_DB = "benchmarks.floors.db:app"
+FLOOR_PATH = "benchmarks.floors.path:app"
 API_CONFIG = {
     "thresholds": {"review": 0.5, "decline": 0.85},
     "signingKey": "s" * 64,
