@@ -70,22 +70,23 @@ _DIGIT_RUN = re.compile(rf"(?<![0-9])[0-9]+(?:[^A-Za-z0-9]{{1,{MAX_SEPARATOR_CHA
 _MAYBE_PAN = re.compile(rf"[0-9](?:[^A-Za-z0-9]{{0,{MAX_SEPARATOR_CHARS}}}[0-9]){{{MIN_PAN_DIGITS - 1}}}")
 
 
+# A doubled Luhn digit's value, as a digit: 2d, less 9 when that exceeds 9.
+_LUHN_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+
 def luhn_valid(digits: str) -> bool:
     """True when ``digits`` (ASCII digits only) passes the Luhn mod-10 check.
 
     Anything that is not a non-empty string of ASCII digits is invalid (no exceptions), so
     callers can pass untrusted input.
     """
-    if not isinstance(digits, str) or not digits or not digits.isascii() or not digits.isdigit():
+    if not isinstance(digits, str) or not digits.isascii() or not digits.isdigit():  # "".isdigit() is False
         return False
-    total = 0
-    for position, char in enumerate(reversed(digits)):
-        value = ord(char) - 48
-        if position % 2:
-            value *= 2
-            if value > 9:
-                value -= 9
-        total += value
+    # From the right: every second digit doubled (by table), then each digit's code summed in C
+    # (sum over bytes), less 48 ("0") per digit. A Python loop over the digits cost ~4x as much,
+    # for every card number validated and every candidate the PAN detector checks.
+    rev = digits[::-1]
+    total = sum(rev[::2].encode()) + sum(rev[1::2].translate(_LUHN_DOUBLED).encode()) - 48 * len(digits)
     return total % 10 == 0
 
 

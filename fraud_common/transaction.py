@@ -34,6 +34,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -275,6 +276,28 @@ class _Problem(Exception):
     pass
 
 
+_parsing = threading.local()
+"""The body being parsed in this thread: ``duplicates``, the keys that repeat in any of its objects."""
+
+
+def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, noting the keys that repeat (two parsers could disagree on which value wins)."""
+    result = dict(pairs)
+    if len(result) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                _parsing.duplicates.append(key)
+            seen.add(key)
+    return result
+
+
+# One decoder for every body: json.loads with options builds a decoder and its scanner per call.
+# Whitespace before and after the value is skipped as json.loads does; a byte order mark is not
+# JSON whitespace, so a body starting with one is refused either way.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal, object_pairs_hook=_object)
+
+
 def _decode(body: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
     if isinstance(body, Mapping):
         return body
@@ -291,18 +314,10 @@ def _decode(body: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
         except UnicodeDecodeError:
             raise InvalidTransaction([FieldError("body", "is not valid UTF-8")]) from None
     duplicates: list[str] = []
-
-    def pairs(items: list[tuple[str, Any]]) -> dict[str, Any]:
-        result: dict[str, Any] = {}
-        for key, value in items:
-            if key in result:
-                duplicates.append(key)
-            result[key] = value
-        return result
-
+    _parsing.duplicates = duplicates
     try:
         # NaN and Infinity arrive as floats (json.loads' default) and ``_amount`` refuses them by name.
-        data = json.loads(body, parse_float=Decimal, parse_int=Decimal, object_pairs_hook=pairs)
+        data = _DECODER.decode(body)
     except (ValueError, RecursionError):
         # ValueError covers JSONDecodeError; RecursionError is "[[[[..." nested thousands deep.
         raise InvalidTransaction([FieldError("body", "is not valid JSON")]) from None

@@ -42,6 +42,22 @@ def test_luhn_valid_wrong_or_non_digit_input_fails(digits):
     assert not luhn_valid(digits)
 
 
+def _luhn_reference(digits: str) -> bool:
+    """The Luhn check as ISO/IEC 7812-1 states it: from the right, double every second digit,
+    subtract 9 from a product above 9, and the sum must be a multiple of 10."""
+    total = 0
+    for position, char in enumerate(reversed(digits)):
+        value = int(char) * (2 if position % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+@given(st.text(string.digits, min_size=1, max_size=40))
+@settings(max_examples=500)
+def test_luhn_valid_agrees_with_the_standards_definition(digits: str) -> None:
+    assert luhn_valid(digits) == _luhn_reference(digits)
+
+
 def test_tokenize_keeps_hmac_bin_last4_only():
     # GIVEN a spaced PAN and a key / WHEN tokenized
     token = tokenize("4111 1111-1111 1111", b"k" * 32, "3")
@@ -180,9 +196,11 @@ def test_redact_pans_masks_twelve_digit_and_disguised_card_numbers(text: str, ex
 # --- Exact behaviour at every boundary and branch (mutation testing, issue 12: make mutate TARGETS=card).
 FULLWIDTH_VISA = "".join(chr(ord(digit) + 0xFEE0) for digit in VISA)
 """VISA in full-width digits (U+FF10-U+FF19): str.isdigit() says digits, and their code points pass the Luhn sum."""
+ARABIC_INDIC_ONE = "\u0661"
+"""A digit to str.isdigit(), whose UTF-8 bytes pass the byte-sum Luhn: only the ASCII check refuses it."""
 
 
-@pytest.mark.parametrize("value", [FULLWIDTH_VISA, 4111111111111111, "4111111111111111\n"])
+@pytest.mark.parametrize("value", [FULLWIDTH_VISA, ARABIC_INDIC_ONE, 4111111111111111, "4111111111111111\n"])
 def test_luhn_valid_refuses_non_ascii_digits_and_non_strings(value: object) -> None:
     assert not luhn_valid(value)  # type: ignore[arg-type]
 

@@ -276,6 +276,10 @@ def test_parse_transaction_names_unknown_and_forbidden_fields_by_ordinal() -> No
         (" " * 16_385, "is 16385 bytes; the limit is 16384 bytes"),
         ("{" + " " * 16_376 + '"é": 1}', "is 16385 bytes; the limit is 16384 bytes"),
         ('{"x": 1, "x": 2}', "a field appears twice"),
+        ('{"x": {"y": 1, "y": 2}}', "a field appears twice"),  # in a nested object too
+        ("\ufeff{}", "is not valid JSON"),  # a byte order mark is not JSON whitespace
+        (b"\xef\xbb\xbf{}", "is not valid JSON"),
+        ('{"x": 1} {"y": 2}', "is not valid JSON"),
     ],
 )
 def test_parse_transaction_refuses_bodies_that_are_not_one_json_object(body: Any, problem: str) -> None:
@@ -290,6 +294,19 @@ def test_parse_transaction_accepts_a_body_of_exactly_the_size_limit() -> None:
     padded = text[:-1] + " " * (16_384 - len(text.encode())) + "}"
     assert len(padded.encode()) == 16_384
     assert parse_transaction(padded.encode(), now_ms=NOW).transaction_id == "tx-0001"
+
+
+def test_parse_transaction_accepts_json_whitespace_around_the_object() -> None:
+    text = " \t\r\n" + json.dumps(_body()) + "\n "
+    assert parse_transaction(text.encode(), now_ms=NOW).transaction_id == "tx-0001"
+
+
+def test_parse_transaction_forgets_a_refused_bodys_duplicates() -> None:
+    # GIVEN a body refused for a repeated field
+    with pytest.raises(InvalidTransaction):
+        parse_transaction('{"x": 1, "x": 2}', now_ms=NOW)
+    # WHEN a valid body follows THEN it is not refused for the last body's repeats
+    assert parse_transaction(json.dumps(_body()), now_ms=NOW).transaction_id == "tx-0001"
 
 
 def test_parse_transaction_reports_a_repeated_contract_field_by_name() -> None:
