@@ -51,6 +51,7 @@ def test_score_small_amount_approves_and_stores_decision(client: TestClient, set
     assert row["decision"] == "approve"
     assert row["score"] == result["score"]
     assert row["reasons"] == result["reasons"]
+    assert row["rule_ids"] == []  # no rule fired: an empty array, not NULL or a placeholder
     assert row["amount"] == 42.5
     assert (row["customer_id"], row["terminal_id"], row["currency"]) == (
         body["customerId"],
