@@ -2,7 +2,8 @@
 
 One parser, one schema: ``parse_transaction`` turns a request body into a validated
 ``TransactionRequest`` or raises ``InvalidTransaction`` listing *every* problem by field, so a
-client fixes its request in one round trip and a client mistake is never a 5xx.
+client fixes its request in one round trip and a client mistake is never a 5xx. The same contract
+as a JSON Schema, for clients and the OpenAPI document, is ``fraud_common.transaction_schema``.
 
 Contract decisions (also stated in ``TRANSACTION_JSON_SCHEMA``):
 
@@ -55,7 +56,6 @@ MAX_FUTURE_MS = 5 * 60 * 1000
 """Clock skew tolerated for timestamps ahead of the server's clock."""
 MAX_AGE_MS = 365 * 24 * 3600 * 1000
 """Timestamps older than this are rejected as absurd (late batches older than a year)."""
-ID_MAX_LENGTH = 64
 CHANNELS = ("pos", "ecom", "moto", "atm")
 """pos: card present at a terminal; ecom: online; moto: mail/telephone order; atm: cash withdrawal."""
 
@@ -130,94 +130,15 @@ FIELDS: dict[str, str] = {
 OPTIONAL_FIELDS = frozenset({"merchantCategoryCode"})
 REQUIRED_FIELDS = tuple(name for name in FIELDS if name not in OPTIONAL_FIELDS)
 
-_PAN_ID_NOTE = f"{PAN_REFUSED}; at most {MIN_PAN_DIGITS - 1} digits always pass"
 TIMESTAMP_FORMAT_MESSAGE = (
     "must be an RFC 3339 date-time with seconds and a UTC offset or Z, such as 2026-11-21T10:15:00Z"
 )
 FUTURE_MESSAGE = "is more than 5 minutes in the future"
 PAST_MESSAGE = "is more than a year in the past"
 LUHN_MESSAGE = "is not a valid card number (Luhn check failed)"
-BUSINESS_RULES: frozenset[tuple[str, str]] = frozenset(
-    {("timestamp", FUTURE_MESSAGE), ("timestamp", PAST_MESSAGE), ("cardNumber", LUHN_MESSAGE)}
-)
-"""Refusals of a schema-valid request: rules JSON Schema cannot state (the clock, Luhn), each named
-in the schema's descriptions. Identifiers that are card numbers are the other such rule."""
-
-_DECIMAL_PATTERN = r"(\.[0-9]{1,2})?"
-AMOUNT_STRING_PATTERN = rf"^([1-9][0-9]{{0,5}}{_DECIMAL_PATTERN}|0\.(0[1-9]|[1-9][0-9]?)|1000000(\.0{{1,2}})?)$"
-"""A decimal string > 0 and <= 1,000,000 with at most 2 decimals, in one pattern (exactly the
-strings ``_amount`` accepts: no sign, padding, exponent or leading zero)."""
-WHOLE_AMOUNT_STRING_PATTERN = r"^([1-9][0-9]{0,5}|1000000)(\.0{1,2})?$"
-"""The same for currencies without minor units (JPY): a whole amount, trailing zeros allowed."""
 TIMESTAMP_PATTERN = "^" + _TIMESTAMP_RE.pattern + "$"
 CARD_NUMBER_PATTERN = "^" + _CARD_RE.pattern + "$"
-WHOLE_CURRENCIES = sorted(code for code, units in MINOR_UNITS.items() if units == 0)
-
-TRANSACTION_JSON_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "TransactionRequest",
-    "description": (
-        f"A card transaction. Unknown fields are rejected; card security codes (CVV/CVC/CID), track data "
-        f"and PINs must never be sent. Bodies above {MAX_BODY_BYTES} bytes are rejected. Identifiers "
-        f"{_PAN_ID_NOTE}."
-    ),
-    "type": "object",
-    "additionalProperties": False,
-    "required": list(REQUIRED_FIELDS),
-    "properties": {
-        "transactionId": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$", "description": "Client's unique id."},
-        "timestamp": {
-            "type": "string",
-            "format": "date-time",
-            "pattern": TIMESTAMP_PATTERN,
-            "description": (
-                "RFC 3339 date-time: upper-case T and Z, seconds required, at most 9 fractional digits, "
-                "no leap second, offset Z or +hh:mm/-hh:mm. Business rule (400): at most 5 minutes ahead of "
-                "the server's clock and at most 1 year behind it."
-            ),
-        },
-        "customerId": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
-        "terminalId": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,64}$"},
-        "amount": {
-            "oneOf": [
-                {"type": "number", "exclusiveMinimum": 0, "maximum": int(MAX_AMOUNT), "multipleOf": 0.01},
-                {"type": "string", "pattern": AMOUNT_STRING_PATTERN},
-            ],
-            "description": (
-                "Major units as a JSON number or a plain decimal string (no sign, spaces, exponent or "
-                "leading zero): > 0, at most 1,000,000, at most 2 decimals, none for currencies without "
-                "minor units (JPY, KRW...: see allOf)."
-            ),
-        },
-        "currency": {"type": "string", "enum": sorted(CURRENCY_CODES), "description": "ISO 4217 alphabetic code."},
-        "cardNumber": {
-            "type": "string",
-            "pattern": CARD_NUMBER_PATTERN,
-            "description": (
-                "12-19 digits, optionally grouped by single spaces or hyphens between digits. Business rule "
-                "(400): Luhn-valid. Never stored, logged or returned."
-            ),
-        },
-        "merchantCategoryCode": {"type": ["string", "null"], "pattern": "^[0-9]{4}$", "description": "ISO 18245."},
-        "channel": {"type": "string", "enum": list(CHANNELS)},
-    },
-    # Currencies without minor units take whole amounts only (the parser's per-currency rule).
-    "allOf": [
-        {
-            "if": {"properties": {"currency": {"enum": WHOLE_CURRENCIES}}, "required": ["currency"]},
-            "then": {
-                "properties": {
-                    "amount": {
-                        "oneOf": [
-                            {"type": "number", "multipleOf": 1},
-                            {"type": "string", "pattern": WHOLE_AMOUNT_STRING_PATTERN},
-                        ]
-                    }
-                }
-            },
-        }
-    ],
-}
+"""The regular expressions the parser applies, anchored as JSON Schema states them (``transaction_schema``)."""
 
 
 def parse_transaction(body: str | bytes | Mapping[str, Any], *, now_ms: int | None = None) -> TransactionRequest:

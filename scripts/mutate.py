@@ -61,7 +61,8 @@ _COMPONENT_BUILDS = 60.0
 TARGETS: dict[str, Target] = {
     "card": Target(("fraud_common/card.py",), (_F + "test_card.py", _F + "test_transaction.py")),
     "transaction": Target(
-        ("fraud_common/transaction.py",), (_F + "test_transaction.py", _F + "test_transaction_schema.py")
+        ("fraud_common/transaction.py", "fraud_common/transaction_schema.py"),
+        (_F + "test_transaction.py", _F + "test_transaction_schema.py"),
     ),
     "identity": Target(("fraud_common/identity.py",), (_F + "test_identity.py",)),
     "processor": Target(

@@ -18,68 +18,50 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from fraud_api.app import scoring
 from fraud_api.app.core.logging import ACCESS_LOGGER
 from fraud_api.app.main import app
 from fraud_common.card import CardToken
-from fraud_common.transaction import TransactionRequest, timestamp_ms
-from fraud_scoring import Features, History, RuleFacts, Scorer, ScoreResult, Thresholds, Transaction
-from fraud_scoring.features import NO_RULE_FACTS
+from fraud_common.transaction import FIELDS, TransactionRequest, timestamp_ms
+from fraud_scoring import Scorer
 
 __all__ = ["app"]
 
 _TOKEN = CardToken("0" * 64, "1", "400000", "0000", 16)
-_first: dict[str, Any] = {}
-_features, _rule_facts, _score_features = Scorer.features, Scorer.rule_facts, Scorer.score_features
 
 
-def _once(key: str, compute: Any, *args: Any) -> Any:
-    """The first call's result, computed for real, for every later call."""
-    if key not in _first:
-        _first[key] = compute(*args)
-    return _first[key]
+def _first_result(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method`` computed for real on its first call; its result returned on every later call."""
+    first: list[Any] = []
+
+    def once(*args: Any) -> Any:
+        if not first:
+            first.append(method(*args))
+        return first[0]
+
+    return once
 
 
 def _parse(body: str | bytes | Mapping[str, Any], *, now_ms: int | None = None) -> TransactionRequest:  # noqa: ARG001
+    """The fields under their attribute names (``FIELDS``), converted as the row needs, unchecked."""
     d = body if isinstance(body, Mapping) else json.loads(body)
-    return TransactionRequest(
-        d["transactionId"],
-        timestamp_ms(d["timestamp"]),
-        d["customerId"],
-        d["terminalId"],
-        Decimal(d["amount"]),
-        d["currency"],
-        d["cardNumber"],
-        d["channel"],
-        d.get("merchantCategoryCode"),
-    )
+    values: dict[str, Any] = {attribute: d.get(name) for name, attribute in FIELDS.items()}
+    values["timestamp_ms"] = timestamp_ms(values["timestamp_ms"])
+    values["amount"] = Decimal(values["amount"])
+    return TransactionRequest(**values)
 
 
 def _tokenize(pan: str, key: bytes, key_version: str) -> CardToken:  # noqa: ARG001
     return _TOKEN
 
 
-def _features_once(self: Scorer, transaction: Transaction, history: History) -> Features:
-    return cast(Features, _once("features", _features, self, transaction, history))
-
-
-def _rule_facts_once(self: Scorer, transaction: Transaction, history: History) -> RuleFacts:
-    return cast(RuleFacts, _once("facts", _rule_facts, self, transaction, history))
-
-
-def _score_once(
-    self: Scorer, features: Features, thresholds: Thresholds | None = None, facts: RuleFacts = NO_RULE_FACTS
-) -> ScoreResult:
-    return cast(ScoreResult, _once("result", _score_features, self, features, thresholds, facts))
-
-
 scoring.parse_transaction = _parse
 scoring.tokenize = _tokenize
-Scorer.features = _features_once  # type: ignore[method-assign]
-Scorer.rule_facts = _rule_facts_once  # type: ignore[method-assign]
-Scorer.score_features = _score_once  # type: ignore[method-assign]
+Scorer.features = _first_result(Scorer.features)  # type: ignore[method-assign]
+Scorer.rule_facts = _first_result(Scorer.rule_facts)  # type: ignore[method-assign]
+Scorer.score_features = _first_result(Scorer.score_features)  # type: ignore[method-assign]
 logging.getLogger(ACCESS_LOGGER).disabled = True

@@ -1,6 +1,6 @@
 """Request and response bodies (camelCase on the wire). The transaction request itself is not
 here: it is validated by ``fraud_common.transaction.parse_transaction``, shared with the processor
-Lambda, and published in OpenAPI from ``TRANSACTION_JSON_SCHEMA``."""
+Lambda, and published in OpenAPI from ``fraud_common.transaction_schema.TRANSACTION_JSON_SCHEMA``."""
 
 from __future__ import annotations
 

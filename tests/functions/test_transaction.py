@@ -15,10 +15,10 @@ from fraud_common.transaction import (
     FIELDS,
     MAX_BODY_BYTES,
     REQUIRED_FIELDS,
-    TRANSACTION_JSON_SCHEMA,
     InvalidTransaction,
     parse_transaction,
 )
+from fraud_common.transaction_schema import TRANSACTION_JSON_SCHEMA
 
 NOW = int(datetime(2026, 11, 21, 12, 0, tzinfo=UTC).timestamp() * 1000)
 

@@ -23,13 +23,8 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, ValidationError, validators
 from schemathesis import GenerationMode
 
-from fraud_common.transaction import (
-    BUSINESS_RULES,
-    FIELDS,
-    TRANSACTION_JSON_SCHEMA,
-    InvalidTransaction,
-    parse_transaction,
-)
+from fraud_common.transaction import FIELDS, InvalidTransaction, parse_transaction
+from fraud_common.transaction_schema import BUSINESS_RULES, TRANSACTION_JSON_SCHEMA
 
 
 def _ecma_pattern(validator: Any, pattern: str, instance: Any, schema: Any) -> Iterator[ValidationError]:

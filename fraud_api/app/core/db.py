@@ -274,30 +274,28 @@ class Database:
         asked_at = time_ns()
         try:
             conn = await self.pool.getconn()
+            completed_span("pool checkout", asked_at)
+            state.has_connection = True
+            try:
+                ensure_not_abandoned()
+                return await work(conn)
+            except psycopg.Error as exc:
+                if exc.sqlstate == _READ_ONLY_SQLSTATE:
+                    await self._drop_read_only(conn)
+                    raise DatabaseUnavailable("database refuses writes (read-only: failover)") from exc
+                raise
+            finally:
+                if not conn.closed and server_read_only(conn):
+                    await self._drop_read_only(conn)
+                self._returned_at[conn] = monotonic()
+                await self.pool.putconn(conn)
         except PoolTimeout as exc:
             raise DatabaseUnavailable(
                 f"no database connection within {self.settings.DB_POOL_TIMEOUT_MS} ms", self._pool_stats()
             ) from exc
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            # At checkout or in the work: lost connections, admin shutdown and statement timeouts.
             raise DatabaseUnavailable(f"database error: {type(exc).__name__}") from exc
-        completed_span("pool checkout", asked_at)
-        state.has_connection = True
-        try:
-            ensure_not_abandoned()
-            return await work(conn)
-        except psycopg.Error as exc:
-            if exc.sqlstate == _READ_ONLY_SQLSTATE:
-                await self._drop_read_only(conn)
-                raise DatabaseUnavailable("database refuses writes (read-only: failover)") from exc
-            if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
-                # Lost connections, admin shutdown and statement timeouts.
-                raise DatabaseUnavailable(f"database error: {type(exc).__name__}") from exc
-            raise
-        finally:
-            if not conn.closed and server_read_only(conn):
-                await self._drop_read_only(conn)
-            self._returned_at[conn] = monotonic()
-            await self.pool.putconn(conn)
 
     async def _drop_read_only(self, conn: AsyncConnection) -> None:
         """A closed connection is discarded by the pool on return and replaced."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from fraud_common.transaction import TRANSACTION_JSON_SCHEMA
+from fraud_common.transaction_schema import TRANSACTION_JSON_SCHEMA
 
 
 def test_health_answers_ok_without_database(client: TestClient) -> None:

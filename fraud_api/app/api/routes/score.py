@@ -10,7 +10,8 @@ from fraud_api.app.api.deps import service_of
 from fraud_api.app.api.errors import ERROR_RESPONSES
 from fraud_api.app.core.logging import request_id_var
 from fraud_api.app.models import ScorePublic
-from fraud_common.transaction import MAX_BODY_BYTES, TRANSACTION_JSON_SCHEMA, FieldError, InvalidTransaction
+from fraud_common.transaction import MAX_BODY_BYTES, FieldError, InvalidTransaction
+from fraud_common.transaction_schema import TRANSACTION_JSON_SCHEMA
 
 router = APIRouter(prefix="/score", tags=["scoring"])
 
